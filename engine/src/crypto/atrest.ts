@@ -1,0 +1,52 @@
+/**
+ * At-rest sealing for the metadata service's own objects (journal segments, checkpoints).
+ *
+ * The service holds only this key. It is derived one-way from the filespace keyring at
+ * init (see keys), so holding it reveals no data or name key; it is handed to the
+ * service separately (file or environment), never stored in the object store.
+ *
+ * Format: version(1) | nonce(12) | ciphertext | tag(16); AES-256-GCM with caller-chosen
+ * associated data (callers bind the object key so objects cannot be swapped).
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { IntegrityError } from "./errors.js";
+
+const VERSION = 1;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export class AtRestCipher {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length !== 32) throw new RangeError(`at-rest key must be 32 bytes, got ${key.length}`);
+    this.#key = Buffer.from(key);
+  }
+
+  seal(plaintext: Buffer, associatedData: Buffer): Buffer {
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
+    cipher.setAAD(associatedData);
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([Buffer.from([VERSION]), nonce, body, cipher.getAuthTag()]);
+  }
+
+  open(sealed: Buffer, associatedData: Buffer): Buffer {
+    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== VERSION) {
+      throw new IntegrityError("sealed metadata object is truncated or has an unknown version");
+    }
+    const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
+    const tag = sealed.subarray(sealed.length - TAG_BYTES);
+    const decipher = createDecipheriv("aes-256-gcm", this.#key, nonce);
+    decipher.setAAD(associatedData);
+    decipher.setAuthTag(tag);
+    try {
+      return Buffer.concat([
+        decipher.update(sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+    } catch (cause) {
+      throw new IntegrityError("sealed metadata object failed authentication (wrong key or tampered)", { cause });
+    }
+  }
+}

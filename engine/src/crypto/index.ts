@@ -1,0 +1,2 @@
+export * from "./atrest.js";
+export * from "./errors.js";

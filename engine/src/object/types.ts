@@ -1,0 +1,82 @@
+/**
+ * The one way the engine talks to object storage.
+ *
+ * Contract (pinned by the conformance suite in engine/test/object/conformance.ts):
+ * - Every call is idempotent and safe to retry: put overwrites whole objects, delete of
+ *   a missing key succeeds, get/head never have side effects.
+ * - A missing key is always `ObjectNotFoundError` (never a backend-specific error).
+ * - Keys are '/'-separated relative paths without a leading '/', no '.'/'..' segments.
+ * - `get` ranges follow the store, not HTTP: `{offset, length}`; a range crossing the end
+ *   is cut at the end, a range starting at or past the end returns an empty body.
+ * - `list` is lexicographic by key and paginates with an opaque continuation token.
+ * - Every call honours `signal`: an aborted call rejects with `ObjectAbortedError`.
+ */
+export interface ObjectStore {
+  /** Human-readable identity for logs and `filespace info` (never contains secrets). */
+  readonly description: string;
+  /** What this backend can promise; callers branch on it, never on the backend type. */
+  readonly capabilities: StoreCapabilities;
+
+  get(key: string, options?: GetOptions): Promise<Buffer>;
+  head(key: string, options?: CallOptions): Promise<ObjectInfo>;
+  put(key: string, body: Buffer, options?: PutOptions): Promise<PutResult>;
+  delete(key: string, options?: CallOptions): Promise<void>;
+  list(prefix: string, options?: ListOptions): Promise<ListPage>;
+  /** Release sockets, file handles; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StoreCapabilities {
+  /**
+   * `put` honours `ifNoneMatch: '*'` (create-only) and `ifMatch: etag` atomically.
+   * Where false the options are rejected with `ObjectUnsupportedError`, so callers
+   * that need fencing must decide what to do on stores without it.
+   */
+  readonly conditionalPut: boolean;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface GetOptions extends CallOptions {
+  /** Byte range; omit for the whole object. */
+  range?: ByteRange;
+}
+
+export interface ByteRange {
+  offset: number;
+  /** Number of bytes wanted (the result is shorter if the object ends first). */
+  length: number;
+}
+
+export interface PutOptions extends CallOptions {
+  /** '*' = create only; fails with `ObjectPreconditionFailedError` if the key exists. */
+  ifNoneMatch?: "*";
+  /** Overwrite only if the current etag equals this one. */
+  ifMatch?: string;
+}
+
+export interface PutResult {
+  etag: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+}
+
+export interface ListOptions extends CallOptions {
+  /** Continuation token from a previous page. */
+  cursor?: string;
+  /** Upper bound on the page size (backends may return fewer). Default 1000. */
+  limit?: number;
+}
+
+export interface ListPage {
+  objects: ObjectInfo[];
+  /** Present when more results follow. */
+  cursor?: string;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a fresh Debian 12 machine: system packages, npm dependencies, build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# FUSE (libfuse3 for the native binding, libfuse2 for the fuse-native fallback), the real
+# services tests start (nats-server), and the real tools the mount is tested and
+# benchmarked with.
+PACKAGES=(fuse3 libfuse2 libfuse3-dev pkg-config nats-server rsync sqlite3 fio git s3fs rclone dbench stress-ng)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build
