@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./filespace.js";
+export * from "./header.js";
