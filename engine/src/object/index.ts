@@ -1,2 +1,16 @@
+export { AzureObjectStore, openAzureObjectStore } from "./azure.js";
 export * from "./errors.js";
+export { FileObjectStore, type FileObjectStoreOptions } from "./fs.js";
+export { mapStoreError } from "./http-errors.js";
+export { assertValidKey, compareKeys } from "./keys.js";
+export { MemoryObjectStore } from "./memory.js";
+export {
+  type OpenObjectStoreOptions,
+  registeredSchemes,
+  registerObjectStoreScheme,
+  type SchemeOpener,
+} from "./registry.js";
+export { backoffDelay, type RetryEvent, RetryingObjectStore, type RetryOptions, withRetry } from "./retry.js";
+export { S3ObjectStore, type S3ObjectStoreConfig, s3ConfigFromUrl } from "./s3.js";
 export type * from "./types.js";
+export { openObjectStore } from "./url.js";

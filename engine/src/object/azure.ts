@@ -1,0 +1,212 @@
+/**
+ * `azure://container/prefix[?endpoint=http://127.0.0.1:10000/devstoreaccount1]`
+ *
+ * Credentials, first match wins: explicit options; AZURE_STORAGE_CONNECTION_STRING; or
+ * AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY (with `?endpoint=` for azurite/sovereign
+ * clouds; a bare host gets the account name appended as its path, azurite style).
+ *
+ * Retries: the SDK pipeline is built with `maxTries: 1` and downloads with
+ * `maxRetryRequests: 0`; the retry wrapper is the only retry layer.
+ * Conditional put is native: If-None-Match: * and If-Match: etag (also on the block-list
+ * commit of large uploads). The container must exist; we never create it implicitly.
+ */
+import type { Readable } from "node:stream";
+import {
+  type BlobItem,
+  BlobServiceClient,
+  type ContainerClient,
+  type ContainerListBlobFlatSegmentResponse,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
+import { z } from "zod";
+import { ObjectPreconditionFailedError } from "./errors.js";
+import { mapStoreError, statusOf } from "./http-errors.js";
+import { assertValidKey, assertValidListPrefix, assertValidRange, normalizePrefix, throwIfAborted } from "./keys.js";
+import { type OpenObjectStoreOptions, queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
+import { withRetry } from "./retry.js";
+import type {
+  CallOptions,
+  GetOptions,
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  StoreCapabilities,
+} from "./types.js";
+
+/** Bodies above this go up as parallel blocks + one commit (Azure's single-shot limit is far higher). */
+const SINGLE_SHOT_MAX = 16 * 1024 * 1024;
+const BLOCK_SIZE = 8 * 1024 * 1024;
+
+export class AzureObjectStore implements ObjectStore {
+  readonly capabilities: StoreCapabilities = { conditionalPut: true };
+  readonly description: string;
+
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly prefix: string,
+  ) {
+    this.description = `azure://${container.containerName}/${prefix} at ${new URL(container.url).origin}`;
+  }
+
+  async get(key: string, options?: GetOptions): Promise<Buffer> {
+    assertValidKey(key);
+    const range = options?.range;
+    if (range) assertValidRange(range);
+    const signal = options?.signal;
+    throwIfAborted(signal, key);
+    if (range && range.length === 0) {
+      await this.head(key, options);
+      return Buffer.alloc(0);
+    }
+    try {
+      const res = await this.blob(key).download(range?.offset ?? 0, range?.length, {
+        abortSignal: signal,
+        maxRetryRequests: 0,
+      });
+      const body = await collect(res.readableStreamBody as Readable | undefined);
+      throwIfAborted(signal, key);
+      return body;
+    } catch (err) {
+      if (statusOf(err) === 416) return Buffer.alloc(0);
+      throw mapStoreError(err, key, signal);
+    }
+  }
+
+  async head(key: string, options?: CallOptions): Promise<ObjectInfo> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    try {
+      const p = await this.blob(key).getProperties({ abortSignal: options?.signal });
+      return { key, size: p.contentLength ?? 0, etag: p.etag ?? "", lastModified: p.lastModified ?? new Date(0) };
+    } catch (err) {
+      throw mapStoreError(err, key, options?.signal);
+    }
+  }
+
+  async put(key: string, body: Buffer, options?: PutOptions): Promise<PutResult> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    try {
+      const res = await this.blob(key).uploadData(body, {
+        abortSignal: options?.signal,
+        maxSingleShotSize: SINGLE_SHOT_MAX,
+        blockSize: BLOCK_SIZE,
+        concurrency: 4,
+        conditions: {
+          ...(options?.ifNoneMatch ? { ifNoneMatch: "*" } : {}),
+          ...(options?.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {}),
+        },
+      });
+      return { etag: res.etag ?? "" };
+    } catch (err) {
+      // Azure answers a create-only conflict with 409 BlobAlreadyExists rather than 412.
+      if (options?.ifNoneMatch && statusOf(err) === 409) {
+        throw new ObjectPreconditionFailedError(key, { cause: err });
+      }
+      throw mapStoreError(err, key, options?.signal);
+    }
+  }
+
+  async delete(key: string, options?: CallOptions): Promise<void> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    try {
+      await this.blob(key).deleteIfExists({ abortSignal: options?.signal });
+    } catch (err) {
+      throw mapStoreError(err, key, options?.signal);
+    }
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    assertValidListPrefix(prefix);
+    throwIfAborted(options?.signal);
+    try {
+      const pages = this.container
+        .listBlobsFlat({ prefix: this.prefix + prefix, abortSignal: options?.signal })
+        .byPage({
+          maxPageSize: options?.limit ?? 1000,
+          ...(options?.cursor ? { continuationToken: options.cursor } : {}),
+        });
+      const page = (await pages.next()).value as ContainerListBlobFlatSegmentResponse | undefined;
+      const objects = (page?.segment.blobItems ?? []).map((b: BlobItem) => ({
+        key: b.name.slice(this.prefix.length),
+        size: b.properties.contentLength ?? 0,
+        etag: b.properties.etag ?? "",
+        lastModified: b.properties.lastModified ?? new Date(0),
+      }));
+      return page?.continuationToken ? { objects, cursor: page.continuationToken } : { objects };
+    } catch (err) {
+      throw mapStoreError(err, undefined, options?.signal);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private blob(key: string) {
+    return this.container.getBlockBlobClient(this.prefix + key);
+  }
+}
+
+async function collect(stream: Readable | undefined): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const azureQuery = z
+  .object({
+    endpoint: z.url({ message: "expected an http(s) URL such as http://127.0.0.1:10000/devstoreaccount1" }).optional(),
+  })
+  .strict();
+const containerName = z
+  .string()
+  .regex(
+    /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
+    "expected an Azure container name (3-63 lowercase letters, digits, '-')",
+  );
+
+export function openAzureObjectStore(url: URL, options: OpenObjectStoreOptions): AzureObjectStore {
+  const container = containerName.safeParse(url.hostname);
+  if (!container.success) throw urlPartError(url, "container", container.error);
+  const query = azureQuery.safeParse(queryOf(url));
+  if (!query.success) throw urlPartError(url, "query", query.error);
+  const env = options.env ?? process.env;
+  const pipeline = {
+    retryOptions: { maxTries: 1, tryTimeoutInMs: options.requestTimeoutMs ?? 30_000 },
+    userAgentOptions: { userAgentPrefix: "filespaces" },
+  };
+  const connectionString = options.azure?.connectionString ?? env.AZURE_STORAGE_CONNECTION_STRING;
+  const account = options.azure?.accountName ?? env.AZURE_STORAGE_ACCOUNT;
+  const key = options.azure?.accountKey ?? env.AZURE_STORAGE_KEY;
+  let service: BlobServiceClient;
+  if (connectionString && !options.azure?.accountName) {
+    service = BlobServiceClient.fromConnectionString(connectionString, pipeline);
+  } else if (account && key) {
+    const endpoint = new URL(query.data.endpoint ?? `https://${account}.blob.core.windows.net`);
+    if (query.data.endpoint && endpoint.pathname === "/") endpoint.pathname = `/${account}`;
+    service = new BlobServiceClient(
+      endpoint.href.replace(/\/$/, ""),
+      new StorageSharedKeyCredential(account, key),
+      pipeline,
+    );
+  } else {
+    throw urlError(
+      url,
+      "credentials",
+      "expected AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY",
+    );
+  }
+  return new AzureObjectStore(
+    service.getContainerClient(container.data),
+    normalizePrefix(decodeURIComponent(url.pathname)),
+  );
+}
+
+registerObjectStoreScheme("azure", (url, options) => {
+  const store = openAzureObjectStore(url, options);
+  return options.retry === false ? store : withRetry(store, options.retry);
+});

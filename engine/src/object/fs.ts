@@ -1,0 +1,326 @@
+/**
+ * `file:///abs/dir`: objects as files under a directory, the embedded default.
+ *
+ * Atomicity: a put writes a temp file (`.fs-tmp-*`, in the target's own directory so the
+ * rename never crosses a file system), fsyncs it, then renames it over the key (or link()s
+ * it for create-only, which fails with EEXIST atomically) and fsyncs the directory. Readers
+ * therefore see the old or the new object, never a torn one, whichever process wrote it.
+ * Temp segments are reserved in keys and skipped by `list`.
+ *
+ * Etags: `<inode>-<size>-<mtime ns>`, read from stat, so head/list never hash content.
+ * Every put creates a fresh inode and stamps it with a process-wide strictly increasing
+ * mtime (futimes before the rename), so a later object never repeats an earlier etag even
+ * when the kernel reuses the inode number within one coarse clock tick.
+ *
+ * Conditional put: create-only is link(2) (atomic across processes). `ifMatch` compares
+ * the current etag and renames under a per-key lock; that lock is in-process, so ifMatch
+ * is atomic only among writers in one process — the embedded layout has exactly one
+ * metadata writer per store, which is what uses it. All puts and deletes of a key take
+ * the lock, so an unconditional put never slips between an ifMatch check and its rename.
+ *
+ * Limitation: a key cannot be both an object and a "directory" of other keys ("a" and
+ * "a/b"); such a put fails with ObjectStoreError. The filespace layout never does this.
+ * Empty directories left by deletes are harmless and not removed.
+ */
+import { randomBytes } from "node:crypto";
+import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
+import { z } from "zod";
+import { ObjectNotFoundError, ObjectPreconditionFailedError, ObjectStoreError } from "./errors.js";
+import {
+  assertValidKey,
+  assertValidListPrefix,
+  clipRange,
+  compareKeys,
+  RESERVED_SEGMENT_PREFIX,
+  throwIfAborted,
+} from "./keys.js";
+import { queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
+import type {
+  CallOptions,
+  GetOptions,
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  StoreCapabilities,
+} from "./types.js";
+
+export interface FileObjectStoreOptions {
+  /** fsync file and directory on every put (default true; tests of other layers may turn it off). */
+  fsync?: boolean;
+}
+
+/** Read in slices so a long get notices an abort between them. */
+const READ_SLICE = 4 * 1024 * 1024;
+
+export class FileObjectStore implements ObjectStore {
+  readonly capabilities: StoreCapabilities = { conditionalPut: true };
+  readonly description: string;
+  private readonly fsync: boolean;
+  private readonly keyLocks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly root: string,
+    options: FileObjectStoreOptions = {},
+  ) {
+    if (!isAbsolute(root)) throw new ObjectStoreError(`file store root must be an absolute path, got ${root}`);
+    this.description = `file://${root}`;
+    this.fsync = options.fsync ?? true;
+  }
+
+  async get(key: string, options?: GetOptions): Promise<Buffer> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    const fh = await this.openForRead(key);
+    try {
+      const { size } = await fh.stat();
+      const [start, end] = clipRange(options?.range, size);
+      const out = Buffer.allocUnsafe(end - start);
+      let done = 0;
+      while (done < out.length) {
+        throwIfAborted(options?.signal, key);
+        const want = Math.min(READ_SLICE, out.length - done);
+        const { bytesRead } = await fh.read(out, done, want, start + done);
+        if (bytesRead === 0) break; // cannot shrink: every write is a fresh inode
+        done += bytesRead;
+      }
+      throwIfAborted(options?.signal, key);
+      return out.subarray(0, done);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async head(key: string, options?: CallOptions): Promise<ObjectInfo> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    const st = await this.statObject(key);
+    if (!st) throw new ObjectNotFoundError(key);
+    return infoOf(key, st);
+  }
+
+  async put(key: string, body: Buffer, options?: PutOptions): Promise<PutResult> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    return this.withKeyLock(key, async () => {
+      throwIfAborted(options?.signal, key);
+      const path = this.pathOf(key);
+      const dir = dirname(path);
+      await mkdir(dir, { recursive: true }).catch((err) => {
+        throw conflict(key, err);
+      });
+      if (options?.ifMatch !== undefined) {
+        const current = await this.statObject(key);
+        if (!current || etagOf(current) !== options.ifMatch) throw new ObjectPreconditionFailedError(key);
+      }
+      const tmp = join(dir, `${RESERVED_SEGMENT_PREFIX}${randomBytes(8).toString("hex")}`);
+      let committed = false;
+      try {
+        const etag = await this.writeTemp(tmp, body);
+        throwIfAborted(options?.signal, key); // last point where giving up leaves no trace
+        if (options?.ifNoneMatch === "*") {
+          await link(tmp, path).catch((err) => {
+            if (err?.code === "EEXIST") throw new ObjectPreconditionFailedError(key, { cause: err });
+            throw conflict(key, err);
+          });
+          committed = true;
+          await unlink(tmp);
+        } else {
+          await rename(tmp, path).catch((err) => {
+            throw conflict(key, err);
+          });
+          committed = true;
+        }
+        if (this.fsync) await syncDir(dir);
+        return { etag };
+      } finally {
+        if (!committed || options?.ifNoneMatch === "*") await unlink(tmp).catch(() => {});
+      }
+    });
+  }
+
+  async delete(key: string, options?: CallOptions): Promise<void> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    await this.withKeyLock(key, async () => {
+      await unlink(this.pathOf(key)).catch((err) => {
+        // Missing, or a "directory" of other keys: either way no object has this key.
+        if (!["ENOENT", "ENOTDIR", "EISDIR", "EPERM"].includes(err?.code)) throw wrap(key, err);
+      });
+    });
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    assertValidListPrefix(prefix);
+    throwIfAborted(options?.signal);
+    const limit = options?.limit ?? 1000;
+    const found: ObjectInfo[] = [];
+    const startDir = prefix.slice(0, prefix.lastIndexOf("/") + 1);
+    // Collect one extra so the cursor is present only when more results really follow.
+    await this.walk(startDir, { prefix, after: options?.cursor, want: limit + 1, found, signal: options?.signal });
+    if (found.length <= limit) return { objects: found };
+    const objects = found.slice(0, limit);
+    return { objects, cursor: objects[objects.length - 1]!.key };
+  }
+
+  async close(): Promise<void> {}
+
+  private async walk(dirKey: string, scan: ListScan): Promise<void> {
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = await readdir(join(this.root, dirKey), { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code === "ENOENT" || (err as NodeJS.ErrnoException)?.code === "ENOTDIR") {
+        return;
+      }
+      throw wrap(dirKey, err);
+    }
+    // Directories sort as "name/" so "a/x" comes after "a-b", exactly like flat key order.
+    const items = entries
+      .filter((e) => !e.name.startsWith(RESERVED_SEGMENT_PREFIX) && (e.isFile() || e.isDirectory()))
+      .map((e) => ({ key: `${dirKey}${e.name}${e.isDirectory() ? "/" : ""}`, dir: e.isDirectory() }))
+      .sort((a, b) => compareKeys(a.key, b.key));
+    const { prefix, after } = scan;
+    for (const item of items) {
+      if (scan.found.length >= scan.want) return;
+      throwIfAborted(scan.signal);
+      if (item.dir) {
+        if (!item.key.startsWith(prefix) && !prefix.startsWith(item.key)) continue;
+        // Every key below dirKey sorts before `after` unless `after` lies inside it.
+        if (after !== undefined && compareKeys(item.key, after) < 0 && !after.startsWith(item.key)) continue;
+        await this.walk(item.key, scan);
+      } else {
+        if (!item.key.startsWith(prefix)) continue;
+        if (after !== undefined && compareKeys(item.key, after) <= 0) continue;
+        const st = await this.statObject(item.key);
+        if (st) scan.found.push(infoOf(item.key, st));
+      }
+    }
+  }
+
+  private pathOf(key: string): string {
+    return join(this.root, ...key.split("/"));
+  }
+
+  private async openForRead(key: string): Promise<FileHandle> {
+    try {
+      const fh = await open(this.pathOf(key), "r");
+      if ((await fh.stat()).isDirectory()) {
+        await fh.close();
+        throw new ObjectNotFoundError(key);
+      }
+      return fh;
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) throw err;
+      const code = (err as NodeJS.ErrnoException)?.code;
+      if (code === "ENOENT" || code === "ENOTDIR") throw new ObjectNotFoundError(key, { cause: err });
+      throw wrap(key, err);
+    }
+  }
+
+  private async statObject(key: string): Promise<import("node:fs").BigIntStats | undefined> {
+    try {
+      const st = await stat(this.pathOf(key), { bigint: true });
+      return st.isFile() ? st : undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException)?.code;
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+      throw wrap(key, err);
+    }
+  }
+
+  private async writeTemp(tmp: string, body: Buffer): Promise<string> {
+    const fh = await open(tmp, "wx", 0o600);
+    try {
+      await fh.writeFile(body);
+      const mtime = nextMtimeSeconds();
+      await fh.utimes(mtime, mtime);
+      if (this.fsync) await fh.sync();
+      return etagOf(await fh.stat({ bigint: true }));
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Serialises puts/deletes of one key in this process (see the ifMatch note above). */
+  private async withKeyLock<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.keyLocks.get(key) ?? Promise.resolve();
+    const run = previous.then(op, op);
+    const tail = run.catch(() => {});
+    this.keyLocks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.keyLocks.get(key) === tail) this.keyLocks.delete(key);
+    }
+  }
+}
+
+interface ListScan {
+  prefix: string;
+  after: string | undefined;
+  want: number;
+  found: ObjectInfo[];
+  signal: AbortSignal | undefined;
+}
+
+let lastMtimeMicros = 0;
+
+/** Wall-clock seconds, strictly increasing per process in 1 µs steps (see etag note). */
+function nextMtimeSeconds(): number {
+  const now = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+  lastMtimeMicros = Math.max(now, lastMtimeMicros + 1);
+  return lastMtimeMicros / 1e6;
+}
+
+function etagOf(st: import("node:fs").BigIntStats): string {
+  return `${st.ino.toString(16)}-${st.size.toString(16)}-${st.mtimeNs.toString(16)}`;
+}
+
+function infoOf(key: string, st: import("node:fs").BigIntStats): ObjectInfo {
+  return { key, size: Number(st.size), etag: etagOf(st), lastModified: new Date(Number(st.mtimeMs)) };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function conflict(key: string, err: unknown): ObjectStoreError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === "ENOTDIR" || code === "EEXIST" || code === "EISDIR") {
+    return new ObjectStoreError(
+      `cannot store ${key}: the file store cannot hold a key that is also a prefix of other keys (or below another key)`,
+      key,
+      { cause: err },
+    );
+  }
+  return wrap(key, err);
+}
+
+function wrap(key: string, err: unknown): ObjectStoreError {
+  return new ObjectStoreError(`file store I/O failed for ${key}: ${(err as Error)?.message ?? err}`, key, {
+    cause: err,
+  });
+}
+
+const fileQuery = z
+  .object({ fsync: z.enum(["true", "false"], { message: "expected true or false" }).optional() })
+  .strict();
+
+registerObjectStoreScheme("file", (url) => {
+  if (url.hostname !== "" && url.hostname !== "localhost") {
+    throw urlError(url, "host", "expected file:///absolute/dir (an empty host)");
+  }
+  const query = fileQuery.safeParse(queryOf(url));
+  if (!query.success) throw urlPartError(url, "query", query.error);
+  const root = decodeURIComponent(url.pathname).replace(/\/+$/, "") || "/";
+  return new FileObjectStore(root, { fsync: query.data.fsync !== "false" });
+});

@@ -1,0 +1,305 @@
+/**
+ * `s3://bucket/prefix?endpoint=http://host:port&region=us-east-1&pathStyle=true[&conditionalPut=true]`
+ *
+ * Retries: the SDK is built with `maxAttempts: 1`; the retry wrapper (retry.ts, applied by
+ * `openObjectStore`) is the only retry layer, so attempts never multiply.
+ *
+ * Ranges are always `bytes=a-b` (never suffix ranges, which s3rver answers wrongly); a
+ * range starting at or past the end yields 416, which we return as an empty body.
+ *
+ * Conditional put is off by default: s3rver and several S3-compatibles silently ignore
+ * If-None-Match/If-Match, which would turn fencing into a lie. `conditionalPut=true` opts
+ * in for stores known to honour it (AWS S3 does since 2024, for PutObject and
+ * CompleteMultipartUpload).
+ *
+ * Objects above MULTIPART_THRESHOLD go up as a multipart upload (parallel parts); a failed
+ * or aborted upload is aborted on the server so no parts linger.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { z } from "zod";
+import { ObjectUnsupportedError } from "./errors.js";
+import { mapStoreError, statusOf } from "./http-errors.js";
+import {
+  assertValidKey,
+  assertValidListPrefix,
+  assertValidRange,
+  hasCondition,
+  normalizePrefix,
+  throwIfAborted,
+} from "./keys.js";
+import { type OpenObjectStoreOptions, queryOf, registerObjectStoreScheme, urlPartError } from "./registry.js";
+import { withRetry } from "./retry.js";
+import type {
+  CallOptions,
+  GetOptions,
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  StoreCapabilities,
+} from "./types.js";
+
+export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
+export const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
+const MULTIPART_CONCURRENCY = 4;
+
+export interface S3ObjectStoreConfig {
+  bucket: string;
+  /** '' or ending in '/'. */
+  prefix: string;
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+  conditionalPut: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  requestTimeoutMs?: number;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly capabilities: StoreCapabilities;
+  readonly description: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(config: S3ObjectStoreConfig) {
+    this.bucket = config.bucket;
+    this.prefix = config.prefix;
+    this.capabilities = { conditionalPut: config.conditionalPut };
+    this.description = `s3://${config.bucket}/${config.prefix}${config.endpoint ? ` at ${config.endpoint}` : ""}`;
+    const clientConfig: S3ClientConfig = {
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      maxAttempts: 1,
+      requestHandler: {
+        requestTimeout: config.requestTimeoutMs ?? 30_000,
+        connectionTimeout: 5_000,
+      },
+      // Newer SDKs add CRC checksums s3rver and many S3-compatibles do not understand.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    };
+    if (config.endpoint) clientConfig.endpoint = config.endpoint;
+    if (config.credentials) clientConfig.credentials = config.credentials;
+    this.client = new S3Client(clientConfig);
+  }
+
+  async get(key: string, options?: GetOptions): Promise<Buffer> {
+    assertValidKey(key);
+    const range = options?.range;
+    if (range) assertValidRange(range);
+    const signal = options?.signal;
+    throwIfAborted(signal, key);
+    // An empty range still has to prove the key exists.
+    if (range && range.length === 0) {
+      await this.head(key, options);
+      return Buffer.alloc(0);
+    }
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
+        }),
+        { abortSignal: signal },
+      );
+      const bytes = (await res.Body?.transformToByteArray()) ?? new Uint8Array();
+      throwIfAborted(signal, key);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (err) {
+      if (statusOf(err) === 416 || (err as { name?: string })?.name === "InvalidRange") return Buffer.alloc(0);
+      throw mapStoreError(err, key, signal);
+    }
+  }
+
+  async head(key: string, options?: CallOptions): Promise<ObjectInfo> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
+        abortSignal: options?.signal,
+      });
+      return {
+        key,
+        size: res.ContentLength ?? 0,
+        etag: unquote(res.ETag),
+        lastModified: res.LastModified ?? new Date(0),
+      };
+    } catch (err) {
+      throw mapStoreError(err, key, options?.signal);
+    }
+  }
+
+  async put(key: string, body: Buffer, options?: PutOptions): Promise<PutResult> {
+    assertValidKey(key);
+    if (hasCondition(options) && !this.capabilities.conditionalPut) {
+      throw new ObjectUnsupportedError(
+        `${this.description} does not promise conditional put (add ?conditionalPut=true if the store honours If-None-Match/If-Match)`,
+        key,
+      );
+    }
+    throwIfAborted(options?.signal, key);
+    const conditions = {
+      ...(options?.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+      ...(options?.ifMatch !== undefined ? { IfMatch: quote(options.ifMatch) } : {}),
+    };
+    try {
+      if (body.length > MULTIPART_THRESHOLD) return await this.putMultipart(key, body, conditions, options?.signal);
+      const res = await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ...conditions }),
+        { abortSignal: options?.signal },
+      );
+      return { etag: unquote(res.ETag) };
+    } catch (err) {
+      throw mapStoreError(err, key, options?.signal);
+    }
+  }
+
+  async delete(key: string, options?: CallOptions): Promise<void> {
+    assertValidKey(key);
+    throwIfAborted(options?.signal, key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), {
+        abortSignal: options?.signal,
+      });
+    } catch (err) {
+      const mapped = mapStoreError(err, key, options?.signal);
+      if (mapped.name !== "ObjectNotFoundError") throw mapped;
+    }
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    assertValidListPrefix(prefix);
+    throwIfAborted(options?.signal);
+    try {
+      const res = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + prefix,
+          MaxKeys: options?.limit ?? 1000,
+          ...(options?.cursor ? { ContinuationToken: options.cursor } : {}),
+        }),
+        { abortSignal: options?.signal },
+      );
+      const objects = (res.Contents ?? []).map((o) => ({
+        key: (o.Key ?? "").slice(this.prefix.length),
+        size: o.Size ?? 0,
+        etag: unquote(o.ETag),
+        lastModified: o.LastModified ?? new Date(0),
+      }));
+      return res.IsTruncated && res.NextContinuationToken
+        ? { objects, cursor: res.NextContinuationToken }
+        : { objects };
+    } catch (err) {
+      throw mapStoreError(err, undefined, options?.signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private async putMultipart(
+    key: string,
+    body: Buffer,
+    conditions: { IfNoneMatch?: string; IfMatch?: string },
+    signal: AbortSignal | undefined,
+  ): Promise<PutResult> {
+    const target = { Bucket: this.bucket, Key: this.prefix + key };
+    const created = await this.client.send(new CreateMultipartUploadCommand(target), { abortSignal: signal });
+    const UploadId = created.UploadId!;
+    try {
+      const partCount = Math.ceil(body.length / MULTIPART_PART_SIZE);
+      const etags: string[] = new Array(partCount);
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < partCount; i = next++) {
+          const part = body.subarray(i * MULTIPART_PART_SIZE, (i + 1) * MULTIPART_PART_SIZE);
+          const res = await this.client.send(
+            new UploadPartCommand({ ...target, UploadId, PartNumber: i + 1, Body: part }),
+            { abortSignal: signal },
+          );
+          etags[i] = res.ETag!;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(MULTIPART_CONCURRENCY, partCount) }, worker));
+      const done = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          ...target,
+          UploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+          ...conditions,
+        }),
+        { abortSignal: signal },
+      );
+      return { etag: unquote(done.ETag) };
+    } catch (err) {
+      await this.client.send(new AbortMultipartUploadCommand({ ...target, UploadId })).catch(() => {});
+      throw err;
+    }
+  }
+}
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? "").replace(/^"|"$/g, "");
+}
+
+function quote(etag: string): string {
+  return etag.startsWith('"') ? etag : `"${etag}"`;
+}
+
+const bool = z.enum(["true", "false"], { message: "expected true or false" }).transform((v) => v === "true");
+const s3Query = z
+  .object({
+    endpoint: z.url({ message: "expected an http(s) URL such as http://127.0.0.1:9000" }).optional(),
+    region: z.string().min(1, "expected a region such as us-east-1").optional(),
+    pathStyle: bool.optional(),
+    conditionalPut: bool.optional(),
+  })
+  .strict();
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name (3-63 lowercase letters, digits, '.', '-')");
+
+export function s3ConfigFromUrl(url: URL, options: OpenObjectStoreOptions): S3ObjectStoreConfig {
+  const bucket = bucketName.safeParse(url.hostname);
+  if (!bucket.success) throw urlPartError(url, "bucket", bucket.error);
+  const query = s3Query.safeParse(queryOf(url));
+  if (!query.success) throw urlPartError(url, "query", query.error);
+  const env = options.env ?? process.env;
+  const explicit = options.s3;
+  const config: S3ObjectStoreConfig = {
+    bucket: bucket.data,
+    prefix: normalizePrefix(decodeURIComponent(url.pathname)),
+    region: query.data.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
+    forcePathStyle: query.data.pathStyle ?? query.data.endpoint !== undefined,
+    conditionalPut: query.data.conditionalPut ?? false,
+  };
+  if (query.data.endpoint) config.endpoint = query.data.endpoint;
+  if (options.requestTimeoutMs) config.requestTimeoutMs = options.requestTimeoutMs;
+  if (explicit?.accessKeyId && explicit.secretAccessKey) {
+    config.credentials = { accessKeyId: explicit.accessKeyId, secretAccessKey: explicit.secretAccessKey };
+    if (explicit.sessionToken) config.credentials.sessionToken = explicit.sessionToken;
+  }
+  return config;
+}
+
+registerObjectStoreScheme("s3", (url, options) => {
+  const store = new S3ObjectStore(s3ConfigFromUrl(url, options));
+  return options.retry === false ? store : withRetry(store, options.retry);
+});

@@ -1,0 +1,92 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MemoryObjectStore, openObjectStore } from "@filespaces/engine";
+import { afterAll, describe, expect, it } from "vitest";
+import { describeObjectStoreConformance } from "./conformance.js";
+
+describeObjectStoreConformance("memory", () => openObjectStore("memory://conformance"));
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describeObjectStoreConformance("file", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "fs-objstore-"));
+  dirs.push(dir);
+  return openObjectStore(`file://${dir}`);
+});
+
+describe("memory store", () => {
+  it("shares data between instances opened with the same name", async () => {
+    const a = await openObjectStore("memory://shared-test");
+    await a.put("k", Buffer.from("v"));
+    const b = await openObjectStore("memory://shared-test");
+    expect((await b.get("k")).toString()).toBe("v");
+    MemoryObjectStore.reset("shared-test");
+    const c = await openObjectStore("memory://shared-test");
+    await expect(c.head("k")).rejects.toThrow(/not found/);
+  });
+});
+
+describe("file store", () => {
+  it("never leaves temp files visible after puts, including failed create-only puts", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fs-objstore-"));
+    dirs.push(dir);
+    const store = await openObjectStore(`file://${dir}`);
+    await store.put("x/one", Buffer.from("1"));
+    await expect(store.put("x/one", Buffer.from("2"), { ifNoneMatch: "*" })).rejects.toThrow(/precondition/);
+    await store.put("x/one", Buffer.from("3"));
+    expect(await readdir(join(dir, "x"))).toEqual(["one"]);
+    expect((await store.list("")).objects.map((o) => o.key)).toEqual(["x/one"]);
+  });
+
+  it("refuses a key that is also a prefix of other keys, with a clear error", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fs-objstore-"));
+    dirs.push(dir);
+    const store = await openObjectStore(`file://${dir}`);
+    await store.put("a/b", Buffer.from("1"));
+    await expect(store.put("a", Buffer.from("2"))).rejects.toThrow(/prefix of other keys/);
+    await expect(store.put("a/b/c", Buffer.from("2"))).rejects.toThrow(/prefix of other keys/);
+    await expect(store.get("a")).rejects.toThrow(/not found/);
+  });
+});
+
+describe("openObjectStore URL validation", () => {
+  it.each([
+    ["nope://x", /unsupported object store URL scheme "nope:".*file:\/\//],
+    ["not a url", /invalid object store URL/],
+    ["", /non-empty/],
+    ["file://host/dir", /host: expected file:\/\/\/absolute/],
+    ["file:///tmp/x?fsync=maybe", /query\.fsync: expected true or false/],
+    ["memory://bad name!", /invalid object store URL/],
+    ["s3://B_ad/prefix", /bucket: expected an S3 bucket name/],
+    ["s3://bucket/p?endpoint=notaurl", /query\.endpoint: expected an http/],
+    ["s3://bucket/p?pathStyle=yes", /query\.pathStyle: expected true or false/],
+    ["s3://bucket/p?bogus=1", /query/],
+    ["s3://bucket/a//b", /invalid object key/],
+    ["azure://Bad_Container/x", /container: expected an Azure container name/],
+  ])("rejects %s", async (url, message) => {
+    await expect(openObjectStore(url)).rejects.toThrow(message);
+  });
+
+  it("needs Azure credentials and says which", async () => {
+    await expect(openObjectStore("azure://container/p", { env: {} })).rejects.toThrow(
+      /credentials: expected AZURE_STORAGE_CONNECTION_STRING/,
+    );
+  });
+
+  it("parses s3 URLs into prefix, region, path style and the conditional-put opt-in", async () => {
+    const store = await openObjectStore(
+      "s3://my-bucket/some/prefix/?endpoint=http%3A%2F%2F127.0.0.1%3A9000&region=eu-west-1&conditionalPut=true",
+      { retry: false, s3: { accessKeyId: "a", secretAccessKey: "b" } },
+    );
+    expect(store.description).toBe("s3://my-bucket/some/prefix/ at http://127.0.0.1:9000");
+    expect(store.capabilities.conditionalPut).toBe(true);
+    await store.close();
+    const plain = await openObjectStore("s3://my-bucket", { env: {} });
+    expect(plain.capabilities.conditionalPut).toBe(false);
+    await plain.close();
+  });
+});
