@@ -1,0 +1,10 @@
+/**
+ * Every top-level command of `filespace`. Adding one is one line: import its factory and
+ * append it to the list. Factories return a fresh commander `Command` each call.
+ */
+import type { Command } from "commander";
+import { infoCommand } from "./info.js";
+import { initCommand } from "./init.js";
+import { keyCommand } from "./key.js";
+
+export const commandFactories: ReadonlyArray<() => Command> = [initCommand, infoCommand, keyCommand];
