@@ -1,0 +1,273 @@
+/**
+ * `MetaClient`: the MetaApi over gRPC, what a mount uses to reach a remote metadata service.
+ *
+ * - One channel, reused by every call; reconnects quickly (100 ms → 1 s backoff) so a
+ *   restarted service is found again within a second of it listening.
+ * - Every call has its own deadline (`callTimeoutMs`). UNAVAILABLE and DEADLINE_EXCEEDED are
+ *   retried with jittered exponential backoff until `retryBudgetMs` has passed. That is safe
+ *   for mutations because each carries a requestId the service deduplicates durably, so the
+ *   retry of a call whose first attempt did commit gets the first answer, not a second effect.
+ *   This is what lets a mount ride through a service restart (SIGKILL included) without errors.
+ * - getattr is batched: while `getattrPipeline` calls with the same context are in flight,
+ *   further getattr calls queue and go out together as one request when a slot frees.
+ * - Errors come back as the MetaError the service threw (errors.ts).
+ */
+import * as grpc from "@grpc/grpc-js";
+import type * as api from "../api.js";
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from "../api.js";
+import { fromServiceError, isRetryableStatus } from "./errors.js";
+import { AUTH_HEADER, type MetaMethod, metaServiceConstructor, RPC_NAMES, SESSION_HEADER } from "./proto.js";
+import { MAX_MESSAGE_BYTES } from "./server.js";
+
+export interface MetaClientOptions {
+  /** "host:port" of the service. */
+  address: string;
+  /** Use TLS; `ca` (PEM) pins the issuer, else the system roots are trusted. */
+  tls?: { ca?: Buffer };
+  /** Deadline of one attempt. Default 30 s. */
+  callTimeoutMs?: number;
+  /** Keep retrying UNAVAILABLE/DEADLINE_EXCEEDED for this long. Default 60 s; 0 = never retry. */
+  retryBudgetMs?: number;
+  /** getattr requests in flight per context before further calls are batched. Default 4. */
+  getattrPipeline?: number;
+  /** Inodes per batched getattr request. Default 1000. */
+  getattrBatchMax?: number;
+}
+
+type Unary = (
+  req: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  cb: grpc.requestCallback<unknown>,
+) => void;
+
+interface GetattrWaiter {
+  inos: number[];
+  resolve: (r: api.GetattrResponse) => void;
+  reject: (err: unknown) => void;
+}
+interface GetattrLane {
+  inFlight: number;
+  queue: GetattrWaiter[];
+}
+
+export class MetaClient implements api.MetaApi {
+  readonly #client: grpc.Client;
+  readonly #callTimeoutMs: number;
+  readonly #retryBudgetMs: number;
+  readonly #pipeline: number;
+  readonly #batchMax: number;
+  readonly #lanes = new Map<string, GetattrLane>();
+  /** Attempts that were retried (observability; tests assert restarts were ridden through). */
+  retries = 0;
+
+  constructor(options: MetaClientOptions) {
+    const Ctor = metaServiceConstructor();
+    const credentials = options.tls
+      ? grpc.credentials.createSsl(options.tls.ca ?? null)
+      : grpc.credentials.createInsecure();
+    this.#client = new Ctor(options.address, credentials, {
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1000,
+      "grpc.enable_retries": 0,
+    });
+    this.#callTimeoutMs = options.callTimeoutMs ?? 30_000;
+    this.#retryBudgetMs = options.retryBudgetMs ?? 60_000;
+    this.#pipeline = options.getattrPipeline ?? 4;
+    this.#batchMax = options.getattrBatchMax ?? 1000;
+  }
+
+  /** Negotiate the protocol (every version this build speaks) and learn epoch, version and rights. */
+  connect(ctx: api.CallContext, clientName?: string): Promise<api.HelloResponse> {
+    const protocolVersions: number[] = [];
+    for (let v = MIN_PROTOCOL_VERSION; v <= PROTOCOL_VERSION; v++) protocolVersions.push(v);
+    return this.hello(ctx, clientName === undefined ? { protocolVersions } : { protocolVersions, clientName });
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  async #call<T>(method: MetaMethod, ctx: api.CallContext, request: unknown): Promise<T> {
+    const giveUpAt = Date.now() + this.#retryBudgetMs;
+    const metadata = new grpc.Metadata();
+    metadata.set(AUTH_HEADER, `Bearer ${ctx.token}`);
+    if (ctx.sessionId) metadata.set(SESSION_HEADER, ctx.sessionId);
+    const rpc = (this.#client as unknown as Record<string, Unary>)[RPC_NAMES[method]]!.bind(this.#client);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await new Promise<T>((resolve, reject) => {
+          rpc(request ?? {}, metadata, { deadline: Date.now() + this.#callTimeoutMs }, (err, res) =>
+            err ? reject(err) : resolve(res as T),
+          );
+        });
+      } catch (err) {
+        const serviceError = err as grpc.ServiceError;
+        const delay = Math.min(1000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        if (!isRetryableStatus(serviceError) || Date.now() + delay > giveUpAt) {
+          throw fromServiceError(serviceError, method);
+        }
+        this.retries++;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  hello(ctx: api.CallContext, req: api.HelloRequest): Promise<api.HelloResponse> {
+    return this.#call("hello", ctx, req);
+  }
+  version(ctx: api.CallContext): Promise<api.VersionResponse> {
+    return this.#call("version", ctx, {});
+  }
+  openSession(ctx: api.CallContext, req: api.OpenSessionRequest): Promise<api.SessionResponse> {
+    return this.#call("openSession", ctx, req);
+  }
+  heartbeat(ctx: api.CallContext, req?: api.HeartbeatRequest): Promise<api.SessionResponse> {
+    return this.#call("heartbeat", ctx, req);
+  }
+  closeSession(ctx: api.CallContext, req: api.CloseSessionRequest): Promise<api.Empty> {
+    return this.#call("closeSession", ctx, req);
+  }
+  lookup(ctx: api.CallContext, req: api.LookupRequest): Promise<api.EntryResponse> {
+    return this.#call("lookup", ctx, req);
+  }
+
+  getattr(ctx: api.CallContext, req: api.GetattrRequest): Promise<api.GetattrResponse> {
+    if (req.inos.length >= this.#batchMax) return this.#call("getattr", ctx, req);
+    const key = `${ctx.token}\0${ctx.sessionId ?? ""}\0${req.snapshot ?? ""}`;
+    let lane = this.#lanes.get(key);
+    if (!lane) {
+      lane = { inFlight: 0, queue: [] };
+      this.#lanes.set(key, lane);
+    }
+    return new Promise((resolve, reject) => {
+      lane.queue.push({ inos: req.inos, resolve, reject });
+      this.#pumpGetattr(key, lane, ctx, req.snapshot);
+    });
+  }
+
+  #pumpGetattr(key: string, lane: GetattrLane, ctx: api.CallContext, snapshot: string | undefined): void {
+    while (lane.inFlight < this.#pipeline && lane.queue.length > 0) {
+      const batch: GetattrWaiter[] = [];
+      let count = 0;
+      while (lane.queue.length > 0 && count + lane.queue[0]!.inos.length <= this.#batchMax) {
+        const w = lane.queue.shift()!;
+        batch.push(w);
+        count += w.inos.length;
+      }
+      const inos = batch.flatMap((w) => w.inos);
+      lane.inFlight++;
+      const request: api.GetattrRequest = snapshot === undefined ? { inos } : { inos, snapshot };
+      this.#call<api.GetattrResponse>("getattr", ctx, request)
+        .then(
+          (res) => {
+            let at = 0;
+            for (const w of batch) {
+              w.resolve({ items: res.items.slice(at, at + w.inos.length) });
+              at += w.inos.length;
+            }
+          },
+          (err) => {
+            for (const w of batch) w.reject(err);
+          },
+        )
+        .finally(() => {
+          lane.inFlight--;
+          if (lane.inFlight === 0 && lane.queue.length === 0) this.#lanes.delete(key);
+          else this.#pumpGetattr(key, lane, ctx, snapshot);
+        });
+    }
+  }
+
+  readdirplus(ctx: api.CallContext, req: api.ReaddirplusRequest): Promise<api.ReaddirplusResponse> {
+    return this.#call("readdirplus", ctx, req);
+  }
+  readlink(ctx: api.CallContext, req: api.InoRequest): Promise<api.ReadlinkResponse> {
+    return this.#call("readlink", ctx, req);
+  }
+  getExtents(ctx: api.CallContext, req: api.GetExtentsRequest): Promise<api.GetExtentsResponse> {
+    return this.#call("getExtents", ctx, req);
+  }
+  statfs(ctx: api.CallContext, req?: api.Read): Promise<api.StatfsResponse> {
+    return this.#call("statfs", ctx, req);
+  }
+  usage(ctx: api.CallContext, req: api.InoRequest): Promise<api.UsageResponse> {
+    return this.#call("usage", ctx, req);
+  }
+  create(ctx: api.CallContext, req: api.CreateRequest): Promise<api.CreateResponse> {
+    return this.#call("create", ctx, req);
+  }
+  mknod(ctx: api.CallContext, req: api.MknodRequest): Promise<api.EntryResponse> {
+    return this.#call("mknod", ctx, req);
+  }
+  mkdir(ctx: api.CallContext, req: api.MkdirRequest): Promise<api.EntryResponse> {
+    return this.#call("mkdir", ctx, req);
+  }
+  symlink(ctx: api.CallContext, req: api.SymlinkRequest): Promise<api.EntryResponse> {
+    return this.#call("symlink", ctx, req);
+  }
+  link(ctx: api.CallContext, req: api.LinkRequest): Promise<api.EntryResponse> {
+    return this.#call("link", ctx, req);
+  }
+  unlink(ctx: api.CallContext, req: api.UnlinkRequest): Promise<api.UnlinkResponse> {
+    return this.#call("unlink", ctx, req);
+  }
+  rmdir(ctx: api.CallContext, req: api.UnlinkRequest): Promise<api.Empty> {
+    return this.#call("rmdir", ctx, req);
+  }
+  rename(ctx: api.CallContext, req: api.RenameRequest): Promise<api.RenameResponse> {
+    return this.#call("rename", ctx, req);
+  }
+  setattr(ctx: api.CallContext, req: api.SetattrRequest): Promise<api.EntryResponse> {
+    return this.#call("setattr", ctx, req);
+  }
+  getxattr(ctx: api.CallContext, req: api.GetxattrRequest): Promise<api.GetxattrResponse> {
+    return this.#call("getxattr", ctx, req);
+  }
+  listxattr(ctx: api.CallContext, req: api.InoRequest): Promise<api.ListxattrResponse> {
+    return this.#call("listxattr", ctx, req);
+  }
+  setxattr(ctx: api.CallContext, req: api.SetxattrRequest): Promise<api.Empty> {
+    return this.#call("setxattr", ctx, req);
+  }
+  removexattr(ctx: api.CallContext, req: api.RemovexattrRequest): Promise<api.Empty> {
+    return this.#call("removexattr", ctx, req);
+  }
+  open(ctx: api.CallContext, req: api.OpenRequest): Promise<api.OpenResponse> {
+    return this.#call("open", ctx, req);
+  }
+  release(ctx: api.CallContext, req: api.ReleaseRequest): Promise<api.Empty> {
+    return this.#call("release", ctx, req);
+  }
+  commitWrite(ctx: api.CallContext, req: api.CommitWriteRequest): Promise<api.CommitWriteResponse> {
+    return this.#call("commitWrite", ctx, req);
+  }
+  setQuota(ctx: api.CallContext, req: api.SetQuotaRequest): Promise<api.QuotaResponse> {
+    return this.#call("setQuota", ctx, req);
+  }
+  getQuota(ctx: api.CallContext, req: api.InoRequest): Promise<api.QuotaResponse> {
+    return this.#call("getQuota", ctx, req);
+  }
+  createSnapshot(ctx: api.CallContext, req: api.CreateSnapshotRequest): Promise<api.SnapshotInfo> {
+    return this.#call("createSnapshot", ctx, req);
+  }
+  listSnapshots(ctx: api.CallContext): Promise<api.ListSnapshotsResponse> {
+    return this.#call("listSnapshots", ctx, {});
+  }
+  deleteSnapshot(ctx: api.CallContext, req: api.DeleteSnapshotRequest): Promise<api.Empty> {
+    return this.#call("deleteSnapshot", ctx, req);
+  }
+  restore(ctx: api.CallContext, req: api.RestoreRequest): Promise<api.EntryResponse> {
+    return this.#call("restore", ctx, req);
+  }
+  clone(ctx: api.CallContext, req: api.CloneRequest): Promise<api.EntryResponse> {
+    return this.#call("clone", ctx, req);
+  }
+  chunkReferences(ctx: api.CallContext): Promise<api.ChunkReferencesResponse> {
+    return this.#call("chunkReferences", ctx, {});
+  }
+}
