@@ -1,0 +1,183 @@
+/**
+ * Blocks of one chunk: memory → disk → object store, with single-flight and coalescing.
+ *
+ * - Single-flight: every missing block gets one in-flight promise, registered synchronously
+ *   before anything is awaited; later readers of the same block join it, so a block is fetched
+ *   once however many readers want it at the same time.
+ * - Coalescing: the blocks a call must fetch from the store are grouped into contiguous runs,
+ *   each one range GET (at most `maxGetBytes`); the response is split into sealed blocks, each
+ *   opened on its own (a tampered block fails alone) and written sealed to the disk cache.
+ * - Priority: prefetch runs in its own request pool; a demand read that joins a queued prefetch
+ *   request promotes it.
+ */
+import type { ObjectStore } from "../object/types.js";
+import type { DiskBlockCache } from "./block-cache/disk.js";
+import type { MemoryBlockCache } from "./block-cache/memory.js";
+import { BlockReadError } from "./errors.js";
+import type { RequestScheduler } from "./scheduler.js";
+import { type BlockCodec, blockKey, chunkObjectKey, type Priority } from "./types.js";
+
+interface InFlight {
+  promise: Promise<Buffer>;
+  promote(): void;
+}
+
+interface Pending {
+  block: number;
+  resolve(b: Buffer): void;
+  reject(e: unknown): void;
+  flight: { promoted: boolean; promoteTask?: () => void };
+}
+
+export interface FetchStats {
+  gets: number;
+  getBytes: number;
+  blocksFromStore: number;
+  blocksFromDisk: number;
+  /** Readers that joined a block already being fetched. */
+  joined: number;
+}
+
+export class BlockFetcher {
+  private readonly inflight = new Map<string, InFlight>();
+  readonly stats: FetchStats = { gets: 0, getBytes: 0, blocksFromStore: 0, blocksFromDisk: 0, joined: 0 };
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly codec: BlockCodec,
+    private readonly memory: MemoryBlockCache,
+    private readonly disk: DiskBlockCache | undefined,
+    private readonly scheduler: RequestScheduler,
+    private readonly maxGetBytes: number,
+  ) {}
+
+  /** Plaintext of blocks [first, first+count) of a chunk, in order. */
+  getBlocks(chunkId: string, first: number, count: number, priority: Priority): Promise<Buffer[]> {
+    const out: Array<Buffer | Promise<Buffer>> = [];
+    const missing: Pending[] = [];
+    for (let b = first; b < first + count; b++) {
+      const key = blockKey(chunkId, b);
+      const hit = priority === "demand" ? this.memory.get(key) : undefined;
+      if (hit) {
+        out.push(hit);
+        continue;
+      }
+      const flying = this.inflight.get(key);
+      if (flying) {
+        this.stats.joined++;
+        if (priority === "demand") flying.promote();
+        out.push(flying.promise);
+        continue;
+      }
+      if (priority === "prefetch" && this.memory.has(key)) continue;
+      out.push(this.register(key, b, priority, missing));
+    }
+    if (missing.length > 0) void this.load(chunkId, missing, priority);
+    return Promise.all(out);
+  }
+
+  private register(key: string, block: number, priority: Priority, missing: Pending[]): Promise<Buffer> {
+    const flight: Pending["flight"] = { promoted: priority === "demand" };
+    let pending!: Pending;
+    const promise = new Promise<Buffer>((resolve, reject) => {
+      pending = { block, resolve, reject, flight };
+    });
+    // Settled promises are observed by whoever awaits them; avoid unhandled rejections for
+    // prefetch requests nobody awaits.
+    promise.catch(() => {});
+    missing.push(pending);
+    this.inflight.set(key, {
+      promise,
+      promote: () => {
+        flight.promoted = true;
+        flight.promoteTask?.();
+      },
+    });
+    return promise;
+  }
+
+  private async load(chunkId: string, missing: Pending[], priority: Priority): Promise<void> {
+    const prefetched = priority === "prefetch";
+    const settle = (p: Pending, data?: Buffer, err?: unknown) => {
+      this.inflight.delete(blockKey(chunkId, p.block));
+      if (data) {
+        this.memory.set(blockKey(chunkId, p.block), data, prefetched && !p.flight.promoted);
+        p.resolve(data);
+      } else p.reject(new BlockReadError(chunkId, p.block, { cause: err }));
+    };
+    const fromStore: Pending[] = [];
+    if (this.disk) {
+      const sealed = await Promise.all(missing.map((p) => this.disk!.get(chunkId, p.block)));
+      missing.forEach((p, i) => {
+        const s = sealed[i];
+        if (!s) {
+          fromStore.push(p);
+          return;
+        }
+        try {
+          const plain = this.codec.openRange(chunkId, s, p.block);
+          this.stats.blocksFromDisk++;
+          settle(p, plain);
+        } catch {
+          this.disk!.drop(chunkId, p.block);
+          fromStore.push(p);
+        }
+      });
+    } else fromStore.push(...missing);
+    const maxBlocks = Math.max(1, Math.floor(this.maxGetBytes / this.codec.blockSize));
+    let run: Pending[] = [];
+    const runs: Pending[][] = [];
+    for (const p of fromStore) {
+      const last = run[run.length - 1];
+      if (last && (p.block !== last.block + 1 || run.length >= maxBlocks)) {
+        runs.push(run);
+        run = [];
+      }
+      run.push(p);
+    }
+    if (run.length > 0) runs.push(run);
+    await Promise.all(runs.map((r) => this.fetchRun(chunkId, r, settle)));
+  }
+
+  private async fetchRun(
+    chunkId: string,
+    run: Pending[],
+    settle: (p: Pending, data?: Buffer, err?: unknown) => void,
+  ): Promise<void> {
+    const bs = this.codec.blockSize;
+    const first = run[0]!.block;
+    const range = this.codec.sealedRange(first * bs, run.length * bs);
+    const promoted = run.some((p) => p.flight.promoted);
+    const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () =>
+      this.store.get(chunkObjectKey(chunkId), { range: { offset: range.offset, length: range.length } }),
+    );
+    for (const p of run) p.flight.promoteTask = task.promote;
+    let body: Buffer;
+    try {
+      body = await task.promise;
+    } catch (err) {
+      for (const p of run) settle(p, undefined, err);
+      return;
+    }
+    this.stats.gets++;
+    this.stats.getBytes += body.length;
+    for (const p of run) {
+      const r = this.codec.sealedRange(p.block * bs, bs);
+      const start = r.offset - range.offset;
+      const sealed = body.subarray(start, start + r.length);
+      if (sealed.length === 0) {
+        settle(p, undefined, new Error("block lies beyond the end of the chunk"));
+        continue;
+      }
+      try {
+        const plain = this.codec.openRange(chunkId, sealed, p.block);
+        this.stats.blocksFromStore++;
+        settle(p, plain);
+        // Copy: the subarray would pin the whole response buffer in the disk write queue.
+        void this.disk?.put(chunkId, p.block, Buffer.from(sealed));
+      } catch (err) {
+        settle(p, undefined, err);
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Every knob of the data path in one place, with its default and why. Validated with zod at
+ * the edge (CLI flags, mount config); messages name the field and what was expected.
+ */
+import { z } from "zod";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+const bytes = (min: number, what: string) =>
+  z
+    .number({ error: `${what}: expected a number of bytes` })
+    .int({ error: `${what}: expected a whole number of bytes` })
+    .min(min, { error: `${what}: expected at least ${min} bytes` });
+const count = (min: number, max: number, what: string) =>
+  z
+    .number({ error: `${what}: expected a number` })
+    .int({ error: `${what}: expected a whole number` })
+    .min(min, { error: `${what}: expected at least ${min}` })
+    .max(max, { error: `${what}: expected at most ${max}` });
+
+export const dataPathConfigSchema = z.object({
+  /** Opened plaintext blocks kept in RAM. 256 MiB holds a few seconds of a fast sequential stream. */
+  memoryCacheBytes: bytes(4 * MiB, "memoryCacheBytes").default(256 * MiB),
+  /** Sealed blocks kept on local disk across restarts. The issue's default; 1 GiB .. many TiB. */
+  diskCacheBytes: bytes(GiB, "diskCacheBytes").default(5 * GiB),
+  /**
+   * Longest single range GET when coalescing adjacent missing blocks of one chunk. 8 MiB covers
+   * a whole default chunk (4 MiB) in one request; larger requests only delay the first byte.
+   */
+  maxGetBytes: bytes(64 * KiB, "maxGetBytes").default(8 * MiB),
+  /** Parallel range GETs for demand reads. Object stores scale with parallelism, not request size. */
+  demandConcurrency: count(1, 256, "demandConcurrency").default(16),
+  /**
+   * Parallel range GETs for prefetch: a separate pool, so a demand read never queues behind
+   * prefetch. Smaller than the demand pool so prefetch cannot take all the bandwidth.
+   */
+  prefetchConcurrency: count(1, 256, "prefetchConcurrency").default(8),
+  /** First read-ahead window once a handle reads sequentially (two reads in a row). */
+  prefetchInitialWindowBytes: bytes(64 * KiB, "prefetchInitialWindowBytes").default(1 * MiB),
+  /** The window doubles on each sequential read up to this; 64 MiB ≈ 0.5 s at 1 Gbit/s. */
+  prefetchMaxWindowBytes: bytes(64 * KiB, "prefetchMaxWindowBytes").default(64 * MiB),
+  /** All prefetch of the mount, in flight at once, is capped here (memory the cache must absorb). */
+  prefetchMaxBytesInFlight: bytes(64 * KiB, "prefetchMaxBytesInFlight").default(128 * MiB),
+  /** How many next files of a sequence (frame_0002, frame_0003, ...) are prefetched ahead. */
+  sequenceDepth: count(0, 64, "sequenceDepth").default(4),
+  /** Predicted files larger than this are prefetched only up to this many bytes. */
+  sequenceMaxFileBytes: bytes(0, "sequenceMaxFileBytes").default(64 * MiB),
+  /** Size of a chunk sealed from dirty data (the unit of upload and of garbage collection). */
+  chunkBytes: bytes(64 * KiB, "chunkBytes").default(4 * MiB),
+  /** A log segment is sealed for upload when it holds this much, or after `flushDelayMs`. */
+  segmentBytes: bytes(64 * KiB, "segmentBytes").default(16 * MiB),
+  /** Idle time before a partially filled segment is uploaded anyway (bounds staleness for others). */
+  flushDelayMs: count(0, 3_600_000, "flushDelayMs").default(1000),
+  /** Parallel chunk uploads. */
+  uploadConcurrency: count(1, 256, "uploadConcurrency").default(8),
+  /**
+   * Bytes in the write-back log not yet committed. When reached (the store or the metadata
+   * service has been unreachable), writes wait up to `backlogFullWaitMs` and then fail.
+   */
+  maxBacklogBytes: bytes(MiB, "maxBacklogBytes").default(8 * GiB),
+  /** How long a write waits for backlog space before failing with WriteBackFullError. */
+  backlogFullWaitMs: count(0, 3_600_000, "backlogFullWaitMs").default(30_000),
+  /** Upload/commit retry backoff: first delay, doubling up to the max, forever until unmount. */
+  retryBaseMs: count(1, 60_000, "retryBaseMs").default(200),
+  retryMaxMs: count(1, 600_000, "retryMaxMs").default(10_000),
+});
+
+export type DataPathConfig = z.infer<typeof dataPathConfigSchema>;
+
+/** Parse user input (CLI flags, config file) into a full config with defaults. */
+export function parseDataPathConfig(input: unknown): DataPathConfig {
+  return dataPathConfigSchema.parse(input ?? {});
+}
+
+export const defaultDataPathConfig: DataPathConfig = dataPathConfigSchema.parse({});

@@ -1,0 +1,109 @@
+/**
+ * The data path of one mount, wired together: the VFS calls `read`/`write`/`truncate`/`fsync`/
+ * `flush` with inode ids and sizes, and plugs in the metadata client as ExtentSource and
+ * CommitSink. Reads lay the write-back overlay (read-your-writes) over stored data.
+ */
+import type { ObjectStore } from "../object/types.js";
+import { DiskBlockCache } from "./block-cache/disk.js";
+import { MemoryBlockCache } from "./block-cache/memory.js";
+import { BlockFetcher } from "./block-fetcher.js";
+import type { DataPathConfig } from "./config.js";
+import { Prefetcher, type SequenceHint } from "./prefetch/prefetcher.js";
+import { DataReader } from "./reader.js";
+import { RequestScheduler } from "./scheduler.js";
+import type { BlockCodec, CommitSink, ExtentSource } from "./types.js";
+import { WriteBack } from "./writeback/writeback.js";
+
+export interface DataPathDeps {
+  store: ObjectStore;
+  codec: BlockCodec;
+  extents: ExtentSource;
+  sink: CommitSink;
+  newChunkId: () => string;
+  /** Persistent block cache directory; omit for memory-only caching. */
+  cacheDir?: string;
+  /** Write-back log directory (must be on local disk, survives restarts). */
+  logDir: string;
+  sequenceHint?: SequenceHint;
+}
+
+export class DataPath {
+  private constructor(
+    readonly memory: MemoryBlockCache,
+    readonly disk: DiskBlockCache | undefined,
+    readonly scheduler: RequestScheduler,
+    readonly fetcher: BlockFetcher,
+    readonly reader: DataReader,
+    readonly prefetcher: Prefetcher,
+    readonly writeBack: WriteBack,
+  ) {}
+
+  static async open(deps: DataPathDeps, config: DataPathConfig): Promise<DataPath> {
+    const memory = new MemoryBlockCache(config.memoryCacheBytes);
+    const disk = deps.cacheDir ? await DiskBlockCache.open(deps.cacheDir, config.diskCacheBytes) : undefined;
+    const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
+    const fetcher = new BlockFetcher(deps.store, deps.codec, memory, disk, scheduler, config.maxGetBytes);
+    const reader = new DataReader(deps.extents, fetcher, deps.codec.blockSize);
+    const prefetcher = new Prefetcher(reader, config, deps.sequenceHint);
+    const writeBack = await WriteBack.open(
+      { dir: deps.logDir, store: deps.store, codec: deps.codec, sink: deps.sink, newChunkId: deps.newChunkId },
+      config,
+    );
+    return new DataPath(memory, disk, scheduler, fetcher, reader, prefetcher, writeBack);
+  }
+
+  /**
+   * Read through handle `handle`: at most `length` bytes at `offset` of a file whose committed
+   * size is `fileSize` (pending writes may have changed it). Feeds the prefetcher.
+   */
+  async read(handle: number, ino: number, offset: number, length: number, fileSize: number): Promise<Buffer> {
+    const size = this.writeBack.pendingSize(ino) ?? fileSize;
+    const n = Math.max(0, Math.min(length, size - offset));
+    if (n === 0) return Buffer.alloc(0);
+    // The overlay view first, then extents: see writeback/overlay.ts for why this order.
+    const view = this.writeBack.view(ino, offset, n);
+    const read =
+      view.covered || (view.floor !== undefined && view.floor <= offset) ? undefined : this.reader.read(ino, offset, n);
+    this.prefetcher.onRead(handle, ino, offset, n, size);
+    const out = read ? await read : Buffer.alloc(n);
+    if (view.floor !== undefined && view.floor < offset + n) out.fill(0, Math.max(0, view.floor - offset));
+    for (const p of view.pieces) p.data.copy(out, p.offset - offset);
+    return out;
+  }
+
+  write(ino: number, offset: number, data: Buffer, sizeBefore: number): Promise<void> {
+    return this.writeBack.write(ino, offset, data, sizeBefore);
+  }
+
+  truncate(ino: number, size: number): Promise<void> {
+    return this.writeBack.truncate(ino, size);
+  }
+
+  fsync(): void {
+    this.writeBack.fsync();
+  }
+
+  /** Close-to-open: on close, make the file's writes visible to other clients. */
+  flush(): Promise<void> {
+    return this.writeBack.flush();
+  }
+
+  release(handle: number): void {
+    this.prefetcher.closeHandle(handle);
+  }
+
+  stats() {
+    return {
+      memory: {
+        bytes: this.memory.bytes,
+        blocks: this.memory.size,
+        hits: this.memory.hits,
+        misses: this.memory.misses,
+      },
+      disk: this.disk?.getStats(),
+      fetch: { ...this.fetcher.stats },
+      prefetch: { ...this.prefetcher.stats, accuracy: { ...this.memory.accuracy } },
+      writeBack: this.writeBack.stats(),
+    };
+  }
+}

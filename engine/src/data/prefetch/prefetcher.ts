@@ -1,0 +1,154 @@
+/**
+ * Prefetch: guess what will be read next and bring it into the caches before it is asked for.
+ *
+ * 1. Sequential, per open handle. A handle whose read starts where its previous read ended is
+ *    sequential; from its second such read on, the range [end of read, end + window) is fetched
+ *    ahead, split into pieces fetched in parallel. The window starts at
+ *    `prefetchInitialWindowBytes` and doubles with each sequential read up to
+ *    `prefetchMaxWindowBytes`; a random read resets it. Refill happens when less than half a
+ *    window remains ahead of the reader, so requests stay in flight continuously.
+ * 2. Sequence/directory prediction. The data layer sees inode ids, not names: the VFS gives a
+ *    `SequenceHint` that maps a file to the next ones (frame_0001.exr → frame_0002.exr ..., or
+ *    directory order). When a handle first reads a file at offset 0, the next `sequenceDepth`
+ *    files are prefetched whole (up to `sequenceMaxFileBytes` each).
+ * 3. Metadata prefetch (readdirplus filling the attribute cache) belongs to the VFS/meta client.
+ *
+ * Back-pressure: all prefetch of the mount is capped at `prefetchMaxBytesInFlight`; prefetch
+ * requests use their own request pool (see RequestScheduler), so a demand read never waits
+ * behind prefetch of data it does not need. Accuracy counters live in the memory cache.
+ */
+import type { DataPathConfig } from "../config.js";
+import type { DataReader } from "../reader.js";
+
+export interface PredictedFile {
+  ino: number;
+  size: number;
+}
+
+/** Given by the VFS: the files likely to be read after `ino` (next frames, directory order). */
+export type SequenceHint = (ino: number, count: number) => Promise<PredictedFile[]>;
+
+type PrefetchKnobs = Pick<
+  DataPathConfig,
+  | "prefetchInitialWindowBytes"
+  | "prefetchMaxWindowBytes"
+  | "prefetchMaxBytesInFlight"
+  | "maxGetBytes"
+  | "sequenceDepth"
+  | "sequenceMaxFileBytes"
+>;
+
+interface HandleState {
+  ino: number;
+  nextOffset: number;
+  window: number;
+  aheadUntil: number;
+  sequentialReads: number;
+  reads: number;
+}
+
+export interface PrefetchStats {
+  bytesIssued: number;
+  bytesInFlight: number;
+  /** Pieces not issued because `prefetchMaxBytesInFlight` was reached. */
+  throttled: number;
+  sequencePredictions: number;
+}
+
+export class Prefetcher {
+  private readonly handles = new Map<number, HandleState>();
+  /** Files already predicted recently, so every frame read does not re-request its successors. */
+  private readonly predicted = new Set<number>();
+  readonly stats: PrefetchStats = { bytesIssued: 0, bytesInFlight: 0, throttled: 0, sequencePredictions: 0 };
+
+  constructor(
+    private readonly reader: DataReader,
+    private readonly knobs: PrefetchKnobs,
+    private readonly hint?: SequenceHint,
+  ) {}
+
+  /** Call on every demand read of a handle (after issuing it, without awaiting prefetch). */
+  onRead(handle: number, ino: number, offset: number, length: number, fileSize: number): void {
+    let h = this.handles.get(handle);
+    if (!h || h.ino !== ino) {
+      h = {
+        ino,
+        nextOffset: -1,
+        window: this.knobs.prefetchInitialWindowBytes,
+        aheadUntil: 0,
+        sequentialReads: 0,
+        reads: 0,
+      };
+      this.handles.set(handle, h);
+    }
+    if (h.reads++ === 0 && offset === 0) this.predictSequence(ino);
+    const end = offset + length;
+    if (offset === h.nextOffset) {
+      h.sequentialReads++;
+    } else {
+      h.sequentialReads = 0;
+      h.window = this.knobs.prefetchInitialWindowBytes;
+      h.aheadUntil = end;
+    }
+    h.nextOffset = end;
+    if (h.sequentialReads === 0) return;
+    const target = Math.min(fileSize, end + h.window);
+    if (h.aheadUntil - end < h.window / 2 && h.aheadUntil < target) {
+      h.aheadUntil = this.issue(ino, Math.max(h.aheadUntil, end), target, h.window);
+    }
+    h.window = Math.min(this.knobs.prefetchMaxWindowBytes, h.window * 2);
+  }
+
+  closeHandle(handle: number): void {
+    this.handles.delete(handle);
+  }
+
+  /** Current window of a handle (for tests and `filespace stats`). */
+  windowOf(handle: number): number | undefined {
+    return this.handles.get(handle)?.window;
+  }
+
+  /**
+   * Fetch [from, to) in parallel pieces while the in-flight cap allows; returns how far it got.
+   * Pieces are a quarter window (at most one maximal GET) so a window is several requests.
+   */
+  private issue(ino: number, from: number, to: number, window: number): number {
+    const piece = Math.max(64 * 1024, Math.min(this.knobs.maxGetBytes, Math.ceil(window / 4)));
+    let pos = from;
+    while (pos < to) {
+      const n = Math.min(piece, to - pos);
+      if (this.stats.bytesInFlight + n > this.knobs.prefetchMaxBytesInFlight) {
+        this.stats.throttled++;
+        break;
+      }
+      this.stats.bytesInFlight += n;
+      this.stats.bytesIssued += n;
+      void this.reader.prefetch(ino, pos, n).finally(() => {
+        this.stats.bytesInFlight -= n;
+      });
+      pos += n;
+    }
+    return pos;
+  }
+
+  private predictSequence(ino: number): void {
+    if (!this.hint || this.knobs.sequenceDepth === 0) return;
+    this.hint(ino, this.knobs.sequenceDepth)
+      .then((files) => {
+        for (const f of files) {
+          if (this.predicted.has(f.ino)) continue;
+          this.remember(f.ino);
+          this.stats.sequencePredictions++;
+          const n = Math.min(f.size, this.knobs.sequenceMaxFileBytes);
+          this.issue(f.ino, 0, n, Math.max(n, this.knobs.prefetchInitialWindowBytes));
+        }
+      })
+      .catch(() => {});
+  }
+
+  private remember(ino: number): void {
+    this.predicted.add(ino);
+    // bounded memory: forget the oldest predictions
+    if (this.predicted.size > 4096) this.predicted.delete(this.predicted.values().next().value!);
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * Write-back: writes land in a durable local log and reach the object store and the metadata
+ * service in the background.
+ *
+ *   write/truncate ──► active segment (append; fsync on the handle's fsync) ──► overlay (reads see it)
+ *        segment full or idle `flushDelayMs` ──► sealed: plan steps, pack chunks (≤ chunkBytes),
+ *        seal + upload chunks in parallel (≤ uploadConcurrency, retried with backoff)
+ *        committer (one at a time, segments in log order, steps in order) ──► CommitSink
+ *        ──► `.done` progress line ──► overlay released ──► segment deleted when all steps done
+ *
+ * Crash safety: on open, every segment left in the directory is replayed (torn tail cut by crc),
+ * its steps re-planned (deterministic), and steps not in `.done` are uploaded again and
+ * committed with the same commit id `wb-<logId>-<seq>-<step>`. A chunk uploaded before the crash
+ * but never committed is orphaned (GC removes it); a commit that landed but was not recorded in
+ * `.done` is deduplicated by the service on its id. Nothing fsynced is lost; nothing is applied twice.
+ *
+ * Back-pressure: when the log holds `maxBacklogBytes` not yet committed, writes wait up to
+ * `backlogFullWaitMs` for room and then fail with WriteBackFullError naming the last error.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ObjectStore } from "../../object/types.js";
+import type { DataPathConfig } from "../config.js";
+import { WriteBackClosedError, WriteBackFullError } from "../errors.js";
+import { type BlockCodec, type CommitSink, chunkObjectKey, type Extent } from "../types.js";
+import { type OverlayView, WriteOverlay } from "./overlay.js";
+import { packChunks, planSteps, type Step } from "./plan.js";
+import { Segment } from "./segment.js";
+
+export type WriteBackKnobs = Pick<
+  DataPathConfig,
+  | "chunkBytes"
+  | "segmentBytes"
+  | "flushDelayMs"
+  | "uploadConcurrency"
+  | "maxBacklogBytes"
+  | "backlogFullWaitMs"
+  | "retryBaseMs"
+  | "retryMaxMs"
+>;
+
+export interface WriteBackDeps {
+  dir: string;
+  store: ObjectStore;
+  codec: BlockCodec;
+  sink: CommitSink;
+  newChunkId: () => string;
+}
+
+export interface WriteBackStats {
+  backlogBytes: number;
+  backlogSegments: number;
+  /** Chunks sealed and waiting for (or in) upload. */
+  pendingChunks: number;
+  uploadedChunks: number;
+  uploadedBytes: number;
+  commits: number;
+  retries: number;
+  lastError?: string;
+}
+
+class Stopped extends Error {}
+
+export class WriteBack {
+  readonly overlay = new WriteOverlay();
+  private readonly segments: Segment[] = [];
+  private active!: Segment;
+  private nextSeq = 1;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private committer: Promise<void> = Promise.resolve();
+  private readonly uploads = new Map<number, Promise<Map<number, Extent[]>>>();
+  private uploadSlots: number;
+  private readonly slotWaiters: Array<() => void> = [];
+  private readonly spaceWaiters = new Set<() => void>();
+  private stopped = false;
+  private closed = false;
+  private lastError: unknown;
+  private readonly counters = { pendingChunks: 0, uploadedChunks: 0, uploadedBytes: 0, commits: 0, retries: 0 };
+
+  private constructor(
+    private readonly deps: WriteBackDeps,
+    private readonly knobs: WriteBackKnobs,
+    private readonly logId: string,
+  ) {
+    this.uploadSlots = knobs.uploadConcurrency;
+  }
+
+  /** Open the log directory; replays and resumes whatever a previous process left pending. */
+  static async open(deps: WriteBackDeps, knobs: WriteBackKnobs): Promise<WriteBack> {
+    mkdirSync(deps.dir, { recursive: true });
+    const idFile = join(deps.dir, "log-id");
+    let logId: string;
+    try {
+      logId = readFileSync(idFile, "utf8").trim();
+    } catch {
+      logId = randomBytes(9).toString("base64url");
+      writeFileSync(idFile, logId);
+    }
+    const wb = new WriteBack(deps, knobs, logId);
+    const seqs = readdirSync(deps.dir)
+      .map((n) => /^seg-(\d+)\.log$/.exec(n)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    for (const seq of seqs) {
+      const seg = Segment.replay(deps.dir, seq);
+      wb.segments.push(seg);
+      for (const rec of seg.records) wb.overlay.apply(seg, rec);
+      wb.nextSeq = seq + 1;
+    }
+    for (const seg of wb.segments) {
+      for (const step of planSteps(seg.records)) if (seg.done.has(step.index)) wb.release(seg, step);
+      wb.seal(seg);
+    }
+    wb.active = Segment.create(deps.dir, wb.nextSeq++);
+    wb.segments.push(wb.active);
+    return wb;
+  }
+
+  /** Append a write. `sizeBefore` is the file size the caller sees now (including pending writes). */
+  async write(ino: number, offset: number, data: Buffer, sizeBefore: number): Promise<void> {
+    await this.waitForRoom(data.length);
+    const sizeAfter = Math.max(sizeBefore, this.overlay.pendingSize(ino) ?? 0, offset + data.length);
+    this.appendRecord("write", ino, offset, sizeAfter, data);
+  }
+
+  async truncate(ino: number, size: number): Promise<void> {
+    await this.waitForRoom(0);
+    this.appendRecord("truncate", ino, size, size);
+  }
+
+  private appendRecord(type: "write" | "truncate", ino: number, offset: number, sizeAfter: number, data?: Buffer) {
+    if (this.closed) throw new WriteBackClosedError();
+    const rec = this.active.append(type, ino, offset, sizeAfter, Date.now(), data);
+    this.overlay.apply(this.active, rec);
+    if (this.active.bytes >= this.knobs.segmentBytes) this.rotate();
+    else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.rotate(), this.knobs.flushDelayMs);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Make every write so far durable on local disk (the handle's fsync). */
+  fsync(): void {
+    for (const seg of this.segments) seg.fsync();
+  }
+
+  /** What a read of `ino` must lay over stored data (take it before fetching extents). */
+  view(ino: number, offset: number, length: number): OverlayView {
+    return this.overlay.view(ino, offset, length);
+  }
+
+  pendingSize(ino: number): number | undefined {
+    return this.overlay.pendingSize(ino);
+  }
+
+  /** Upload and commit everything written so far (close-to-open: call on close/flush). */
+  async flush(): Promise<void> {
+    if (this.active.records.length > 0) this.rotate();
+    await this.committer;
+  }
+
+  /** Unmount: no more writes; returns when every upload is committed. */
+  async drain(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    this.stopped = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+  }
+
+  /** Forced unmount: stop now, leave pending data queued in the log for the next mount. */
+  async abort(): Promise<{ pendingSegments: number; pendingBytes: number }> {
+    this.closed = true;
+    this.stopped = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.active.fsync();
+    for (const w of this.slotWaiters.splice(0)) w();
+    const pending = this.segments.filter((s) => s.records.length > 0);
+    return { pendingSegments: pending.length, pendingBytes: pending.reduce((n, s) => n + s.bytes, 0) };
+  }
+
+  get backlogBytes(): number {
+    return this.segments.reduce((n, s) => n + s.bytes, 0);
+  }
+
+  stats(): WriteBackStats {
+    return {
+      backlogBytes: this.backlogBytes,
+      backlogSegments: this.segments.filter((s) => s.records.length > 0).length,
+      ...this.counters,
+      lastError: this.lastError ? String((this.lastError as Error).message ?? this.lastError) : undefined,
+    };
+  }
+
+  private async waitForRoom(bytes: number): Promise<void> {
+    if (this.closed) throw new WriteBackClosedError();
+    const deadline = Date.now() + this.knobs.backlogFullWaitMs;
+    while (this.backlogBytes + bytes > this.knobs.maxBacklogBytes && this.backlogBytes > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new WriteBackFullError(this.backlogBytes, this.knobs.maxBacklogBytes, { cause: this.lastError });
+      if (this.active.records.length > 0) this.rotate();
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.spaceWaiters.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, left);
+        this.spaceWaiters.add(done);
+      });
+    }
+  }
+
+  private rotate(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.active.records.length === 0 || this.closed) return;
+    const full = this.active;
+    this.active = Segment.create(this.deps.dir, this.nextSeq++);
+    this.segments.push(this.active);
+    this.seal(full);
+  }
+
+  /** Start uploading a segment's chunks now; queue its commits behind earlier segments'. */
+  private seal(seg: Segment): void {
+    seg.sealed = true;
+    const steps = planSteps(seg.records).filter((s) => !seg.done.has(s.index));
+    const uploaded = this.uploadSteps(seg, steps);
+    uploaded.catch(() => {});
+    this.uploads.set(seg.seq, uploaded);
+    this.committer = this.committer.then(() => this.commitSegment(seg, steps, uploaded)).catch(() => {});
+  }
+
+  private async uploadSteps(seg: Segment, steps: Step[]): Promise<Map<number, Extent[]>> {
+    const { chunks, extents } = packChunks(steps, this.knobs.chunkBytes);
+    this.counters.pendingChunks += chunks.length;
+    const ids = await Promise.all(
+      chunks.map(async (c) => {
+        const plain = Buffer.concat(c.parts.map((p) => seg.read(p.record, p.skip, p.length)));
+        const id = this.deps.newChunkId();
+        const sealed = this.deps.codec.seal(id, plain);
+        await this.withSlot(() => this.retry(() => this.deps.store.put(chunkObjectKey(id), sealed)));
+        this.counters.pendingChunks--;
+        this.counters.uploadedChunks++;
+        this.counters.uploadedBytes += sealed.length;
+        return id;
+      }),
+    );
+    const out = new Map<number, Extent[]>();
+    for (const [step, list] of extents) {
+      out.set(
+        step,
+        list.map((e) => ({ offset: e.offset, length: e.length, chunkId: ids[e.chunk]!, chunkOffset: e.chunkOffset })),
+      );
+    }
+    return out;
+  }
+
+  private async commitSegment(seg: Segment, steps: Step[], uploaded: Promise<Map<number, Extent[]>>): Promise<void> {
+    const extents = await uploaded;
+    for (const step of steps) {
+      const commitId = `wb-${this.logId}-${seg.seq}-${step.index}`;
+      const mtime = new Date(step.mtime);
+      await this.retry(() =>
+        step.kind === "write"
+          ? this.deps.sink.commitWrite(step.ino, extents.get(step.index) ?? [], step.newSize, mtime, { commitId })
+          : this.deps.sink.setSize(step.ino, step.size, mtime, { commitId }),
+      );
+      this.counters.commits++;
+      seg.markDone(step.index);
+      this.release(seg, step);
+    }
+    this.uploads.delete(seg.seq);
+    this.segments.splice(this.segments.indexOf(seg), 1);
+    await seg.remove();
+    for (const w of [...this.spaceWaiters]) w();
+  }
+
+  private release(seg: Segment, step: Step): void {
+    this.overlay.release(step.ino, seg.seq, step.lastRecord);
+  }
+
+  private async withSlot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.uploadSlots === 0) {
+      if (this.stopped) throw new Stopped();
+      await new Promise<void>((r) => this.slotWaiters.push(r));
+    }
+    this.uploadSlots--;
+    try {
+      return await fn();
+    } finally {
+      this.uploadSlots++;
+      this.slotWaiters.shift()?.();
+    }
+  }
+
+  /** Retry with capped exponential backoff until it works or the write-back is aborted. */
+  private async retry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.stopped && this.closed && attempt > 0) throw new Stopped();
+      try {
+        const v = await fn();
+        return v;
+      } catch (err) {
+        this.lastError = err;
+        this.counters.retries++;
+        if (this.stopped) throw new Stopped("write-back aborted", { cause: err });
+        const delay = Math.min(this.knobs.retryMaxMs, this.knobs.retryBaseMs * 2 ** Math.min(attempt, 20));
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+  }
+}
