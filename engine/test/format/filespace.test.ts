@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   ChunkCodec,
@@ -23,6 +26,7 @@ import {
   rotateKey,
   verifyMetaKey,
 } from "../../src/format/index.js";
+import { openObjectStore } from "../../src/object/index.js";
 import { MapStore } from "./map-store.js";
 
 const cheap = { N: 2 ** 10, r: 8, p: 1 };
@@ -139,5 +143,23 @@ describe("key slot management", () => {
     const fs = await createFilespace(store, { slot: alice });
     await addKeySlot(store, fs, { kind: "secret", secret: randomBytes(32) });
     await expect(rotateKey(store, fs)).rejects.toThrow(HeaderConflictError);
+  });
+});
+
+describe("on the real backends", () => {
+  it.each(["memory", "file"])("%s:// creates once, opens, rotates with conditional writes", async (scheme) => {
+    const dir = await mkdtemp(join(tmpdir(), "filespace-format-"));
+    const store = await openObjectStore(scheme === "file" ? `file://${dir}` : `memory://format-${Date.now()}`);
+    try {
+      const fs = await createFilespace(store, { slot: alice });
+      await expect(createFilespace(store, { slot: alice })).rejects.toThrow(FilespaceExistsError);
+      const stale = await openFilespace(store, { passphrase: alice.passphrase });
+      await rotateKey(store, fs);
+      if (store.capabilities.conditionalPut) await expect(rotateKey(store, stale)).rejects.toThrow(HeaderConflictError);
+      expect((await openFilespace(store, { passphrase: alice.passphrase })).keyring.keyIds).toEqual([1, 2]);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
