@@ -88,6 +88,18 @@ export class DataPath {
     return this.writeBack.flush();
   }
 
+  /**
+   * Unmount. Default: returns when every pending upload is committed. `force`: returns at once
+   * and leaves pending writes queued in the log for the next mount (reported).
+   */
+  async close(options: { force?: boolean } = {}): Promise<{ pendingSegments: number; pendingBytes: number }> {
+    let pending = { pendingSegments: 0, pendingBytes: 0 };
+    if (options.force) pending = await this.writeBack.abort();
+    else await this.writeBack.drain();
+    await this.disk?.close();
+    return pending;
+  }
+
   release(handle: number): void {
     this.prefetcher.closeHandle(handle);
   }

@@ -52,6 +52,7 @@ export class DiskBlockCache {
   private lruBytes = 0;
   private pinnedBytes = 0;
   private stats = { hits: 0, misses: 0, evictions: 0, dropped: 0 };
+  private readonly writes = new Set<Promise<void>>();
 
   private constructor(
     readonly dir: string,
@@ -141,7 +142,19 @@ export class DiskBlockCache {
   }
 
   /** Store a sealed block. Errors (disk full, ...) only lose the cache entry, never fail a read. */
-  async put(chunkId: string, block: number, sealed: Buffer): Promise<void> {
+  put(chunkId: string, block: number, sealed: Buffer): Promise<void> {
+    const write = this.write(chunkId, block, sealed);
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+    return write;
+  }
+
+  /** Wait for block writes in progress (unmount). */
+  async close(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all(this.writes);
+  }
+
+  private async write(chunkId: string, block: number, sealed: Buffer): Promise<void> {
     if (!SAFE_ID.test(chunkId) || this.has(chunkId, block)) return;
     const e: Entry = { chunkId, block, size: sealed.length };
     const shard = chunkId.slice(0, 2);
