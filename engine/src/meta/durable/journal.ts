@@ -59,6 +59,8 @@ export interface JournalOptions {
   putAttempts?: number;
   /** Write a checkpoint on close if anything changed since the last one. Default true. */
   checkpointOnClose?: boolean;
+  /** A segment put taking longer is abandoned and retried (it may still land: create-only makes that safe). Default 30 s. */
+  putTimeoutMs?: number;
 }
 
 export interface JournalState {
@@ -68,6 +70,8 @@ export interface JournalState {
   version: number;
   segments: SegmentSummary[];
   checkpoints: Map<number, number | undefined>;
+  /** Records not covered by a checkpoint yet (those replayed at recovery count: the next start would replay them again). */
+  sinceCheckpoint?: number;
 }
 
 export interface JournalStats {
@@ -130,6 +134,7 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
       keepCheckpoints: Math.max(1, options.keepCheckpoints ?? 2),
       putAttempts: Math.max(1, options.putAttempts ?? 3),
       checkpointOnClose: options.checkpointOnClose ?? true,
+      putTimeoutMs: options.putTimeoutMs ?? 30_000,
     };
     this.#epoch = state.epoch;
     this.#epochStartSeq = state.epochStartSeq;
@@ -138,6 +143,7 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
     this.#durable = state.version;
     this.#segments = state.segments;
     this.#checkpoints = state.checkpoints;
+    this.#sinceCheckpoint = state.sinceCheckpoint ?? 0;
     this.stats = {
       segmentsWritten: 0,
       recordsWritten: 0,
@@ -236,7 +242,7 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
       baseVersion,
       count: entries.length,
     };
-    const written = await writeSegmentObject(this.#s, header, encoded, this.#o.putAttempts, this.#cache);
+    const written = await writeSegmentObject(this.#s, header, encoded, this.#o, this.#cache);
     if (!this.#s.store.capabilities.conditionalPut) await this.#lease.verify();
     const lastVersion = baseVersion + entries.length;
     this.#nextSeq = seq + 1;
@@ -338,7 +344,10 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
     await this.#flushing;
     await this.#checkpointing;
     if (this.#failed) return;
-    if (this.#o.checkpointOnClose && this.#sinceCheckpoint > 0) await this.checkpoint();
+    if (this.#o.checkpointOnClose && this.#sinceCheckpoint > 0) {
+      // Everything is durable in the journal already; a failed checkpoint only costs replay time.
+      await this.checkpoint().catch(() => undefined);
+    }
     await this.#lease.release();
   }
 }
@@ -353,7 +362,7 @@ export async function writeSegmentObject(
   s: SealedStore,
   header: SegmentHeader,
   encoded: Buffer[],
-  attempts: number,
+  retry: { putAttempts: number; putTimeoutMs: number },
   cache?: LocalObjectCache,
 ): Promise<{ etag: string; size: number }> {
   const key = segmentKey(header.seq);
@@ -361,9 +370,11 @@ export async function writeSegmentObject(
   const sealed = s.cipher.seal(encodeSegment(header, encoded), Buffer.from(full));
   const conditional = s.store.capabilities.conditionalPut;
   let lastError: unknown;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  for (let attempt = 1; attempt <= retry.putAttempts; attempt++) {
     try {
-      const { etag } = await s.store.put(full, sealed, conditional ? { ifNoneMatch: "*" } : {});
+      const { etag } = await withTimeout(retry.putTimeoutMs, (signal) =>
+        s.store.put(full, sealed, conditional ? { ifNoneMatch: "*", signal } : { signal }),
+      );
       await cache?.put(key, etag, sealed);
       return { etag, size: sealed.length };
     } catch (err) {
@@ -379,8 +390,25 @@ export async function writeSegmentObject(
         );
       }
       lastError = err;
-      if (attempt < attempts) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      if (attempt < retry.putAttempts) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
     }
   }
   throw new JournalFailedError(`journal segment ${header.seq} could not be written`, { cause: lastError });
+}
+
+/** Run `fn` with an abort signal that fires after `ms`; reject at that moment even if `fn` ignores the signal. */
+async function withTimeout<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new JournalFailedError(`object store put timed out after ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([fn(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

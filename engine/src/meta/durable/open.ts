@@ -76,7 +76,13 @@ export async function openDurableMeta<R, M extends CheckpointSource>(
         count: 0,
       };
       try {
-        await writeSegmentObject(s, header, [], options.putAttempts ?? 3, cache);
+        await writeSegmentObject(
+          s,
+          header,
+          [],
+          { putAttempts: options.putAttempts ?? 3, putTimeoutMs: options.putTimeoutMs ?? 30_000 },
+          cache,
+        );
         break;
       } catch (err) {
         if (!(err instanceof FencedError)) throw err;
@@ -99,6 +105,7 @@ export async function openDurableMeta<R, M extends CheckpointSource>(
         version: machine.version,
         segments: rec.segments,
         checkpoints: rec.checkpoints,
+        sinceCheckpoint: rec.recordsReplayed,
       },
       options,
       cache,

@@ -22,6 +22,7 @@ export class TestStore implements ObjectStore {
   readonly capabilities: { conditionalPut: boolean };
   readonly data: Map<string, Stored>;
   #crashed = false;
+  #dropInFlight = false;
   static #etag = 0;
   /** Decide a fault for each put (called before it is applied). */
   putFault: (key: string) => PutFault = () => undefined;
@@ -42,8 +43,13 @@ export class TestStore implements ObjectStore {
     });
   }
 
-  crash(): void {
+  /**
+   * The process dies: no new call gets through. `inFlightLands` decides whether puts already
+   * sent still reach the store (a request on the wire) or not (killed before sending).
+   */
+  crash(inFlightLands = false): void {
     this.#crashed = true;
+    this.#dropInFlight = !inFlightLands;
   }
 
   async #enter(): Promise<void> {
@@ -72,7 +78,7 @@ export class TestStore implements ObjectStore {
     const fault = this.putFault(key);
     if (fault === "hang") return new Promise(() => {});
     if (fault === "drop") throw new ObjectStoreError(`injected: put dropped (${key})`);
-    if (this.#crashed) throw new ObjectStoreError("process crashed");
+    if (this.#dropInFlight) throw new ObjectStoreError("process crashed");
     const current = this.data.get(key);
     if (this.capabilities.conditionalPut) {
       if (options.ifNoneMatch === "*" && current) throw new ObjectPreconditionFailedError(key);
