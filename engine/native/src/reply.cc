@@ -1,0 +1,232 @@
+// Reply functions JS calls with a request external. Each answers the kernel at most once
+// (the Req's replied flag), so a late or duplicate reply from JS is ignored, never a crash.
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "filespace_fuse.h"
+
+namespace fsfuse {
+
+static double GetNum(napi_env env, napi_value obj, const char* key, double dflt = 0) {
+  napi_value v;
+  double d = dflt;
+  if (napi_get_named_property(env, obj, key, &v) == napi_ok) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_number) napi_get_value_double(env, v, &d);
+  }
+  return d;
+}
+
+static struct timespec Ts(double ms) {
+  struct timespec t;
+  double s = floor(ms / 1e3);
+  t.tv_sec = (time_t)s;
+  t.tv_nsec = (long)((ms - s * 1e3) * 1e6);
+  return t;
+}
+
+static void ToStat(napi_env env, napi_value a, struct stat* st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = (ino_t)GetNum(env, a, "ino");
+  st->st_mode = (mode_t)GetNum(env, a, "mode");
+  st->st_nlink = (nlink_t)GetNum(env, a, "nlink", 1);
+  st->st_uid = (uid_t)GetNum(env, a, "uid");
+  st->st_gid = (gid_t)GetNum(env, a, "gid");
+  st->st_size = (off_t)GetNum(env, a, "size");
+  st->st_blocks = (blkcnt_t)GetNum(env, a, "blocks");
+  st->st_rdev = (dev_t)GetNum(env, a, "rdev");
+  st->st_blksize = 4096;
+  st->st_atim = Ts(GetNum(env, a, "atimeMs"));
+  st->st_mtim = Ts(GetNum(env, a, "mtimeMs"));
+  st->st_ctim = Ts(GetNum(env, a, "ctimeMs"));
+}
+
+// entry = { attr, entryTimeout, attrTimeout, generation? }
+static void ToEntry(napi_env env, napi_value e, struct fuse_entry_param* p) {
+  memset(p, 0, sizeof *p);
+  napi_value attr;
+  napi_get_named_property(env, e, "attr", &attr);
+  ToStat(env, attr, &p->attr);
+  p->ino = p->attr.st_ino;
+  p->generation = (uint64_t)GetNum(env, e, "generation");
+  p->entry_timeout = GetNum(env, e, "entryTimeout");
+  p->attr_timeout = GetNum(env, e, "attrTimeout");
+}
+
+// open = { fh, keepCache?, directIo?, nonSeekable? }
+static void ToFi(napi_env env, napi_value o, struct fuse_file_info* fi) {
+  memset(fi, 0, sizeof *fi);
+  fi->fh = (uint64_t)GetNum(env, o, "fh");
+  fi->keep_cache = GetNum(env, o, "keepCache") != 0;
+  fi->direct_io = GetNum(env, o, "directIo") != 0;
+  fi->nonseekable = GetNum(env, o, "nonSeekable") != 0;
+  napi_value v;
+  bool b = false;
+  if (napi_get_named_property(env, o, "keepCache", &v) == napi_ok) napi_get_value_bool(env, v, &b);
+  fi->keep_cache = fi->keep_cache || b;
+  b = false;
+  if (napi_get_named_property(env, o, "directIo", &v) == napi_ok) napi_get_value_bool(env, v, &b);
+  fi->direct_io = fi->direct_io || b;
+}
+
+// Claims the request for answering; null when already answered or invalid.
+static Req* Claim(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  napi_get_cb_info(env, info, argc, argv, nullptr, nullptr);
+  if (*argc < 1) return nullptr;
+  Req* r = ReqOf(env, argv[0]);
+  if (!r || !r->req || r->replied.exchange(true)) return nullptr;
+  return r;
+}
+
+static napi_value Result(napi_env env, int res) {
+  napi_value v;
+  napi_create_int32(env, res, &v);
+  return v;
+}
+
+#define REPLY_FN(NAME, NARGS, BODY)                                   \
+  static napi_value NAME(napi_env env, napi_callback_info info) {     \
+    size_t argc = NARGS;                                              \
+    napi_value argv[NARGS];                                           \
+    Req* r = Claim(env, info, &argc, argv);                           \
+    if (!r) return Result(env, -EALREADY);                            \
+    int res;                                                          \
+    BODY                                                              \
+    FinishReq(r);                                                     \
+    return Result(env, res);                                          \
+  }
+
+static double Arg(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+REPLY_FN(ReplyErr, 2, { res = fuse_reply_err(r->req, (int)Arg(env, argv[1])); })
+REPLY_FN(ReplyNone, 1, { fuse_reply_none(r->req); res = 0; })
+REPLY_FN(ReplyEntry, 2, {
+  struct fuse_entry_param p;
+  ToEntry(env, argv[1], &p);
+  res = fuse_reply_entry(r->req, &p);
+})
+REPLY_FN(ReplyCreate, 3, {
+  struct fuse_entry_param p;
+  struct fuse_file_info fi;
+  ToEntry(env, argv[1], &p);
+  ToFi(env, argv[2], &fi);
+  res = fuse_reply_create(r->req, &p, &fi);
+})
+REPLY_FN(ReplyAttr, 3, {
+  struct stat st;
+  ToStat(env, argv[1], &st);
+  res = fuse_reply_attr(r->req, &st, Arg(env, argv[2]));
+})
+REPLY_FN(ReplyOpen, 2, {
+  struct fuse_file_info fi;
+  ToFi(env, argv[1], &fi);
+  res = fuse_reply_open(r->req, &fi);
+})
+REPLY_FN(ReplyBuf, 2, {
+  // Zero-copy: the kernel reads straight out of the JS buffer during this call.
+  void* data = nullptr;
+  size_t len = 0;
+  napi_get_buffer_info(env, argv[1], &data, &len);
+  res = fuse_reply_buf(r->req, static_cast<const char*>(data), len);
+})
+REPLY_FN(ReplyWrite, 2, { res = fuse_reply_write(r->req, (size_t)Arg(env, argv[1])); })
+REPLY_FN(ReplyXattrSize, 2, { res = fuse_reply_xattr(r->req, (size_t)Arg(env, argv[1])); })
+REPLY_FN(ReplyReadlink, 2, {
+  size_t len = 0;
+  napi_get_value_string_utf8(env, argv[1], nullptr, 0, &len);
+  std::string s(len + 1, '\0');
+  napi_get_value_string_utf8(env, argv[1], &s[0], len + 1, &len);
+  res = fuse_reply_readlink(r->req, s.c_str());
+})
+REPLY_FN(ReplyStatfs, 2, {
+  struct statvfs sv;
+  memset(&sv, 0, sizeof sv);
+  sv.f_bsize = (unsigned long)GetNum(env, argv[1], "bsize");
+  sv.f_frsize = (unsigned long)GetNum(env, argv[1], "frsize");
+  sv.f_blocks = (fsblkcnt_t)GetNum(env, argv[1], "blocks");
+  sv.f_bfree = (fsblkcnt_t)GetNum(env, argv[1], "bfree");
+  sv.f_bavail = (fsblkcnt_t)GetNum(env, argv[1], "bavail");
+  sv.f_files = (fsfilcnt_t)GetNum(env, argv[1], "files");
+  sv.f_ffree = (fsfilcnt_t)GetNum(env, argv[1], "ffree");
+  sv.f_favail = sv.f_ffree;
+  sv.f_namemax = (unsigned long)GetNum(env, argv[1], "namemax");
+  res = fuse_reply_statfs(r->req, &sv);
+})
+// replyLock(req, type(F_*), start, len(0 = to EOF), pid)
+REPLY_FN(ReplyLock, 5, {
+  struct flock lk;
+  memset(&lk, 0, sizeof lk);
+  lk.l_type = (short)Arg(env, argv[1]);
+  lk.l_whence = SEEK_SET;
+  lk.l_start = (off_t)Arg(env, argv[2]);
+  lk.l_len = (off_t)Arg(env, argv[3]);
+  lk.l_pid = (pid_t)Arg(env, argv[4]);
+  res = fuse_reply_lock(r->req, &lk);
+})
+
+// replyDirplus(req, size, entries: Array<{name, cookie, entry}>) → number of entries sent
+// (negative errno on failure). JS forgets the lookups of entries that did not fit.
+static napi_value ReplyDirplus(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  Req* r = Claim(env, info, &argc, argv);
+  if (!r) return Result(env, -EALREADY);
+  size_t size = (size_t)Arg(env, argv[1]);
+  std::string buf(size, '\0');
+  size_t used = 0;
+  uint32_t count = 0, sent = 0;
+  napi_get_array_length(env, argv[2], &count);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item, nameV, entryV;
+    napi_get_element(env, argv[2], i, &item);
+    napi_get_named_property(env, item, "name", &nameV);
+    napi_get_named_property(env, item, "entry", &entryV);
+    size_t nlen = 0;
+    napi_get_value_string_utf8(env, nameV, nullptr, 0, &nlen);
+    std::string name(nlen + 1, '\0');
+    napi_get_value_string_utf8(env, nameV, &name[0], nlen + 1, &nlen);
+    name.resize(nlen);
+    struct fuse_entry_param p;
+    ToEntry(env, entryV, &p);
+    off_t cookie = (off_t)GetNum(env, item, "cookie");
+    size_t need = fuse_add_direntry_plus(r->req, nullptr, 0, name.c_str(), &p, cookie);
+    if (used + need > size) break;
+    fuse_add_direntry_plus(r->req, &buf[used], size - used, name.c_str(), &p, cookie);
+    used += need;
+    sent++;
+  }
+  int res = fuse_reply_buf(r->req, buf.data(), used);
+  FinishReq(r);
+  return Result(env, res < 0 ? res : (int)sent);
+}
+
+// listxattr reply: names joined with NULs, or only the size when the kernel asked for it.
+void RegisterReplies(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+      {"replyErr", nullptr, ReplyErr, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyNone", nullptr, ReplyNone, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyEntry", nullptr, ReplyEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyCreate", nullptr, ReplyCreate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyAttr", nullptr, ReplyAttr, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyOpen", nullptr, ReplyOpen, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyBuf", nullptr, ReplyBuf, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyWrite", nullptr, ReplyWrite, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyXattrSize", nullptr, ReplyXattrSize, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyReadlink", nullptr, ReplyReadlink, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyStatfs", nullptr, ReplyStatfs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyLock", nullptr, ReplyLock, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"replyDirplus", nullptr, ReplyDirplus, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+}
+
+}  // namespace fsfuse

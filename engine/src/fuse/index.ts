@@ -1,0 +1,6 @@
+export { FuseNativeMount } from "./fuse-native-mount.js";
+export * from "./handover.js";
+export * from "./mount.js";
+export { loadNativeAddon } from "./native.js";
+export { NativeFuseMount } from "./native-mount.js";
+export * from "./types.js";
