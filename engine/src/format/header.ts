@@ -24,17 +24,22 @@ const base64 = z.string().regex(/^[A-Za-z0-9+/_-]+={0,2}$/, "expected base64 tex
 const keyId = z.int().min(1).max(0xffffffff);
 const isoTime = z.iso.datetime({ offset: true });
 
+// Caps: the header is read before it can be authenticated, so its KDF parameters must not be
+// able to make an unlock allocate gigabytes or run for hours.
 const kdfSchema = z.discriminatedUnion("name", [
-  z.object({
-    name: z.literal("scrypt"),
-    N: z
-      .int()
-      .min(2)
-      .refine((n) => (n & (n - 1)) === 0, "scrypt N must be a power of two"),
-    r: z.int().min(1).max(64),
-    p: z.int().min(1).max(64),
-    salt: base64,
-  }),
+  z
+    .object({
+      name: z.literal("scrypt"),
+      N: z
+        .int()
+        .min(2)
+        .max(2 ** 22)
+        .refine((n) => (n & (n - 1)) === 0, "scrypt N must be a power of two"),
+      r: z.int().min(1).max(32),
+      p: z.int().min(1).max(16),
+      salt: base64,
+    })
+    .refine((k) => 128 * k.N * k.r <= 1024 ** 3, "scrypt N·r needs more than 1 GiB of memory"),
   z.object({ name: z.literal("hkdf-sha256"), salt: base64 }),
 ]);
 

@@ -163,3 +163,16 @@ describe("on the real backends", () => {
     }
   });
 });
+
+describe("header KDF parameters", () => {
+  it("are capped so a forged header cannot make unlock allocate gigabytes", async () => {
+    const store = new MapStore();
+    await createFilespace(store, { slot: alice });
+    const json = JSON.parse(store.objects.get(HEADER_KEY)!.body.toString());
+    json.slots[0].kdf.N = 2 ** 30;
+    expect(() => parseHeader(Buffer.from(JSON.stringify(json)))).toThrow(/slots\.0\.kdf\.N/);
+    json.slots[0].kdf.N = 2 ** 22;
+    json.slots[0].kdf.r = 32;
+    expect(() => parseHeader(Buffer.from(JSON.stringify(json)))).toThrow(/1 GiB/);
+  });
+});
