@@ -101,6 +101,12 @@ export class BlockFetcher {
     const settle = (p: Pending, data?: Buffer, err?: unknown) => {
       this.inflight.delete(blockKey(chunkId, p.block));
       if (data) {
+        if (prefetched && p.flight.promoted) {
+          // prefetched, and a demand read was already waiting for it: useful, but late
+          this.memory.accuracy.prefetched++;
+          this.memory.accuracy.used++;
+          this.memory.accuracy.late++;
+        }
         this.memory.set(blockKey(chunkId, p.block), data, prefetched && !p.flight.promoted);
         p.resolve(data);
       } else p.reject(new BlockReadError(chunkId, p.block, { cause: err }));

@@ -17,11 +17,13 @@ export interface PrefetchAccuracy {
   used: number;
   /** Prefetched blocks evicted without ever being read. */
   wasted: number;
+  /** Of `used`: a demand read came while the prefetch was still in flight (prefetch was late). */
+  late: number;
 }
 
 export class MemoryBlockCache {
   private readonly lru: LRUCache<string, Entry>;
-  readonly accuracy: PrefetchAccuracy = { prefetched: 0, used: 0, wasted: 0 };
+  readonly accuracy: PrefetchAccuracy = { prefetched: 0, used: 0, wasted: 0, late: 0 };
   hits = 0;
   misses = 0;
 

@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import {
+  BlockFetcher,
+  DataReader,
+  MemoryBlockCache,
+  Prefetcher,
+  RequestScheduler,
+  type SequenceHint,
+} from "../../src/data/index.js";
+import { BLOCK, MemoryMeta, makeCodec, pattern, putFile, TestStore } from "./helpers.js";
+
+const knobs = {
+  prefetchInitialWindowBytes: 2 * BLOCK,
+  prefetchMaxWindowBytes: 32 * BLOCK,
+  prefetchMaxBytesInFlight: 256 * BLOCK,
+  maxGetBytes: 8 * BLOCK,
+  sequenceDepth: 3,
+  sequenceMaxFileBytes: 1 << 20,
+};
+
+function setup(latencyMs: number, hint?: SequenceHint) {
+  const store = new TestStore(latencyMs);
+  const codec = makeCodec();
+  const meta = new MemoryMeta();
+  const memory = new MemoryBlockCache(64 << 20);
+  const fetcher = new BlockFetcher(
+    store,
+    codec,
+    memory,
+    undefined,
+    new RequestScheduler({ demand: 8, prefetch: 8 }),
+    knobs.maxGetBytes,
+  );
+  const reader = new DataReader(meta, fetcher, codec.blockSize);
+  const prefetcher = new Prefetcher(reader, knobs, hint);
+  return { store, codec, meta, memory, fetcher, reader, prefetcher };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 60));
+
+describe("Prefetcher", () => {
+  it("grows the window on sequential reads, resets on a random read, and reads ahead in parallel", async () => {
+    const t = setup(20);
+    const size = 256 * BLOCK;
+    await putFile(t.store, t.codec, t.meta, 1, pattern(size, 1));
+    const windows: number[] = [];
+    let pos = 0;
+    for (let i = 0; i < 6; i++) {
+      await t.reader.read(1, pos, BLOCK);
+      t.prefetcher.onRead(7, 1, pos, BLOCK, size);
+      windows.push(t.prefetcher.windowOf(7)!);
+      pos += BLOCK;
+    }
+    expect(windows).toEqual([2, 4, 8, 16, 32, 32].map((n) => n * BLOCK));
+    await settle();
+    expect(t.store.maxInFlight).toBeGreaterThan(1);
+    // random read: window back to the start
+    t.prefetcher.onRead(7, 1, 200 * BLOCK, BLOCK, size);
+    expect(t.prefetcher.windowOf(7)).toBe(2 * BLOCK);
+  });
+
+  it("sequential reads after warm-up are served from memory (prefetch used, not wasted)", async () => {
+    const t = setup(5);
+    const size = 64 * BLOCK;
+    const data = pattern(size, 2);
+    await putFile(t.store, t.codec, t.meta, 1, data);
+    for (let pos = 0; pos < size; pos += BLOCK) {
+      const got = await t.reader.read(1, pos, BLOCK);
+      expect(got.equals(data.subarray(pos, pos + BLOCK))).toBe(true);
+      t.prefetcher.onRead(1, 1, pos, BLOCK, size);
+      if (pos === 2 * BLOCK) await settle();
+    }
+    expect(t.memory.accuracy.used).toBeGreaterThan(56);
+    expect(t.memory.accuracy.wasted).toBe(0);
+    // misses are the first blocks plus blocks whose prefetch was still in flight ("late")
+    expect(t.memory.misses - t.memory.accuracy.late).toBeLessThan(8);
+  });
+
+  it("sequence prediction: reading frame 1 prefetches the next frames named by the VFS hint", async () => {
+    const frames = [11, 12, 13, 14, 15];
+    const hint: SequenceHint = async (ino, count) => {
+      const i = frames.indexOf(ino);
+      return frames.slice(i + 1, i + 1 + count).map((f) => ({ ino: f, size: 4 * BLOCK }));
+    };
+    const t = setup(5, hint);
+    for (const f of frames) await putFile(t.store, t.codec, t.meta, f, pattern(4 * BLOCK, f));
+    await t.reader.read(11, 0, 4 * BLOCK);
+    t.prefetcher.onRead(1, 11, 0, 4 * BLOCK, 4 * BLOCK);
+    await settle();
+    expect(t.prefetcher.stats.sequencePredictions).toBe(3);
+    t.store.gets = [];
+    for (const f of [12, 13, 14]) {
+      expect((await t.reader.read(f, 0, 4 * BLOCK)).equals(pattern(4 * BLOCK, f))).toBe(true);
+    }
+    expect(t.store.gets).toHaveLength(0);
+    expect(t.memory.accuracy.used).toBe(12);
+  });
+
+  it("caps bytes in flight", async () => {
+    const t = setup(30);
+    const size = 1024 * BLOCK;
+    await putFile(t.store, t.codec, t.meta, 1, pattern(size, 3));
+    const capped = new Prefetcher(t.reader, {
+      ...knobs,
+      prefetchMaxWindowBytes: 512 * BLOCK,
+      prefetchMaxBytesInFlight: 16 * BLOCK,
+    });
+    let peak = 0;
+    for (let i = 0; i < 12; i++) {
+      capped.onRead(1, 1, i * BLOCK, BLOCK, size);
+      peak = Math.max(peak, capped.stats.bytesInFlight);
+    }
+    expect(peak).toBeLessThanOrEqual(16 * BLOCK);
+    expect(capped.stats.throttled).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(capped.stats.bytesInFlight).toBe(0);
+  });
+});
