@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { initFlags } from "../src/commands/init.js";
 import { formatSize, parseFlags, parseSize, sizeFlag, UsageError } from "../src/flags.js";
 import { NEW_KEY_SOURCES, readCredential, UNLOCK_SOURCES } from "../src/passphrase.js";
 
@@ -70,5 +71,22 @@ describe("credential sources", () => {
     await expect(readCredential({ passphraseFile: join(dir, "missing") }, UNLOCK_SOURCES, { env: {} })).rejects.toThrow(
       /--passphrase-file: cannot read/,
     );
+  });
+});
+
+describe("init flags", () => {
+  const base = { chunkSize: "4MiB", blockSize: "64KiB", kdfN: "131072", compression: "off" };
+  it("accept the defaults and reject bad sizes, naming the flag", () => {
+    expect(parseFlags(initFlags, base)).toMatchObject({ chunkSize: 4194304, blockSize: 65536, kdfN: 131072 });
+    expect(() => parseFlags(initFlags, { ...base, blockSize: "3000" })).toThrow(/--block-size: expected at least 4KiB/);
+    expect(() => parseFlags(initFlags, { ...base, blockSize: "48KiB" })).toThrow(
+      /--block-size: expected a power of two/,
+    );
+    expect(() => parseFlags(initFlags, { ...base, chunkSize: "100000" })).toThrow(
+      /--chunk-size: expected a multiple of --block-size/,
+    );
+    expect(() => parseFlags(initFlags, { ...base, kdfN: "1000" })).toThrow(/--kdf-n: expected at least 1024/);
+    expect(() => parseFlags(initFlags, { ...base, kdfN: "3000" })).toThrow(/--kdf-n: expected a power of two/);
+    expect(() => parseFlags(initFlags, { ...base, compression: "maybe" })).toThrow(/--compression: expected on or off/);
   });
 });

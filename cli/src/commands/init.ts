@@ -14,7 +14,7 @@ export const kdfNFlag = z.coerce
   .max(2 ** 22, "expected at most 4194304 (2^22)")
   .refine((n) => (n & (n - 1)) === 0, "expected a power of two such as 131072 (2^17)");
 
-const initFlags = z
+export const initFlags = z
   .object({
     chunkSize: sizeFlag.pipe(
       z
