@@ -11,14 +11,20 @@ import {
   type ExtentSource,
 } from "../../src/data/index.js";
 import { IntervalMap } from "../../src/data/writeback/interval-map.js";
+import { LatencyObjectStore } from "../../src/object/latency.js";
 import { MemoryObjectStore } from "../../src/object/memory.js";
 import type { GetOptions, ObjectStore, PutOptions } from "../../src/object/types.js";
 
 let storeCounter = 0;
 
-/** Wraps a memory store: fixed latency per call, counts calls, can hang or fail puts. */
+/**
+ * A memory store behind the object layer's latency wrapper (round trip `latencyMs`, split
+ * evenly per direction), counting calls and peak concurrency; can hang or fail puts.
+ */
 export class TestStore implements ObjectStore {
   readonly inner: MemoryObjectStore;
+  private wire!: ObjectStore;
+  private rtt = 0;
   readonly description = "test";
   readonly capabilities = { conditionalPut: true };
   gets: Array<{ key: string; offset?: number; length?: number }> = [];
@@ -28,18 +34,24 @@ export class TestStore implements ObjectStore {
   /** When set, puts never complete (a process "dies" mid-upload). */
   hangPuts = false;
   failPuts = false;
-  latencyMs: number;
 
-  constructor(latencyMs = 0) {
-    this.inner = new MemoryObjectStore(`data-test-${process.pid}-${storeCounter++}`);
+  constructor(latencyMs = 0, inner?: MemoryObjectStore) {
+    this.inner = inner ?? new MemoryObjectStore(`data-test-${process.pid}-${storeCounter++}`);
     this.latencyMs = latencyMs;
   }
 
-  private async delay<T>(fn: () => Promise<T>): Promise<T> {
+  get latencyMs(): number {
+    return this.rtt;
+  }
+  set latencyMs(ms: number) {
+    this.rtt = ms;
+    this.wire = new LatencyObjectStore(this.inner, { requestMs: ms / 2, responseMs: ms / 2 });
+  }
+
+  private async counted<T>(fn: () => Promise<T>): Promise<T> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
       return await fn();
     } finally {
       this.inFlight--;
@@ -48,19 +60,19 @@ export class TestStore implements ObjectStore {
 
   get(key: string, options?: GetOptions) {
     this.gets.push({ key, offset: options?.range?.offset, length: options?.range?.length });
-    return this.delay(() => this.inner.get(key, options));
+    return this.counted(() => this.wire.get(key, options));
   }
   head(key: string) {
-    return this.delay(() => this.inner.head(key));
+    return this.counted(() => this.wire.head(key));
   }
   async put(key: string, body: Buffer, options?: PutOptions) {
     this.puts++;
     if (this.hangPuts) return new Promise<never>(() => {});
     if (this.failPuts) throw new Error("store unreachable");
-    return this.delay(() => this.inner.put(key, body, options));
+    return this.counted(() => this.wire.put(key, body, options));
   }
   delete(key: string) {
-    return this.delay(() => this.inner.delete(key));
+    return this.counted(() => this.wire.delete(key));
   }
   list(prefix: string) {
     return this.inner.list(prefix);

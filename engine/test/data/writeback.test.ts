@@ -121,8 +121,7 @@ describe("WriteBack", () => {
     const last = join(e.dir.path, logs[logs.length - 1]!);
     truncateSync(last, readFileSync(last).length - 100);
     // abandon `first` (no drain, no abort); a new process opens the same directory
-    const store2 = new TestStore();
-    Object.assign(store2, { inner: e.store.inner });
+    const store2 = new TestStore(0, e.store.inner);
     const second = await e.open({}, store2);
     await second.flush();
     expect(e.meta.sizeOf(3)).toBe(size);
