@@ -41,7 +41,8 @@ export class FuseNativeMount implements FuseMount {
       attrTimeout: options.attrTimeout,
       entryTimeout: options.attrTimeout,
       // Not accepted as options by fuse-native; passed inside fsname instead (ENVIRONMENT.md).
-      fsname: `${options.fsname},big_writes`,
+      // use_ino: report the VFS's inode numbers (hard links share one).
+      fsname: `${options.fsname},big_writes,use_ino`,
       maxRead: 1 << 20,
       debug: options.debug,
     });
