@@ -1,3 +1,4 @@
+export * from "./bench.js";
 export * from "./cache.js";
 export * from "./checkpoint.js";
 export * from "./errors.js";
