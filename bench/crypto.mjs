@@ -17,48 +17,66 @@ const CHUNK = 4 * MiB;
 const keyring = Keyring.generate();
 const rows = [];
 
-/** Runs fn repeatedly for at least `ms` milliseconds (after one warm-up) and returns ops/s. */
-function rate(fn, ms = 1500) {
+/**
+ * ops/s of fn: the best of `rounds` windows of `ms` each (after a warm-up). Best-of, because
+ * on a shared 2-core machine other processes only ever make a window slower.
+ */
+function rate(fn, rounds = 7, ms = 300) {
   fn();
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    fn();
-    n++;
+  let best = 0;
+  for (let r = 0; r < rounds; r++) {
+    let n = 0;
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      fn();
+      n++;
+    }
+    best = Math.max(best, (n * 1000) / (performance.now() - start));
   }
-  return (n * 1000) / (performance.now() - start);
+  return best;
 }
 
 const random = randomBytes(CHUNK);
-// Baseline: one AES-256-GCM call over the whole 4 MiB (no blocks, no framing); the codec rows
-// are judged as a ratio of this, which stays meaningful on a busy machine.
+// Baseline: AES-256-GCM over the same 4 MiB as ONE stream fed in 64 KiB updates (no per-block
+// nonce, key setup, tag or framing): the ceiling for the codec rows, judged as a ratio of it
+// because absolute numbers swing with machine load.
 const rawKey = randomBytes(32);
-const raw =
+const rawRate = () =>
   rate(() => {
     const c = createCipheriv("aes-256-gcm", rawKey, randomBytes(12));
-    c.update(random);
+    for (let o = 0; o < CHUNK; o += 65536) c.update(random.subarray(o, o + 65536));
     c.final();
   }) * 4;
-rows.push(["raw AES-256-GCM, one 4 MiB call", `seal ${raw.toFixed(0)} MiB/s`, "", "", ""]);
+let raw = rawRate();
+const results = [];
 for (const blockSize of [16 * 1024, 64 * 1024, 256 * 1024]) {
   const codec = new ChunkCodec(keyring, { blockSize });
   const id = newChunkId();
   const sealed = codec.seal(id, random);
-  const seal = rate(() => codec.seal(id, random)) * 4;
-  const open = rate(() => codec.open(id, sealed)) * 4;
   // A 64 KiB read at a random offset: map to sealed blocks, open them, slice.
   const range = rate(() => {
     const off = Math.floor(Math.random() * (CHUNK - 65536));
     const r = codec.sealedRange(off, 65536);
     codec.openRange(id, sealed.subarray(r.offset, r.offset + r.length), r.firstBlock);
   });
-  const overhead = ((sealed.length - CHUNK) / CHUNK) * 100;
+  results.push({
+    blockSize,
+    seal: rate(() => codec.seal(id, random)) * 4,
+    open: rate(() => codec.open(id, sealed)) * 4,
+    range,
+    overhead: ((sealed.length - CHUNK) / CHUNK) * 100,
+  });
+}
+raw = Math.max(raw, rawRate());
+rows.push(["raw AES-256-GCM stream (ceiling)", `${raw.toFixed(0)} MiB/s`, "", "", ""]);
+const pct = (x) => `${((x / raw) * 100).toFixed(0)} % of raw`;
+for (const r of results) {
   rows.push([
-    `4 MiB chunk, ${blockSize / 1024} KiB blocks`,
-    `seal ${seal.toFixed(0)} MiB/s (${((seal / raw) * 100).toFixed(0)} % of raw)`,
-    `open ${open.toFixed(0)} MiB/s (${((open / raw) * 100).toFixed(0)} % of raw)`,
-    `64 KiB range open ${range.toFixed(0)}/s`,
-    `overhead ${overhead.toFixed(3)} %`,
+    `4 MiB chunk, ${r.blockSize / 1024} KiB blocks`,
+    `seal ${r.seal.toFixed(0)} MiB/s (${pct(r.seal)})`,
+    `open ${r.open.toFixed(0)} MiB/s (${pct(r.open)})`,
+    `64 KiB range open ${r.range.toFixed(0)}/s`,
+    `overhead ${r.overhead.toFixed(3)} %`,
   ]);
 }
 

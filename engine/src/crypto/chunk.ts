@@ -90,6 +90,7 @@ export class ChunkCodec {
     const key = this.#keyring.subkey("chunkData", keyId);
     const blocks = Math.max(1, Math.ceil(body.length / this.blockSize));
     const out = Buffer.allocUnsafe(body.length + blocks * BLOCK_OVERHEAD);
+    const nonces = randomBytes(12 * blocks); // one CSPRNG call per chunk, not per block
     let pos = 0;
     for (let i = 0; i < blocks; i++) {
       const plain = body.subarray(i * this.blockSize, (i + 1) * this.blockSize);
@@ -97,7 +98,7 @@ export class ChunkCodec {
       header[0] = CHUNK_FORMAT;
       header[1] = flags | (i === blocks - 1 ? FLAG_FINAL : 0);
       header.writeUInt32BE(keyId, 2);
-      randomBytes(12).copy(header, 6);
+      nonces.copy(header, 6, 12 * i, 12 * i + 12);
       const cipher = createCipheriv("aes-256-gcm", key, header.subarray(6, 18));
       cipher.setAAD(blockAad(chunkId, i, header));
       pos += BLOCK_HEADER_BYTES;
