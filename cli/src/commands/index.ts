@@ -6,5 +6,13 @@ import type { Command } from "commander";
 import { infoCommand } from "./info.js";
 import { initCommand } from "./init.js";
 import { keyCommand } from "./key.js";
+import { metaCommand } from "./meta.js";
+import { snapshotCommand } from "./snapshot.js";
 
-export const commandFactories: ReadonlyArray<() => Command> = [initCommand, infoCommand, keyCommand];
+export const commandFactories: ReadonlyArray<() => Command> = [
+  initCommand,
+  infoCommand,
+  keyCommand,
+  metaCommand,
+  snapshotCommand,
+];
