@@ -87,7 +87,7 @@ export class ChunkCodec {
       }
     }
     const keyId = this.#keyring.currentKeyId;
-    const key = this.#keyring.subkey("chunkData", keyId);
+    const key = this.#keyring.subkeyObject("chunkData", keyId);
     const blocks = Math.max(1, Math.ceil(body.length / this.blockSize));
     const out = Buffer.allocUnsafe(body.length + blocks * BLOCK_OVERHEAD);
     const nonces = randomBytes(12 * blocks); // one CSPRNG call per chunk, not per block
@@ -177,7 +177,7 @@ export class ChunkCodec {
       compressed = (flags & FLAG_COMPRESSED) !== 0;
       const decipher = createDecipheriv(
         "aes-256-gcm",
-        this.#keyring.subkey("chunkData", blockKeyId),
+        this.#keyring.subkeyObject("chunkData", blockKeyId),
         header.subarray(6),
       );
       decipher.setAAD(blockAad(chunkId, index, header));

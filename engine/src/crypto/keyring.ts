@@ -9,7 +9,7 @@
  * The lookup-token key is always taken from generation 1: tokens index directory entries in
  * the metadata service and must never change for a given (parent, name).
  */
-import { createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes } from "node:crypto";
 import { UnknownKeyGenerationError } from "./errors.js";
 
 export const KEY_BYTES = 32;
@@ -38,6 +38,7 @@ export function hkdf(ikm: Buffer, salt: Buffer, info: string): Buffer {
 export class Keyring {
   readonly #generations = new Map<number, Buffer>();
   readonly #subkeys = new Map<string, Buffer>();
+  readonly #subkeyObjects = new Map<string, KeyObject>();
 
   constructor(generations: Iterable<[number, Buffer]>) {
     for (const [id, key] of generations) this.#add(id, key);
@@ -84,6 +85,17 @@ export class Keyring {
     if (!key) {
       key = hkdf(this.generationKey(keyId), HKDF_SALT, SUBKEY_LABELS[purpose]);
       this.#subkeys.set(cacheKey, key);
+    }
+    return key;
+  }
+
+  /** The same subkey as a KeyObject: saves re-importing the raw key on every cipher call. */
+  subkeyObject(purpose: SubkeyPurpose, keyId: number = this.currentKeyId): KeyObject {
+    const cacheKey = `${purpose}:${keyId}`;
+    let key = this.#subkeyObjects.get(cacheKey);
+    if (!key) {
+      key = createSecretKey(this.subkey(purpose, keyId));
+      this.#subkeyObjects.set(cacheKey, key);
     }
     return key;
   }

@@ -87,7 +87,7 @@ export class NameSealer {
     const padded = Buffer.alloc(4 + Math.ceil((value.length + 4) / PAD_TO) * PAD_TO - 4);
     padded.writeUInt32BE(value.length, 0);
     value.copy(padded, 4);
-    const cipher = createCipheriv("aes-256-gcm", this.#keyring.subkey(subkey, keyId), header.subarray(6));
+    const cipher = createCipheriv("aes-256-gcm", this.#keyring.subkeyObject(subkey, keyId), header.subarray(6));
     cipher.setAAD(aad(purpose, header, context));
     return Buffer.concat([header, cipher.update(padded), cipher.final(), cipher.getAuthTag()]);
   }
@@ -102,7 +102,7 @@ export class NameSealer {
     const keyId = sealed.readUInt32BE(2);
     if (!this.#keyring.has(keyId)) throw new UnknownKeyGenerationError(keyId);
     const header = sealed.subarray(0, HEADER_BYTES);
-    const decipher = createDecipheriv("aes-256-gcm", this.#keyring.subkey(subkey, keyId), header.subarray(6));
+    const decipher = createDecipheriv("aes-256-gcm", this.#keyring.subkeyObject(subkey, keyId), header.subarray(6));
     decipher.setAAD(aad(purpose, header, context));
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     let padded: Buffer;
