@@ -85,7 +85,8 @@ export async function readHeader(store: ObjectStore): Promise<{ header: Filespac
   let bytes: Buffer;
   let etag: string;
   try {
-    // head first for the etag: a get does not return one through the ObjectStore interface.
+    // head before get (a get returns no etag through the ObjectStore interface). This order is
+    // safe: if the header changes in between, our later if-match write fails instead of clobbering.
     etag = (await store.head(HEADER_KEY)).etag;
     bytes = await store.get(HEADER_KEY);
   } catch (err) {
