@@ -26,7 +26,12 @@ import { randomBytes } from "node:crypto";
 import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { ObjectNotFoundError, ObjectPreconditionFailedError, ObjectStoreError } from "./errors.js";
+import {
+  ObjectNotFoundError,
+  ObjectPreconditionFailedError,
+  ObjectStoreError,
+  ObjectTransientError,
+} from "./errors.js";
 import {
   assertValidKey,
   assertValidListPrefix,
@@ -60,7 +65,6 @@ export class FileObjectStore implements ObjectStore {
   readonly capabilities: StoreCapabilities = { conditionalPut: true };
   readonly description: string;
   private readonly fsync: boolean;
-  private readonly keyLocks = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly root: string,
@@ -126,8 +130,7 @@ export class FileObjectStore implements ObjectStore {
             if (err?.code === "EEXIST") throw new ObjectPreconditionFailedError(key, { cause: err });
             throw conflict(key, err);
           });
-          committed = true;
-          await unlink(tmp);
+          committed = true; // the temp name is unlinked below; the key keeps the inode
         } else {
           await rename(tmp, path).catch((err) => {
             throw conflict(key, err);
@@ -245,16 +248,20 @@ export class FileObjectStore implements ObjectStore {
     }
   }
 
-  /** Serialises puts/deletes of one key in this process (see the ifMatch note above). */
+  /**
+   * Serialises puts/deletes of one key in this process (see the ifMatch note above). Locks
+   * are keyed by absolute path, so two instances opened on the same directory share them.
+   */
   private async withKeyLock<T>(key: string, op: () => Promise<T>): Promise<T> {
-    const previous = this.keyLocks.get(key) ?? Promise.resolve();
+    const path = this.pathOf(key);
+    const previous = keyLocks.get(path) ?? Promise.resolve();
     const run = previous.then(op, op);
     const tail = run.catch(() => {});
-    this.keyLocks.set(key, tail);
+    keyLocks.set(path, tail);
     try {
       return await run;
     } finally {
-      if (this.keyLocks.get(key) === tail) this.keyLocks.delete(key);
+      if (keyLocks.get(path) === tail) keyLocks.delete(path);
     }
   }
 }
@@ -267,6 +274,7 @@ interface ListScan {
   signal: AbortSignal | undefined;
 }
 
+const keyLocks = new Map<string, Promise<unknown>>();
 let lastMtimeMicros = 0;
 
 /** Wall-clock seconds, strictly increasing per process in 1 µs steps (see etag note). */
@@ -305,10 +313,15 @@ function conflict(key: string, err: unknown): ObjectStoreError {
   return wrap(key, err);
 }
 
+/** Resource exhaustion passes; everything else (EIO, EACCES, ENOSPC) needs a human. */
+const TRANSIENT_CODES = new Set(["EMFILE", "ENFILE", "EAGAIN", "EBUSY", "EINTR"]);
+
 function wrap(key: string, err: unknown): ObjectStoreError {
-  return new ObjectStoreError(`file store I/O failed for ${key}: ${(err as Error)?.message ?? err}`, key, {
-    cause: err,
-  });
+  const message = `file store I/O failed for ${key}: ${(err as Error)?.message ?? err}`;
+  if (TRANSIENT_CODES.has((err as NodeJS.ErrnoException)?.code ?? "")) {
+    return new ObjectTransientError(message, key, false, { cause: err });
+  }
+  return new ObjectStoreError(message, key, { cause: err });
 }
 
 const fileQuery = z

@@ -62,31 +62,6 @@ export function throwIfAborted(signal: AbortSignal | undefined, key?: string): v
   if (signal?.aborted) throw new ObjectAbortedError(key, { cause: signal.reason });
 }
 
-/**
- * Runs `op` but rejects with ObjectAbortedError as soon as `signal` fires, even if the
- * underlying operation cannot be cancelled (it then finishes in the background; every
- * call is idempotent, so an aborted put may or may not have taken effect).
- */
-export async function abortable<T>(signal: AbortSignal | undefined, key: string | undefined, op: () => Promise<T>) {
-  throwIfAborted(signal, key);
-  if (!signal) return op();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new ObjectAbortedError(key, { cause: signal.reason }));
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    const result = await Promise.race([op(), aborted]);
-    throwIfAborted(signal, key);
-    return result;
-  } catch (err) {
-    if (signal.aborted && !(err instanceof ObjectAbortedError)) throw new ObjectAbortedError(key, { cause: err });
-    throw err;
-  } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
-  }
-}
-
 /** Sleeps `ms`, rejecting with ObjectAbortedError if `signal` fires first. */
 export function sleep(ms: number, signal?: AbortSignal, key?: string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 /** The conformance suite and Azure-specific behaviour against a real azurite process. */
-import { openObjectStore } from "@filespaces/engine";
+import { ObjectRetriesExhaustedError, ObjectTransientError, openObjectStore } from "@filespaces/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteHandle, startAzurite } from "../harness/azurite.js";
 import { describeObjectStoreConformance } from "./conformance.js";
@@ -33,5 +33,20 @@ describe("azure backend", () => {
     expect((await root.get("tenant-b/x/y")).toString()).toBe("scoped");
     expect((await byKey.list("")).objects.map((o) => o.key)).toEqual(["x/y"]);
     await Promise.all([byKey.close(), root.close()]);
+  });
+
+  it("maps a dead endpoint to a transient error and retries only in our layer", async () => {
+    const dead = `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=http://127.0.0.1:1/${AZURITE_ACCOUNT};`;
+    let retries = 0;
+    const store = await openObjectStore(az.url(), {
+      azure: { connectionString: dead },
+      retry: { maxAttempts: 3, baseDelayMs: 1, onRetry: () => retries++ },
+    });
+    const started = Date.now();
+    const err = await store.head("k").catch((e) => e);
+    expect(err).toBeInstanceOf(ObjectRetriesExhaustedError);
+    expect(err.cause).toBeInstanceOf(ObjectTransientError);
+    expect(retries).toBe(2);
+    expect(Date.now() - started).toBeLessThan(5_000); // the SDK's own retry policy would take far longer
   });
 });
