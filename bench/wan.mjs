@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+/**
+ * WAN benchmark (issue #5): the same workloads on the same store, 50 ms away, through
+ * filespace, s3fs-fuse and rclone mount, next to the raw limit (a plain parallel range-GET
+ * client). Not part of `npm test`; run `npm run bench:wan [-- --quick]`.
+ *
+ *   node bench/wan.mjs [--quick] [--systems raw,filespace,s3fs,rclone] [--delay-ms 25]
+ *                      [--rate-mibps N] [--timeout S] [--out FILE.json] [--svg FILE.svg]
+ *
+ * Topology: s3rver ← delay proxy ← (raw client | s3fs | rclone | filespace mount);
+ *           meta serve (talks to s3rver directly) ← delay proxy ← filespace mount.
+ * Everything runs on loopback in a temp dir, in its own process group, and is torn down on
+ * exit, error and SIGINT.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { cleanupAll, runOk, startService, tempDir, trapSignals } from "./lib/procs.mjs";
+import { makeSources, seedPlainBucket, sizes } from "./wan/dataset.mjs";
+import { markdown, printTable, svg } from "./wan/report.mjs";
+import { s3Client, startS3rver } from "./wan/s3.mjs";
+import { filespaceSystem } from "./wan/systems/filespace.mjs";
+import { rcloneSystem } from "./wan/systems/rclone.mjs";
+import { s3fsSystem } from "./wan/systems/s3fs.mjs";
+import { sessions, workloadInfo } from "./wan/workloads.mjs";
+
+const benchDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "wan");
+const repoRoot = path.resolve(benchDir, "../..");
+const ALL = ["raw", "filespace", "s3fs", "rclone"];
+
+function parseArgs(argv) {
+  const o = { quick: false, systems: ALL, delayMs: 25, rateMiBps: undefined, timeoutS: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a}: expected a value`);
+      return v;
+    };
+    if (a === "--quick") o.quick = true;
+    else if (a === "--systems") o.systems = val().split(",");
+    else if (a === "--delay-ms") o.delayMs = Number(val());
+    else if (a === "--rate-mibps") o.rateMiBps = Number(val());
+    else if (a === "--timeout") o.timeoutS = Number(val());
+    else if (a === "--out") o.out = val();
+    else if (a === "--svg") o.svg = val();
+    else throw new Error(`unknown flag ${a} (see the header of bench/wan.mjs)`);
+  }
+  for (const s of o.systems)
+    if (!ALL.includes(s)) throw new Error(`--systems: expected some of ${ALL.join(",")}, got ${s}`);
+  if (!(o.delayMs >= 0)) throw new Error("--delay-ms: expected a number ≥ 0");
+  if (o.rateMiBps !== undefined && !(o.rateMiBps > 0)) throw new Error("--rate-mibps: expected a positive number");
+  return o;
+}
+
+const log = (line) => process.stderr.write(`[wan ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+/** Median time of small HTTP GETs on one keep-alive connection. */
+async function medianGetMs(port, urlPath, n = 15) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const times = [];
+  for (let i = 0; i < n + 2; i++) {
+    const t = performance.now();
+    await new Promise((resolve, reject) =>
+      http
+        .get({ host: "127.0.0.1", port, path: urlPath, agent }, (res) => res.resume().on("end", resolve))
+        .on("error", reject),
+    );
+    if (i >= 2) times.push(performance.now() - t);
+  }
+  agent.destroy();
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+async function rawRuns(ctx, s, results) {
+  const client = (args, timeoutMs = ctx.timeoutMs) =>
+    runOk(process.execPath, [path.join(benchDir, "raw-client.mjs"), args[0], ctx.proxiedS3, ...args.slice(1)], {
+      timeoutMs,
+    }).then((r) => JSON.parse(r.stdout));
+  const guard = async (id, fn) => {
+    try {
+      results[id].raw = await fn();
+    } catch (err) {
+      results[id].raw = { error: err.message.slice(0, 200) };
+    }
+    log(`raw ${id}: ${JSON.stringify(results[id].raw)}`);
+  };
+  // The limit: 16 × 4 MiB ranges in flight, best of two passes (the store's page cache is
+  // warm for everyone: the peers read the same bytes from the same s3rver files).
+  await guard("seq_cold", async () => {
+    const pass = () =>
+      client(["seq", "plain", "big.bin", String(s.big), "--parallel", "16", "--range", String(4 * 1024 * 1024)]);
+    return { value: Math.max((await pass()).mibps, (await pass()).mibps) };
+  });
+  await guard("ttfb", async () => {
+    const ms = (await client(["ttfb", "plain", "huge.bin"])).ms;
+    return { value: ms, rts: ms / ctx.rttMs };
+  });
+  await guard("rand_cold", async () => {
+    const r = await client(["random", "plain", "big.bin", String(s.big), "--seconds", String(ctx.randSeconds)]);
+    return { value: r.iops, latencyMs: r.latencyMs };
+  });
+  await guard("ls", async () => {
+    const r = await client(["list", "plain", "ls/"]);
+    return { value: r.ms, rts: r.ms / ctx.rttMs, note: `${r.pages} LIST pages, no HEADs` };
+  });
+  await guard("write_store", async () => ({
+    value: (await client(["put", "plain", "write/raw.bin", String(s.big)])).mibps,
+  }));
+}
+
+async function runSystem(ctx, sys, s, results) {
+  for (const session of sessions(ctx, s)) {
+    let mount;
+    try {
+      mount = await sys.mount();
+      const out = await session.run(mount, sys);
+      for (const [id, r] of Object.entries(out)) {
+        results[id][sys.name] = r;
+        log(`${sys.name} ${id}: ${JSON.stringify(r)}`);
+      }
+    } catch (err) {
+      log(`${sys.name} ${session.ids.join("+")}: ${err.message}`);
+      for (const id of session.ids) results[id][sys.name] ??= { error: err.message.split("\n")[0].slice(0, 200) };
+    } finally {
+      if (mount) await mount.stop().catch((err) => log(`${sys.name} unmount: ${err.message}`));
+    }
+  }
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  trapSignals();
+  const s = sizes(opts.quick);
+  const infos = workloadInfo(s);
+  const results = Object.fromEntries(infos.map((i) => [i.id, {}]));
+  const work = await tempDir("filespaces-wan-");
+  const s3 = await startS3rver(path.join(work, "s3"), ["plain", "fsbench"], repoRoot);
+  const ctx = {
+    work,
+    benchDir,
+    repoRoot,
+    plainBucket: "plain",
+    fsBucket: "fsbench",
+    directS3: s3.endpoint,
+    directClient: s3Client(s3.endpoint),
+    timeoutMs: (opts.timeoutS ?? (opts.quick ? 90 : 600)) * 1000,
+    createTimeoutMs: (opts.quick ? 30 : 180) * 1000,
+    randSeconds: opts.quick ? 5 : 20,
+    async startProxy(label, target) {
+      const args = [
+        path.join(repoRoot, "bench/lib/delay-proxy.mjs"),
+        "--target",
+        `${target.host}:${target.port}`,
+        "--delay-ms",
+        String(opts.delayMs),
+      ];
+      if (opts.rateMiBps) args.push("--rate-mibps", String(opts.rateMiBps));
+      const p = await startService(label, process.execPath, args, { ready: /listening on/ });
+      return { host: "127.0.0.1", port: Number(/listening on [^:]+:(\d+)/.exec(p.output())[1]) };
+    },
+  };
+  const s3proxy = await ctx.startProxy("s3 proxy", { host: "127.0.0.1", port: s3.port });
+  ctx.proxiedS3 = `http://127.0.0.1:${s3proxy.port}`;
+  const direct = await medianGetMs(s3.port, "/plain?max-keys=0");
+  const proxied = await medianGetMs(s3proxy.port, "/plain?max-keys=0");
+  ctx.rttMs = Math.max(1, proxied - direct);
+  log(
+    `proxy adds ${ctx.rttMs.toFixed(1)} ms RTT (target ${2 * opts.delayMs} ms; store request ${direct.toFixed(1)} ms direct)`,
+  );
+
+  log(`generating sources (${opts.quick ? "quick" : "full"} sizes)`);
+  ctx.src = await makeSources(path.join(work, "src"), s);
+  const peers = opts.systems.filter((x) => x !== "filespace");
+  if (peers.length) {
+    log("seeding the plain bucket for raw/s3fs/rclone");
+    await seedPlainBucket(ctx.directClient, s3.dir, "plain", ctx.src, s);
+  }
+  if (opts.systems.includes("raw")) await rawRuns(ctx, s, results);
+
+  const makers = { filespace: filespaceSystem, s3fs: s3fsSystem, rclone: rcloneSystem };
+  for (const name of opts.systems.filter((x) => x !== "raw")) {
+    const sys = makers[name](ctx);
+    const unavailable = await sys.available();
+    if (unavailable) {
+      log(`${name}: ${unavailable}`);
+      for (const i of infos) results[i.id][name] = { error: unavailable };
+      continue;
+    }
+    try {
+      log(`${name}: preparing`);
+      await sys.prepare(ctx.src, s);
+    } catch (err) {
+      log(`${name}: prepare failed: ${err.message}`);
+      for (const i of infos)
+        results[i.id][name] = { error: `prepare failed: ${err.message.split("\n")[0].slice(0, 160)}` };
+      continue;
+    }
+    log(`${name}: running workloads`);
+    await runSystem(ctx, sys, s, results);
+  }
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  const mode = opts.quick ? "quick" : "full";
+  const outDir = path.join(repoRoot, "bench/out");
+  await mkdir(outDir, { recursive: true });
+  const jsonFile = opts.out ?? path.join(outDir, `wan-${mode}-${stamp}.json`);
+  const svgFile = opts.svg ?? path.join(outDir, `wan-${mode}-${stamp}.svg`);
+  const subtitle = `${mode} sizes, RTT added ${ctx.rttMs.toFixed(0)} ms, ${opts.rateMiBps ? `${opts.rateMiBps} MiB/s cap` : "no bandwidth cap"}, ${stamp}`;
+  await writeFile(
+    jsonFile,
+    `${JSON.stringify({ mode, sizes: s, rttMs: ctx.rttMs, delayMs: opts.delayMs, rateMiBps: opts.rateMiBps, stamp, results }, null, 2)}\n`,
+  );
+  await writeFile(svgFile, svg(infos, results, opts.systems, subtitle));
+  await writeFile(jsonFile.replace(/\.json$/, ".md"), `${markdown(infos, results, opts.systems)}\n`);
+  process.stdout.write(
+    `\n${subtitle}\n${printTable(infos, results, opts.systems)}\n\nJSON: ${jsonFile}\nSVG: ${svgFile}\n`,
+  );
+}
+
+main()
+  .catch((err) => {
+    process.stderr.write(`bench/wan: ${err.stack ?? err}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanupAll();
+    process.exit(); // keep-alive sockets of the SDK would otherwise hold the loop open
+  });
