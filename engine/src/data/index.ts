@@ -4,6 +4,7 @@ export * from "./block-fetcher.js";
 export * from "./config.js";
 export * from "./data-path.js";
 export * from "./errors.js";
+export * from "./extent-cache.js";
 export * from "./prefetch/prefetcher.js";
 export * from "./reader.js";
 export * from "./scheduler.js";

@@ -22,7 +22,7 @@ export interface ExtentSource {
 
 export interface CommitOptions {
   /**
-   * Deterministic id of this batch (`<logId>:<segment>:<batch>`). A service that has already
+   * Deterministic id of this batch (`wb-<segment id>-<step>`, ≤ 40 characters). A service that has already
    * applied a commit with this id must acknowledge it without applying it again: after a crash
    * between "committed" and "recorded locally", the write-back log replays the batch.
    */

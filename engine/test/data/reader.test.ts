@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   BlockFetcher,
   BlockReadError,
+  CachedExtentSource,
   chunkObjectKey,
   DataReader,
   MemoryBlockCache,
@@ -92,5 +93,25 @@ describe("DataReader", () => {
     expect(queued.equals(files[4]!.data)).toBe(true);
     // each demand read costs one store round trip (~50 ms), not the prefetch queue (3 × 50 ms)
     expect(took).toBeLessThan(2 * 50 + 60);
+  });
+});
+
+describe("CachedExtentSource", () => {
+  it("asks the metadata service once per window and re-asks after invalidation", async () => {
+    const t = setup();
+    const a = pattern(6 * BLOCK, 9);
+    await putFile(t.store, t.codec, t.meta, 1, a);
+    const cached = new CachedExtentSource(t.meta, 4 * BLOCK);
+    const reader = new DataReader(cached, t.fetcher, t.codec.blockSize);
+    t.meta.extentCalls = 0;
+    for (let pos = 0; pos < a.length; pos += 1000) {
+      const n = Math.min(3000, a.length - pos);
+      expect((await reader.read(1, pos, n)).equals(a.subarray(pos, pos + n))).toBe(true);
+    }
+    expect(t.meta.extentCalls).toBe(2);
+    const b = pattern(BLOCK, 10);
+    await putFile(t.store, t.codec, t.meta, 1, b);
+    cached.invalidate(1);
+    expect((await reader.read(1, 0, BLOCK)).equals(b)).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -187,6 +187,19 @@ describe("WriteBack", () => {
       expect(all.subarray(i * 65536, (i + 1) * 65536).equals(pattern(65536, i))).toBe(true);
     }
     await wb2.drain();
+  });
+
+  it("commit ids never repeat, even when a wiped log directory restarts segment numbers", async () => {
+    const e = env();
+    cleanups.push(e.dir.cleanup);
+    for (let round = 0; round < 3; round++) {
+      const wb = await e.open();
+      await wb.write(8, round, Buffer.from([round + 1]), round);
+      await wb.drain();
+      for (const n of readdirSync(e.dir.path)) rmSync(join(e.dir.path, n));
+    }
+    expect(e.meta.duplicateCommits).toBe(0);
+    expect((await e.stored(8)).equals(Buffer.from([1, 2, 3]))).toBe(true);
   });
 
   it("a log directory written by garbage is cut at the first bad record", async () => {

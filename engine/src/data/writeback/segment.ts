@@ -1,5 +1,7 @@
 /**
- * One append-only file of the write-back log: `seg-<seq>.log`.
+ * One append-only file of the write-back log: `seg-<seq>-<id>.log`. `seq` orders segments;
+ * `id` is random per segment and names its commits (`wb-<id>-<step>`), so a commit id is never
+ * reused even if sequence numbers restart from 1 after the directory was emptied.
  *
  * Record = 48-byte header + data:
  *   magic u32 "FSWB" | type u8 | 3 reserved | crc32 u32 (of the header after this field + data)
@@ -10,8 +12,12 @@
  *
  * Appends are synchronous writes into the page cache (a memcpy; they keep records in order
  * without a queue); durability comes from `fsync`, called on the handle's fsync and at drain.
- * Progress (which planned batches were committed) is kept beside it in `seg-<seq>.done`.
+ * Progress (which planned batches were committed) is kept beside it in `seg-<seq>-<id>.done`;
+ * it is deleted before the log, so a crash in between replays the segment (deduplicated by
+ * commit id) rather than leaving progress lines that could apply to another segment.
  */
+
+import { randomBytes } from "node:crypto";
 import {
   appendFileSync,
   closeSync,
@@ -60,30 +66,34 @@ export class Segment {
   private constructor(
     readonly dir: string,
     readonly seq: number,
+    readonly id: string,
     fd: number,
   ) {
     this.fd = fd;
   }
 
-  static fileName(seq: number): string {
-    return `seg-${String(seq).padStart(12, "0")}.log`;
+  static readonly NAME = /^seg-(\d+)-([A-Za-z0-9_-]+)\.(log|done)$/;
+
+  static fileName(seq: number, id: string, ext: "log" | "done" = "log"): string {
+    return `seg-${String(seq).padStart(12, "0")}-${id}.${ext}`;
   }
 
   get path(): string {
-    return join(this.dir, Segment.fileName(this.seq));
+    return join(this.dir, Segment.fileName(this.seq, this.id));
   }
 
   private get donePath(): string {
-    return join(this.dir, `seg-${String(this.seq).padStart(12, "0")}.done`);
+    return join(this.dir, Segment.fileName(this.seq, this.id, "done"));
   }
 
   static create(dir: string, seq: number): Segment {
-    return new Segment(dir, seq, openSync(join(dir, Segment.fileName(seq)), "wx+"));
+    const id = randomBytes(12).toString("base64url");
+    return new Segment(dir, seq, id, openSync(join(dir, Segment.fileName(seq, id)), "wx+"));
   }
 
   /** Reopen after a restart: parse records, cut a torn tail, read progress. */
-  static replay(dir: string, seq: number): Segment {
-    const seg = new Segment(dir, seq, openSync(join(dir, Segment.fileName(seq)), "r+"));
+  static replay(dir: string, seq: number, id: string): Segment {
+    const seg = new Segment(dir, seq, id, openSync(join(dir, Segment.fileName(seq, id)), "r+"));
     const buf = readFileSync(seg.path);
     let pos = 0;
     while (pos + RECORD_HEADER_BYTES <= buf.length) {
@@ -175,8 +185,8 @@ export class Segment {
   async remove(): Promise<void> {
     closeSync(this.fd);
     this.fd = -1;
-    await unlink(this.path).catch(() => {});
     await unlink(this.donePath).catch(() => {});
+    await unlink(this.path).catch(() => {});
   }
 }
 

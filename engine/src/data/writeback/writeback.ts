@@ -10,15 +10,14 @@
  *
  * Crash safety: on open, every segment left in the directory is replayed (torn tail cut by crc),
  * its steps re-planned (deterministic), and steps not in `.done` are uploaded again and
- * committed with the same commit id `wb-<logId>-<seq>-<step>`. A chunk uploaded before the crash
+ * committed with the same commit id `wb-<segment id>-<step>`. A chunk uploaded before the crash
  * but never committed is orphaned (GC removes it); a commit that landed but was not recorded in
  * `.done` is deduplicated by the service on its id. Nothing fsynced is lost; nothing is applied twice.
  *
  * Back-pressure: when the log holds `maxBacklogBytes` not yet committed, writes wait up to
  * `backlogFullWaitMs` for room and then fail with WriteBackFullError naming the last error.
  */
-import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { ObjectStore } from "../../object/types.js";
 import type { DataPathConfig } from "../config.js";
@@ -81,7 +80,6 @@ export class WriteBack {
   private constructor(
     private readonly deps: WriteBackDeps,
     private readonly knobs: WriteBackKnobs,
-    private readonly logId: string,
   ) {
     this.uploadSlots = knobs.uploadConcurrency;
   }
@@ -89,22 +87,24 @@ export class WriteBack {
   /** Open the log directory; replays and resumes whatever a previous process left pending. */
   static async open(deps: WriteBackDeps, knobs: WriteBackKnobs): Promise<WriteBack> {
     mkdirSync(deps.dir, { recursive: true });
-    const idFile = join(deps.dir, "log-id");
-    let logId: string;
-    try {
-      logId = readFileSync(idFile, "utf8").trim();
-    } catch {
-      logId = randomBytes(9).toString("base64url");
-      writeFileSync(idFile, logId);
+    const wb = new WriteBack(deps, knobs);
+    const names = readdirSync(deps.dir);
+    const logs = new Set<string>();
+    const found: Array<{ seq: number; id: string }> = [];
+    for (const n of names) {
+      const m = Segment.NAME.exec(n);
+      if (m?.[3] !== "log") continue;
+      logs.add(`${m[1]}-${m[2]}`);
+      found.push({ seq: Number(m[1]), id: m[2]! });
     }
-    const wb = new WriteBack(deps, knobs, logId);
-    const seqs = readdirSync(deps.dir)
-      .map((n) => /^seg-(\d+)\.log$/.exec(n)?.[1])
-      .filter((s): s is string => s !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    for (const seq of seqs) {
-      const seg = Segment.replay(deps.dir, seq);
+    for (const n of names) {
+      const m = Segment.NAME.exec(n);
+      // progress of a segment whose log is gone (crash during removal): meaningless now
+      if (m?.[3] === "done" && !logs.has(`${m[1]}-${m[2]}`)) unlinkSync(join(deps.dir, n));
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    for (const { seq, id } of found) {
+      const seg = Segment.replay(deps.dir, seq, id);
       wb.segments.push(seg);
       for (const rec of seg.records) wb.overlay.apply(seg, rec);
       wb.nextSeq = seq + 1;
@@ -261,7 +261,7 @@ export class WriteBack {
   private async commitSegment(seg: Segment, steps: Step[], uploaded: Promise<Map<number, Extent[]>>): Promise<void> {
     const extents = await uploaded;
     for (const step of steps) {
-      const commitId = `wb-${this.logId}-${seg.seq}-${step.index}`;
+      const commitId = `wb-${seg.id}-${step.index}`;
       const mtime = new Date(step.mtime);
       await this.retry(() =>
         step.kind === "write"
@@ -299,7 +299,8 @@ export class WriteBack {
   /** Retry with capped exponential backoff until it works or the write-back is aborted. */
   private async retry<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      if (this.stopped && this.closed && attempt > 0) throw new Stopped();
+      // after abort() nothing more reaches the store or the service: the next mount owns the log
+      if (this.stopped) throw new Stopped();
       try {
         const v = await fn();
         return v;
