@@ -148,7 +148,8 @@ static napi_value Adopt(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   auto* s = new Session();
-  if (!MakeSession(env, s, argv[2], argv[3], {"filespace"})) return nullptr;
+  // max_read must match what Init() asks for, as on the original mount.
+  if (!MakeSession(env, s, argv[2], argv[3], {"filespace", "-o", "max_read=1048576"})) return nullptr;
   std::string devfd = "/dev/fd/" + std::to_string(fd);
   if (fuse_session_mount(s->se, devfd.c_str()) != 0) {
     ThrowErr(env, "adopt: libfuse rejected " + devfd);
@@ -163,6 +164,10 @@ static napi_value Adopt(napi_env env, napi_callback_info info) {
   memcpy(b.mem, init, initLen);
   fuse_session_process_buf(s->se, &b);
   free(b.mem);
+  if (fuse_session_exited(s->se)) {
+    ThrowErr(env, "adopt: libfuse refused the replayed INIT (see stderr)");
+    return nullptr;
+  }
   StartReaders(s);
   napi_value out;
   napi_create_external(env, s, nullptr, nullptr, &out);
