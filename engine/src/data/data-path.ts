@@ -89,6 +89,19 @@ export class DataPath {
   }
 
   /**
+   * `filespace warm` / pinned-file refresh: bring [offset, offset+length) of a file into the
+   * caches at prefetch priority and wait for it.
+   */
+  warm(ino: number, offset: number, length: number): Promise<void> {
+    return this.reader.prefetch(ino, offset, length);
+  }
+
+  /** `filespace cache resize`: change the disk cache bound while mounted (shrinking evicts). */
+  resizeDiskCache(bytes: number): void {
+    this.disk?.resize(bytes);
+  }
+
+  /**
    * Unmount. Default: returns when every pending upload is committed. `force`: returns at once
    * and leaves pending writes queued in the log for the next mount (reported).
    */

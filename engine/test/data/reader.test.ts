@@ -115,3 +115,22 @@ describe("CachedExtentSource", () => {
     expect((await reader.read(1, 0, BLOCK)).equals(b)).toBe(true);
   });
 });
+
+describe("metadata service unreachable", () => {
+  it("files already cached stay readable", async () => {
+    const t = setup();
+    const a = pattern(3 * BLOCK, 11);
+    await putFile(t.store, t.codec, t.meta, 1, a);
+    const cached = new CachedExtentSource(t.meta);
+    const reader = new DataReader(cached, t.fetcher, t.codec.blockSize);
+    await reader.read(1, 0, a.length);
+    t.meta.getExtents = async () => {
+      throw new Error("metadata service unreachable");
+    };
+    t.store.latencyMs = 0;
+    t.store.gets = [];
+    expect((await reader.read(1, 100, 2 * BLOCK)).equals(a.subarray(100, 100 + 2 * BLOCK))).toBe(true);
+    expect(t.store.gets).toHaveLength(0);
+    await expect(reader.read(2, 0, 10)).rejects.toThrow(/unreachable/);
+  });
+});
