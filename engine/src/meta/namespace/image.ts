@@ -1,120 +1,202 @@
 /**
- * Checkpoint image encoding. A 1M-inode tree must load in seconds, so the image is a
- * sequence of length-prefixed frames, each a JSON array of a few thousand inodes (no single
- * giant JSON.parse, no recursion), rebuilt into a persistent map with mutable batching.
+ * Checkpoint image encoding. A 1M-inode tree must load in seconds, so inodes are written in
+ * a compact binary form (fixed fields, then optional sections flagged in a bitmask) and read
+ * back into a persistent map with mutable batching — no JSON for the bulk, no recursion.
  *
- *   u32 headerLength | header JSON | live tree frames | u32 0 | snapshot diffs ...
+ *   u32 headerLength | header JSON | live tree | snapshot diffs (newest first)
+ *   tree/diff := { f64 ino (0 ends), u8 present(1)/deleted(0), inode }*
  *
- * Snapshots are written newest first, each as a *diff* against the next newer tree (live
- * for the newest): the inodes that differ (by identity — shared structure means unchanged
- * inodes are the same object) plus the inode numbers that did not exist yet. Loading applies
- * those diffs to the newer map, so snapshot trees share structure again after a restart.
- * Cost: exporting walks every snapshot tree once (O(inodes × snapshots) identity checks).
+ * Snapshots are written as *diffs* against the next newer tree (live for the newest): the
+ * inodes that differ by identity (shared structure means unchanged inodes are the same
+ * object) plus the inode numbers that did not exist yet. Loading applies the diffs to the
+ * newer map, so snapshot trees share structure again after a restart. Cost: exporting walks
+ * every snapshot tree once (O(inodes × snapshots) identity checks).
  */
 import { Map as IMap } from "immutable";
-import type { Extent } from "../api.js";
-import { type Dirent, type Inode, type Inodes, tokenKey, type Xattr } from "./types.js";
+import type { Extent, FileType } from "../api.js";
+import { BinReader, BinWriter } from "./binary.js";
+import { type Dirent, type Inode, type Inodes, TOKEN_KEY_CHARS, tokenKey, type Xattr } from "./types.js";
 
-const FRAME_INODES = 4096;
+const TYPES: readonly FileType[] = ["file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev"];
+const TYPE_INDEX = new Map(TYPES.map((t, i) => [t, i]));
 
-type Encoded = Record<string, unknown>;
-
-function encodeInode(n: Inode): Encoded {
-  const o: Encoded = { ...n };
-  if (n.entries)
-    o.entries = [...n.entries.values()].map((d) => [d.token.toString("base64"), d.ino, d.sealed.toString("base64")]);
-  if (n.xattrs)
-    o.xattrs = [...n.xattrs.values()].map((x) => [
-      x.token.toString("base64"),
-      x.sealed.toString("base64"),
-      x.value.toString("base64"),
-    ]);
-  if (n.target) o.target = n.target.toString("base64");
-  return o;
+enum Has {
+  ExtraParents = 1,
+  NameScope = 2,
+  Usage = 4,
+  QuotaBytes = 8,
+  QuotaFiles = 16,
+  Target = 32,
+  Xattrs = 64,
+  Extents = 128,
+  LockToken = 256,
+  Entries = 512,
 }
 
-function decodeInode(o: Encoded): Inode {
-  const n = o as unknown as { -readonly [K in keyof Inode]: Inode[K] };
-  if (o.entries) {
-    const m = IMap<string, Dirent>().asMutable();
-    for (const [t, ino, s] of o.entries as Array<[string, number, string]>) {
-      const token = Buffer.from(t, "base64");
-      m.set(tokenKey(token), { ino, token, sealed: Buffer.from(s, "base64") });
-    }
-    n.entries = m.asImmutable();
+function writeInode(w: BinWriter, n: Inode): void {
+  w.u8(TYPE_INDEX.get(n.type)!);
+  w.u16(n.mode);
+  w.u32(n.uid);
+  w.u32(n.gid);
+  w.f64(n.size);
+  w.f64(n.atime);
+  w.f64(n.mtime);
+  w.f64(n.ctime);
+  w.u32(n.nlink);
+  w.f64(n.generation);
+  w.u32(n.rdev);
+  w.f64(n.parent);
+  const has =
+    (n.extraParents ? Has.ExtraParents : 0) |
+    (n.nameScope !== undefined ? Has.NameScope : 0) |
+    (n.usageBytes !== undefined ? Has.Usage : 0) |
+    (n.quotaBytes !== undefined ? Has.QuotaBytes : 0) |
+    (n.quotaFiles !== undefined ? Has.QuotaFiles : 0) |
+    (n.target ? Has.Target : 0) |
+    (n.xattrs ? Has.Xattrs : 0) |
+    (n.extents ? Has.Extents : 0) |
+    (n.lockToken !== undefined ? Has.LockToken : 0) |
+    (n.entries ? Has.Entries : 0);
+  w.u16(has);
+  if (n.extraParents) {
+    w.u32(n.extraParents.length);
+    for (const p of n.extraParents) w.f64(p);
   }
-  if (o.xattrs) {
+  if (n.nameScope !== undefined) w.f64(n.nameScope);
+  if (n.usageBytes !== undefined) {
+    w.f64(n.usageBytes);
+    w.f64(n.usageFiles ?? 0);
+  }
+  if (n.quotaBytes !== undefined) w.f64(n.quotaBytes);
+  if (n.quotaFiles !== undefined) w.f64(n.quotaFiles);
+  if (n.target) w.bytes(n.target);
+  if (n.xattrs) {
+    w.u32(n.xattrs.size);
+    for (const x of n.xattrs.values()) {
+      w.bytes(x.token);
+      w.bytes(x.sealed);
+      w.bytes(x.value);
+    }
+  }
+  if (n.extents) {
+    w.u32(n.extents.length);
+    for (const e of n.extents) {
+      w.f64(e.offset);
+      w.f64(e.length);
+      w.f64(e.chunkOffset);
+      w.str(e.chunk, "utf8");
+    }
+  }
+  if (n.lockToken !== undefined) w.f64(n.lockToken);
+  if (n.entries) {
+    w.u32(n.entries.size);
+    for (const [key, e] of n.entries) {
+      w.str(key, "utf16le");
+      w.f64(e.ino);
+      w.str(e.sealed, "latin1");
+    }
+  }
+}
+
+function readInode(r: BinReader): Inode {
+  const n: { -readonly [K in keyof Inode]: Inode[K] } = {
+    type: TYPES[r.u8()]!,
+    mode: r.u16(),
+    uid: r.u32(),
+    gid: r.u32(),
+    size: r.f64(),
+    atime: r.f64(),
+    mtime: r.f64(),
+    ctime: r.f64(),
+    nlink: r.u32(),
+    generation: r.f64(),
+    rdev: r.u32(),
+    parent: r.f64(),
+  };
+  const has = r.u16();
+  if (has & Has.ExtraParents) {
+    const ps: number[] = [];
+    for (let i = r.u32(); i > 0; i--) ps.push(r.f64());
+    n.extraParents = ps;
+  }
+  if (has & Has.NameScope) n.nameScope = r.f64();
+  if (has & Has.Usage) {
+    n.usageBytes = r.f64();
+    n.usageFiles = r.f64();
+  }
+  if (has & Has.QuotaBytes) n.quotaBytes = r.f64();
+  if (has & Has.QuotaFiles) n.quotaFiles = r.f64();
+  if (has & Has.Target) n.target = r.bytes();
+  if (has & Has.Xattrs) {
     const m = IMap<string, Xattr>().asMutable();
-    for (const [t, s, v] of o.xattrs as Array<[string, string, string]>) {
-      const token = Buffer.from(t, "base64");
-      m.set(tokenKey(token), { token, sealed: Buffer.from(s, "base64"), value: Buffer.from(v, "base64") });
+    for (let i = r.u32(); i > 0; i--) {
+      const token = r.bytes();
+      m.set(tokenKey(token), { token, sealed: r.bytes(), value: r.bytes() });
     }
     n.xattrs = m.asImmutable();
   }
-  if (typeof o.target === "string") n.target = Buffer.from(o.target, "base64");
-  if (o.extents) n.extents = o.extents as Extent[];
+  if (has & Has.Extents) {
+    const list: Extent[] = [];
+    for (let i = r.u32(); i > 0; i--) {
+      const offset = r.f64();
+      const length = r.f64();
+      const chunkOffset = r.f64();
+      list.push({ offset, length, chunk: r.str("utf8"), chunkOffset });
+    }
+    n.extents = list;
+  }
+  if (has & Has.LockToken) n.lockToken = r.f64();
+  if (has & Has.Entries) {
+    const m = IMap<string, Dirent>().asMutable();
+    for (let i = r.u32(); i > 0; i--) {
+      const key = r.str("utf16le");
+      if (key.length !== TOKEN_KEY_CHARS) throw new RangeError("metadata image has a malformed entry token");
+      const ino = r.f64();
+      m.set(key, { ino, sealed: r.str("latin1") });
+    }
+    n.entries = m.asImmutable();
+  }
   return n;
 }
 
 export class ImageWriter {
-  readonly #parts: Buffer[] = [];
+  readonly w = new BinWriter();
 
   json(value: unknown): void {
-    const body = Buffer.from(JSON.stringify(value));
-    const len = Buffer.allocUnsafe(4);
-    len.writeUInt32BE(body.length);
-    this.#parts.push(len, body);
+    this.w.str(JSON.stringify(value), "utf8");
   }
 
-  end(): void {
-    this.#parts.push(Buffer.alloc(4));
-  }
-
-  /** Frames of [ino, inode|null] pairs; null = delete. */
+  /** A tree or diff: [ino, inode | null (deleted)] pairs, then the end marker. */
   inodes(pairs: Iterable<[number, Inode | null]>): void {
-    let frame: unknown[] = [];
     for (const [ino, n] of pairs) {
-      frame.push(ino, n ? encodeInode(n) : null);
-      if (frame.length >= FRAME_INODES * 2) {
-        this.json(frame);
-        frame = [];
-      }
+      this.w.f64(ino);
+      this.w.u8(n ? 1 : 0);
+      if (n) writeInode(this.w, n);
     }
-    if (frame.length > 0) this.json(frame);
-    this.end();
+    this.w.f64(0);
   }
 
   finish(): Buffer {
-    return Buffer.concat(this.#parts);
+    return this.w.finish();
   }
 }
 
 export class ImageReader {
-  #pos = 0;
-  constructor(readonly buf: Buffer) {}
-
-  /** Next frame's JSON, or undefined at an end marker. */
-  json<T>(): T | undefined {
-    if (this.#pos + 4 > this.buf.length) throw new RangeError("metadata image is truncated");
-    const len = this.buf.readUInt32BE(this.#pos);
-    this.#pos += 4;
-    if (len === 0) return undefined;
-    if (this.#pos + len > this.buf.length) throw new RangeError("metadata image is truncated");
-    const text = this.buf.toString("utf8", this.#pos, this.#pos + len);
-    this.#pos += len;
-    return JSON.parse(text) as T;
+  readonly r: BinReader;
+  constructor(buf: Buffer) {
+    this.r = new BinReader(buf);
   }
 
-  /** Apply frames of inode pairs onto `base` (empty for a full tree). */
+  json<T>(): T {
+    return JSON.parse(this.r.str("utf8")) as T;
+  }
+
+  /** Apply a tree or diff onto `base` (empty for a full tree). */
   inodes(base: Inodes): Inodes {
     const m = base.asMutable();
-    for (let frame = this.json<unknown[]>(); frame; frame = this.json<unknown[]>()) {
-      for (let i = 0; i < frame.length; i += 2) {
-        const ino = frame[i] as number;
-        const o = frame[i + 1] as Encoded | null;
-        if (o === null) m.delete(ino);
-        else m.set(ino, decodeInode(o));
-      }
+    for (let ino = this.r.f64(); ino !== 0; ino = this.r.f64()) {
+      if (this.r.u8() === 1) m.set(ino, readInode(this.r));
+      else m.delete(ino);
     }
     return m.asImmutable();
   }

@@ -17,7 +17,7 @@ import type { Dirent, Inode, Inodes, SessionRecord, SnapshotRecord, Tree } from 
 
 /** How many request answers are remembered for dedupe (oldest forgotten first). */
 export const REMEMBERED_REQUESTS = 50_000;
-const IMAGE_FORMAT = 1;
+const IMAGE_FORMAT = 2;
 
 function rootInode(): Inode {
   return {

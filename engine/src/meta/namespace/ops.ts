@@ -16,6 +16,8 @@ type Rec<K extends NsRecord["op"]> = Extract<NsRecord, { op: K }>;
 
 const EMPTY_ENTRIES = IMap<string, Dirent>();
 const b64 = (s: string) => Buffer.from(s, "base64");
+/** Sealed names are kept as latin1 strings: far smaller on the heap than one Buffer per entry. */
+const sealedOf = (s: string) => b64(s).toString("latin1");
 
 function setEntry(txn: Txn, dir: number, key: string, ent: Dirent | undefined, nlinkDelta = 0): void {
   const d = txn.get(dir);
@@ -56,7 +58,7 @@ export function make(txn: Txn, r: Rec<"make">): Attr {
     ...(target ? { target } : {}),
   };
   txn.put(r.ino, node);
-  setEntry(txn, r.parent, key, { ino: r.ino, token: b64(r.token), sealed: b64(r.sealed) }, isDir ? 1 : 0);
+  setEntry(txn, r.parent, key, { ino: r.ino, sealed: sealedOf(r.sealed) }, isDir ? 1 : 0);
   txn.charge(r.parent, 0, 1);
   return attrOf(r.ino, node);
 }
@@ -85,7 +87,7 @@ export function link(txn: Txn, r: Rec<"link">): Attr {
     extraParents: [...(node.extraParents ?? []), r.newParent],
     ctime: r.t,
   });
-  setEntry(txn, r.newParent, key, { ino: r.ino, token: b64(r.token), sealed: b64(r.sealed) });
+  setEntry(txn, r.newParent, key, { ino: r.ino, sealed: sealedOf(r.sealed) });
   return attrOf(r.ino, next);
 }
 
@@ -167,13 +169,13 @@ export function rename(txn: Txn, r: Rec<"rename">, isOpen: (ino: number) => bool
     throw new MetaError("EINVAL", "cannot move a directory into itself");
   // Same entry, or two links of one file: POSIX says do nothing.
   if (dst && dst.ino === src.ino) return {};
-  const newSealed = b64(r.newSealed);
+  const newSealed = sealedOf(r.newSealed);
   if (r.exchange && dst) {
     const dstNode = txn.get(dst.ino);
     if (dstNode.type === "dir" && txn.isAncestor(dst.ino, r.parent))
       throw new MetaError("EINVAL", "cannot move a directory into itself");
-    setEntry(txn, r.parent, srcKey, { ino: dst.ino, token: src.token, sealed: src.sealed });
-    setEntry(txn, r.newParent, dstKey, { ino: src.ino, token: dst.token, sealed: dst.sealed });
+    setEntry(txn, r.parent, srcKey, { ino: dst.ino, sealed: src.sealed });
+    setEntry(txn, r.newParent, dstKey, { ino: src.ino, sealed: dst.sealed });
     moveLink(txn, src.ino, r.parent, r.newParent);
     moveLink(txn, dst.ino, r.newParent, r.parent);
     txn.update(src.ino, { ctime: r.t });
@@ -192,7 +194,7 @@ export function rename(txn: Txn, r: Rec<"rename">, isOpen: (ino: number) => bool
     replaced = dst.ino;
   }
   setEntry(txn, r.parent, srcKey, undefined);
-  setEntry(txn, r.newParent, dstKey, { ino: src.ino, token: b64(r.newToken), sealed: newSealed });
+  setEntry(txn, r.newParent, dstKey, { ino: src.ino, sealed: newSealed });
   moveLink(txn, src.ino, r.parent, r.newParent);
   txn.update(src.ino, { ctime: r.t });
   return replaced === undefined ? {} : { replaced };
@@ -345,13 +347,7 @@ export function restore(
     return ino;
   };
   const rootIno = copy(r.ino, source, r.parent);
-  setEntry(
-    txn,
-    r.parent,
-    key,
-    { ino: rootIno, token: b64(r.token), sealed: b64(r.sealed) },
-    source.type === "dir" ? 1 : 0,
-  );
+  setEntry(txn, r.parent, key, { ino: rootIno, sealed: sealedOf(r.sealed) }, source.type === "dir" ? 1 : 0);
   const queue: Array<[number, number]> = source.type === "dir" ? [[r.ino, rootIno]] : [];
   while (queue.length > 0) {
     const [oldDir, newDir] = queue.shift()!;
@@ -361,7 +357,7 @@ export function restore(
       const child = snap.inodes.get(ent.ino)!;
       const fresh = !copied.has(ent.ino);
       const ino = copy(ent.ino, child, newDir);
-      setEntry(txn, newDir, k, { ino, token: ent.token, sealed: ent.sealed }, child.type === "dir" ? 1 : 0);
+      setEntry(txn, newDir, k, { ino, sealed: ent.sealed }, child.type === "dir" ? 1 : 0);
       if (fresh && child.type === "dir") queue.push([ent.ino, ino]);
     }
   }

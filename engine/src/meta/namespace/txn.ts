@@ -9,7 +9,9 @@ import { MetaError } from "../errors.js";
 import type { Inode, Inodes } from "./types.js";
 
 export class Txn {
+  readonly #base: Inodes;
   readonly #inodes: IMap<number, Inode>;
+  #dirty = false;
   /** Pending usage deltas per directory: [bytes, files]. */
   readonly #charges = new Map<number, [number, number]>();
 
@@ -18,6 +20,7 @@ export class Txn {
     readonly t: number,
     readonly version: number,
   ) {
+    this.#base = inodes;
     this.#inodes = inodes.asMutable();
   }
 
@@ -38,16 +41,18 @@ export class Txn {
   }
 
   put(ino: number, node: Inode): void {
+    this.#dirty = true;
     this.#inodes.set(ino, node);
   }
 
   update(ino: number, change: Partial<Inode>): Inode {
     const next = { ...this.get(ino), ...change };
-    this.#inodes.set(ino, next);
+    this.put(ino, next);
     return next;
   }
 
   remove(ino: number): void {
+    this.#dirty = true;
     this.#inodes.delete(ino);
   }
 
@@ -85,14 +90,14 @@ export class Txn {
       }
       updates.push([d, node, bytes, files]);
     }
-    for (const [d, node, bytes, files] of updates)
-      this.#inodes.set(d, { ...node, usageBytes: bytes, usageFiles: files });
+    for (const [d, node, bytes, files] of updates) this.put(d, { ...node, usageBytes: bytes, usageFiles: files });
     this.#charges.clear();
   }
 
   finish(enforce = true): Inodes {
     this.settle(enforce);
-    return this.#inodes.asImmutable();
+    // Unchanged trees keep their identity: snapshots of them are then recognisably identical.
+    return this.#dirty ? this.#inodes.asImmutable() : this.#base;
   }
 }
 

@@ -12,10 +12,11 @@
 import type { Map as IMap } from "immutable";
 import type { Extent, FileType } from "../api.js";
 
+/** A directory entry; its token is the map key. */
 export interface Dirent {
   readonly ino: number;
-  readonly token: Buffer;
-  readonly sealed: Buffer;
+  /** The sealed name as a latin1 string (one string is much lighter than a Buffer per entry). */
+  readonly sealed: string;
 }
 
 export interface Xattr {
@@ -42,7 +43,7 @@ export interface Inode {
   readonly extraParents?: readonly number[];
   /** Directories: scope clients key entry tokens with. */
   readonly nameScope?: number;
-  /** Directories: entries by token (latin1 string of the token bytes, so string order = byte order). */
+  /** Directories: entries by token key (see `tokenKey`). */
   readonly entries?: IMap<string, Dirent>;
   /** Directories: recursive usage below (see rule above). */
   readonly usageBytes?: number;
@@ -80,6 +81,19 @@ export interface SessionRecord {
   readonly handles: Map<string, number>;
 }
 
+/**
+ * Map key of a 32-byte token: its bytes as 16 UTF-16 code units. Immutable hashes strings of
+ * up to 16 characters directly; longer ones go through a global cache that interns every new
+ * key (measured: the largest single cost of building a 1M-entry image). Order of keys is
+ * code-unit order, not byte order: consistent, which is all readdir cookies need.
+ */
 export function tokenKey(token: Buffer): string {
-  return token.toString("latin1");
+  return token.toString("utf16le");
 }
+
+export function keyToken(key: string): Buffer {
+  return Buffer.from(key, "utf16le");
+}
+
+/** Token key's width in string characters. */
+export const TOKEN_KEY_CHARS = 16;

@@ -6,7 +6,7 @@ import type { Attr, GetExtentsResponse, SealedName, UsageResponse } from "../api
 import { MetaError } from "../errors.js";
 import { attrOf } from "./attr.js";
 import { extentsInRange } from "./extents.js";
-import { type Dirent, type Inode, type Tree, tokenKey } from "./types.js";
+import { type Dirent, type Inode, keyToken, type Tree, tokenKey } from "./types.js";
 
 export function node(tree: Tree, ino: number): Inode {
   const n = tree.inodes.get(ino);
@@ -45,13 +45,13 @@ export function readdir(
   ino: number,
   cookie: string | undefined,
   limit: number,
-): { entries: Array<[Dirent, Inode]>; cookie?: string } {
+): { entries: Array<[string, Dirent, Inode]>; cookie?: string } {
   const dir = dirNode(tree, ino);
   if (!dir.entries || dir.entries.size === 0) return { entries: [] };
   const keys = keysOf(dir);
   let i = 0;
   if (cookie !== undefined) {
-    const after = Buffer.from(cookie, "hex").toString("latin1");
+    const after = tokenKey(Buffer.from(cookie, "hex"));
     let lo = 0;
     let hi = keys.length;
     while (lo < hi) {
@@ -61,13 +61,14 @@ export function readdir(
     }
     i = lo;
   }
-  const out: Array<[Dirent, Inode]> = [];
+  const out: Array<[string, Dirent, Inode]> = [];
   for (; i < keys.length && out.length < limit; i++) {
-    const ent = dir.entries.get(keys[i]!)!;
-    out.push([ent, node(tree, ent.ino)]);
+    const key = keys[i]!;
+    const ent = dir.entries.get(key)!;
+    out.push([key, ent, node(tree, ent.ino)]);
   }
   if (i >= keys.length) return { entries: out };
-  return { entries: out, cookie: out[out.length - 1]![0].token.toString("hex") };
+  return { entries: out, cookie: keyToken(out[out.length - 1]![0]).toString("hex") };
 }
 
 export function readlink(tree: Tree, ino: number): Buffer {

@@ -18,7 +18,7 @@ import { MetaError } from "../errors.js";
 import { attrOf } from "../namespace/attr.js";
 import { Namespace } from "../namespace/machine.js";
 import type { NsRecord } from "../namespace/records.js";
-import type { Tree } from "../namespace/types.js";
+import { keyToken, type Tree } from "../namespace/types.js";
 import * as V from "../namespace/views.js";
 import type { Journal } from "../replication.js";
 import { Caller } from "./context.js";
@@ -241,8 +241,8 @@ export class MetaService implements A.MetaApi {
     const r = parse(schemas.readdirplus, req, "readdirplus");
     const tree = this.#tree(r.snapshot);
     const page = V.readdir(tree, caller.in(tree, r.ino), r.cookie, Math.min(r.limit ?? 1000, READDIR_MAX));
-    const entries = page.entries.map(([ent, node]) => ({
-      name: { token: ent.token, sealed: ent.sealed },
+    const entries = page.entries.map(([key, ent, node]) => ({
+      name: { token: keyToken(key), sealed: Buffer.from(ent.sealed, "latin1") },
       attr: attrOf(ent.ino, node),
     }));
     return page.cookie === undefined ? { entries } : { entries, cookie: page.cookie };

@@ -6,7 +6,7 @@ function dumpInode(n: Inode): unknown {
   return {
     ...n,
     entries: n.entries
-      ? [...n.entries.values()].map((e) => [e.token.toString("hex"), e.ino, e.sealed.toString("hex")]).sort()
+      ? [...n.entries].map(([k, e]) => [Buffer.from(k, "utf16le").toString("hex"), e.ino, e.sealed]).sort()
       : undefined,
     xattrs: n.xattrs
       ? [...n.xattrs.values()].map((x) => [x.token.toString("hex"), x.value.toString("hex")]).sort()
