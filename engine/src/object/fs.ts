@@ -5,7 +5,8 @@
  * rename never crosses a file system), fsyncs it, then renames it over the key (or link()s
  * it for create-only, which fails with EEXIST atomically) and fsyncs the directory. Readers
  * therefore see the old or the new object, never a torn one, whichever process wrote it.
- * Temp segments are reserved in keys and skipped by `list`.
+ * Temp segments are reserved in keys and skipped by `list`; temp files of crashed writers
+ * are removed by `removeStaleTempFiles` (for the garbage collector to call).
  *
  * Etags: `<inode>-<size>-<mtime ns>`, read from stat, so head/list never hash content.
  * Every put creates a fresh inode and stamps it with a process-wide strictly increasing
@@ -23,7 +24,7 @@
  * Empty directories left by deletes are harmless and not removed.
  */
 import { randomBytes } from "node:crypto";
-import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { type FileHandle, link, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import {
@@ -32,14 +33,8 @@ import {
   ObjectStoreError,
   ObjectTransientError,
 } from "./errors.js";
-import {
-  assertValidKey,
-  assertValidListPrefix,
-  clipRange,
-  compareKeys,
-  RESERVED_SEGMENT_PREFIX,
-  throwIfAborted,
-} from "./keys.js";
+import { type KeyWalk, sweepTempFiles, walkKeysInOrder } from "./fs-walk.js";
+import { assertValidKey, assertValidListPrefix, clipRange, RESERVED_SEGMENT_PREFIX, throwIfAborted } from "./keys.js";
 import { queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
 import type {
   CallOptions,
@@ -161,9 +156,23 @@ export class FileObjectStore implements ObjectStore {
     throwIfAborted(options?.signal);
     const limit = options?.limit ?? 1000;
     const found: ObjectInfo[] = [];
-    const startDir = prefix.slice(0, prefix.lastIndexOf("/") + 1);
     // Collect one extra so the cursor is present only when more results really follow.
-    await this.walk(startDir, { prefix, after: options?.cursor, want: limit + 1, found, signal: options?.signal });
+    const walk: KeyWalk = {
+      root: this.root,
+      prefix,
+      after: options?.cursor,
+      signal: options?.signal,
+      visit: async (key) => {
+        const st = await this.statObject(key); // gone since readdir: skip it
+        if (st) found.push(infoOf(key, st));
+        return found.length <= limit;
+      },
+    };
+    try {
+      await walkKeysInOrder(walk, prefix.slice(0, prefix.lastIndexOf("/") + 1));
+    } catch (err) {
+      throw err instanceof ObjectStoreError ? err : wrap(prefix, err);
+    }
     if (found.length <= limit) return { objects: found };
     const objects = found.slice(0, limit);
     return { objects, cursor: objects[objects.length - 1]!.key };
@@ -171,37 +180,13 @@ export class FileObjectStore implements ObjectStore {
 
   async close(): Promise<void> {}
 
-  private async walk(dirKey: string, scan: ListScan): Promise<void> {
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = await readdir(join(this.root, dirKey), { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException)?.code === "ENOENT" || (err as NodeJS.ErrnoException)?.code === "ENOTDIR") {
-        return;
-      }
-      throw wrap(dirKey, err);
-    }
-    // Directories sort as "name/" so "a/x" comes after "a-b", exactly like flat key order.
-    const items = entries
-      .filter((e) => !e.name.startsWith(RESERVED_SEGMENT_PREFIX) && (e.isFile() || e.isDirectory()))
-      .map((e) => ({ key: `${dirKey}${e.name}${e.isDirectory() ? "/" : ""}`, dir: e.isDirectory() }))
-      .sort((a, b) => compareKeys(a.key, b.key));
-    const { prefix, after } = scan;
-    for (const item of items) {
-      if (scan.found.length >= scan.want) return;
-      throwIfAborted(scan.signal);
-      if (item.dir) {
-        if (!item.key.startsWith(prefix) && !prefix.startsWith(item.key)) continue;
-        // Every key below dirKey sorts before `after` unless `after` lies inside it.
-        if (after !== undefined && compareKeys(item.key, after) < 0 && !after.startsWith(item.key)) continue;
-        await this.walk(item.key, scan);
-      } else {
-        if (!item.key.startsWith(prefix)) continue;
-        if (after !== undefined && compareKeys(item.key, after) <= 0) continue;
-        const st = await this.statObject(item.key);
-        if (st) scan.found.push(infoOf(item.key, st));
-      }
-    }
+  /**
+   * Deletes temp files a crashed writer left behind (never visible to `list`, but they hold
+   * space). Only files older than `olderThanMs` go: a live put refreshes its temp file's
+   * mtime when it finishes writing, and no put takes an hour. Returns how many were removed.
+   */
+  async removeStaleTempFiles(olderThanMs = 3_600_000, signal?: AbortSignal): Promise<number> {
+    return sweepTempFiles(this.root, Date.now() - olderThanMs, signal);
   }
 
   private pathOf(key: string): string {
@@ -264,14 +249,6 @@ export class FileObjectStore implements ObjectStore {
       if (keyLocks.get(path) === tail) keyLocks.delete(path);
     }
   }
-}
-
-interface ListScan {
-  prefix: string;
-  after: string | undefined;
-  want: number;
-  found: ObjectInfo[];
-  signal: AbortSignal | undefined;
 }
 
 const keyLocks = new Map<string, Promise<unknown>>();

@@ -1,7 +1,7 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryObjectStore, openObjectStore } from "@filespaces/engine";
+import { FileObjectStore, MemoryObjectStore, openObjectStore } from "@filespaces/engine";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeObjectStoreConformance } from "./conformance.js";
 
@@ -63,6 +63,23 @@ describe("file store", () => {
       if (i % 2) await store.delete("same"); // frees the inode so the kernel may hand it out again
     }
     expect(etags.size).toBe(200);
+  });
+
+  it("sweeps temp files a crashed writer left behind, but only stale ones", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fs-objstore-"));
+    dirs.push(dir);
+    const store = new FileObjectStore(dir);
+    await store.put("chunks/ab/one", Buffer.from("1"));
+    const stale = join(dir, "chunks/ab/.fs-tmp-deadbeef");
+    const fresh = join(dir, "chunks/.fs-tmp-cafe");
+    await writeFile(stale, "partial");
+    await writeFile(fresh, "in progress");
+    const hourAgo = new Date(Date.now() - 2 * 3_600_000);
+    await utimes(stale, hourAgo, hourAgo);
+    expect(await store.removeStaleTempFiles()).toBe(1);
+    expect((await readdir(join(dir, "chunks/ab"))).sort()).toEqual(["one"]);
+    expect(await readdir(join(dir, "chunks"))).toContain(".fs-tmp-cafe");
+    expect((await store.list("")).objects.map((o) => o.key)).toEqual(["chunks/ab/one"]);
   });
 
   it("refuses a key that is also a prefix of other keys, with a clear error", async () => {
