@@ -79,7 +79,7 @@ export interface RecoveryBenchOptions {
 
 export async function benchmarkRecovery(
   options: RecoveryBenchOptions = {},
-): Promise<RecoveryTiming & { writeMs: number; imageBytes: number; tailRecords: number }> {
+): Promise<RecoveryTiming & { writeMs: number; appendMs: number; imageBytes: number; tailRecords: number }> {
   const store = options.store ?? new MemoryObjectStore(`recovery-bench-${process.pid}-${Date.now()}`);
   const cipher = new AtRestCipher(randomBytes(32));
   const imageBytes = Math.max(8, options.imageBytes ?? 64 * 1024 * 1024);
@@ -93,6 +93,7 @@ export async function benchmarkRecovery(
     restore: () => new BlobMachine(randomBytes(imageBytes)),
   });
   await first.journal.checkpoint();
+  const tAppend = performance.now();
   const m = first.machine;
   const wave = 5_000;
   for (let done = 0; done < tailRecords; done += wave) {
@@ -104,6 +105,7 @@ export async function benchmarkRecovery(
     }
     await Promise.all(acks);
   }
+  const appendMs = performance.now() - tAppend;
   await first.journal.close();
   const writeMs = performance.now() - t0;
   const timing = await timeRecovery<string, BlobMachine>({
@@ -114,5 +116,5 @@ export async function benchmarkRecovery(
   if (timing.machine.version !== tailRecords)
     throw new Error(`recovered ${timing.machine.version}, wrote ${tailRecords}`);
   const { machine: _m, ...rest } = timing;
-  return { ...rest, writeMs, imageBytes, tailRecords };
+  return { ...rest, writeMs, appendMs, imageBytes, tailRecords };
 }

@@ -46,6 +46,8 @@ export class Lease {
   #record: LeaseRecord;
   #etag: string;
   #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<unknown> = Promise.resolve();
+  #renewing = false;
   readonly #s: SealedStore;
   readonly #now: () => number;
   readonly #renewEveryMs: number;
@@ -129,8 +131,15 @@ export class Lease {
     }
   }
 
+  /** Lease writes are serialised: two in flight with the same `ifMatch` would fence ourselves. */
+  #write(change: Partial<LeaseRecord>): Promise<void> {
+    const run = this.#writing.then(() => this.#writeNow(change));
+    this.#writing = run.catch(() => undefined);
+    return run;
+  }
+
   /** Rewrite the lease (renewal, epoch change, release); FencedError if anyone else wrote it since. */
-  async #write(change: Partial<LeaseRecord>): Promise<void> {
+  async #writeNow(change: Partial<LeaseRecord>, retried = false): Promise<void> {
     const next = { ...this.#record, ...change, renewedAt: this.#now() };
     const conditional = this.#s.store.capabilities.conditionalPut;
     if (!conditional) await this.verify();
@@ -145,6 +154,12 @@ export class Lease {
       this.#record = next;
     } catch (err) {
       if (err instanceof ObjectPreconditionFailedError) {
+        // Our own earlier write may have landed with its reply lost: then the lease is still ours.
+        const current = await Lease.read(this.#s);
+        if (!retried && current?.record.holder.instanceId === this.#record.holder.instanceId) {
+          this.#etag = current.etag;
+          return this.#writeNow(change, true);
+        }
         throw new FencedError("metadata lease was rewritten by another instance", { cause: err });
       }
       throw err;
@@ -166,12 +181,18 @@ export class Lease {
   startRenewing(onLost: (err: FencedError) => void, onError?: (err: unknown) => void): void {
     this.stopRenewing();
     this.#timer = setInterval(() => {
-      this.renew().catch((err) => {
-        if (err instanceof FencedError) {
-          this.stopRenewing();
-          onLost(err);
-        } else onError?.(err);
-      });
+      if (this.#renewing) return; // a slow store: never queue renewals behind each other
+      this.#renewing = true;
+      this.renew()
+        .catch((err) => {
+          if (err instanceof FencedError) {
+            this.stopRenewing();
+            onLost(err);
+          } else onError?.(err);
+        })
+        .finally(() => {
+          this.#renewing = false;
+        });
     }, this.#renewEveryMs);
     this.#timer.unref();
   }

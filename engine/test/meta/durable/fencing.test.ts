@@ -90,6 +90,13 @@ describe("single service and fencing", () => {
     await next.journal.close();
   });
 
+  it("concurrent lease writes of one instance never fence it (regression: slow renewals overlapped)", async () => {
+    const kv = await openKv(new TestStore());
+    await Promise.all([kv.lease.renew(), kv.lease.renew(), kv.lease.setEpoch(kv.epoch), kv.lease.renew()]);
+    await mutate(kv, { op: "set", key: "a", value: "1" });
+    await kv.journal.close();
+  });
+
   it("losing the lease while running fences the journal", async () => {
     const clock = new Clock();
     const store = new TestStore();
