@@ -1,2 +1,3 @@
+export * from "./core.js";
 export * from "./schedule.js";
 export * from "./service.js";
