@@ -25,6 +25,7 @@ import { WriteBackClosedError, WriteBackFullError } from "../errors.js";
 import { type BlockCodec, type CommitSink, chunkObjectKey, type Extent } from "../types.js";
 import { type OverlayView, WriteOverlay } from "./overlay.js";
 import { packChunks, planSteps, type Step } from "./plan.js";
+import { retryUntilStopped, SlotPool } from "./pool.js";
 import { Segment } from "./segment.js";
 
 export type WriteBackKnobs = Pick<
@@ -59,8 +60,6 @@ export interface WriteBackStats {
   lastError?: string;
 }
 
-class Stopped extends Error {}
-
 export class WriteBack {
   readonly overlay = new WriteOverlay();
   private readonly segments: Segment[] = [];
@@ -69,8 +68,7 @@ export class WriteBack {
   private flushTimer: NodeJS.Timeout | undefined;
   private committer: Promise<void> = Promise.resolve();
   private readonly uploads = new Map<number, Promise<Map<number, Extent[]>>>();
-  private uploadSlots: number;
-  private readonly slotWaiters: Array<() => void> = [];
+  private readonly uploadPool: SlotPool;
   private readonly spaceWaiters = new Set<() => void>();
   private stopped = false;
   private closed = false;
@@ -81,7 +79,7 @@ export class WriteBack {
     private readonly deps: WriteBackDeps,
     private readonly knobs: WriteBackKnobs,
   ) {
-    this.uploadSlots = knobs.uploadConcurrency;
+    this.uploadPool = new SlotPool(knobs.uploadConcurrency, () => this.stopped);
   }
 
   /** Open the log directory; replays and resumes whatever a previous process left pending. */
@@ -175,7 +173,7 @@ export class WriteBack {
     this.stopped = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.active.fsync();
-    for (const w of this.slotWaiters.splice(0)) w();
+    this.uploadPool.wakeAll();
     const pending = this.segments.filter((s) => s.records.length > 0);
     return { pendingSegments: pending.length, pendingBytes: pending.reduce((n, s) => n + s.bytes, 0) };
   }
@@ -236,17 +234,21 @@ export class WriteBack {
   private async uploadSteps(seg: Segment, steps: Step[]): Promise<Map<number, Extent[]>> {
     const { chunks, extents } = packChunks(steps, this.knobs.chunkBytes);
     this.counters.pendingChunks += chunks.length;
+    // Read and seal inside the slot: at most `uploadConcurrency` chunks are in memory at once,
+    // however large the backlog replayed at start.
     const ids = await Promise.all(
-      chunks.map(async (c) => {
-        const plain = Buffer.concat(c.parts.map((p) => seg.read(p.record, p.skip, p.length)));
-        const id = this.deps.newChunkId();
-        const sealed = this.deps.codec.seal(id, plain);
-        await this.withSlot(() => this.retry(() => this.deps.store.put(chunkObjectKey(id), sealed)));
-        this.counters.pendingChunks--;
-        this.counters.uploadedChunks++;
-        this.counters.uploadedBytes += sealed.length;
-        return id;
-      }),
+      chunks.map((c) =>
+        this.uploadPool.run(async () => {
+          const plain = Buffer.concat(c.parts.map((p) => seg.read(p.record, p.skip, p.length)));
+          const id = this.deps.newChunkId();
+          const sealed = this.deps.codec.seal(id, plain);
+          await this.retry(() => this.deps.store.put(chunkObjectKey(id), sealed));
+          this.counters.pendingChunks--;
+          this.counters.uploadedChunks++;
+          this.counters.uploadedBytes += sealed.length;
+          return id;
+        }),
+      ),
     );
     const out = new Map<number, Extent[]>();
     for (const [step, list] of extents) {
@@ -282,35 +284,15 @@ export class WriteBack {
     this.overlay.release(step.ino, seg.seq, step.lastRecord);
   }
 
-  private async withSlot<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.uploadSlots === 0) {
-      if (this.stopped) throw new Stopped();
-      await new Promise<void>((r) => this.slotWaiters.push(r));
-    }
-    this.uploadSlots--;
-    try {
-      return await fn();
-    } finally {
-      this.uploadSlots++;
-      this.slotWaiters.shift()?.();
-    }
-  }
-
-  /** Retry with capped exponential backoff until it works or the write-back is aborted. */
-  private async retry<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      // after abort() nothing more reaches the store or the service: the next mount owns the log
-      if (this.stopped) throw new Stopped();
-      try {
-        const v = await fn();
-        return v;
-      } catch (err) {
+  private retry<T>(fn: () => Promise<T>): Promise<T> {
+    return retryUntilStopped(
+      fn,
+      this.knobs,
+      () => this.stopped,
+      (err) => {
         this.lastError = err;
         this.counters.retries++;
-        if (this.stopped) throw new Stopped("write-back aborted", { cause: err });
-        const delay = Math.min(this.knobs.retryMaxMs, this.knobs.retryBaseMs * 2 ** Math.min(attempt, 20));
-        await new Promise((r) => setTimeout(r, delay).unref());
-      }
-    }
+      },
+    );
   }
 }
