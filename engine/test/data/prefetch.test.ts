@@ -116,3 +116,16 @@ describe("Prefetcher", () => {
     expect(capped.stats.bytesInFlight).toBe(0);
   });
 });
+
+describe("Prefetcher with kernel-style parallel readahead", () => {
+  it("reads arriving slightly out of order still count as sequential", async () => {
+    const t = setup(0);
+    const size = 512 * BLOCK;
+    await putFile(t.store, t.codec, t.meta, 1, pattern(size, 4));
+    const R = 8 * BLOCK; // 128 KiB reads, pairs swapped
+    const order = [1, 0, 3, 2, 5, 4, 7, 6, 9, 8];
+    for (const i of order) t.prefetcher.onRead(3, 1, i * R, R, size);
+    expect(t.prefetcher.windowOf(3)).toBe(knobs.prefetchMaxWindowBytes);
+    await settle();
+  });
+});

@@ -1,9 +1,10 @@
 /**
  * Prefetch: guess what will be read next and bring it into the caches before it is asked for.
  *
- * 1. Sequential, per open handle. A handle whose read starts where its previous read ended is
- *    sequential; from its second such read on, the range [end of read, end + window) is fetched
- *    ahead, split into pieces fetched in parallel. The window starts at
+ * 1. Sequential, per open handle. A handle whose read starts where its previous read ended
+ *    (give or take two read lengths, for the kernel's parallel readahead) is sequential; from
+ *    its second such read on, the range [end of read, end + window) is fetched ahead, split
+ *    into pieces fetched in parallel. The window starts at
  *    `prefetchInitialWindowBytes` and doubles with each sequential read up to
  *    `prefetchMaxWindowBytes`; a random read resets it. Refill happens when less than half a
  *    window remains ahead of the reader, so requests stay in flight continuously.
@@ -73,7 +74,7 @@ export class Prefetcher {
     if (!h || h.ino !== ino) {
       h = {
         ino,
-        nextOffset: -1,
+        nextOffset: Number.NEGATIVE_INFINITY,
         window: this.knobs.prefetchInitialWindowBytes,
         aheadUntil: 0,
         sequentialReads: 0,
@@ -82,16 +83,21 @@ export class Prefetcher {
       this.handles.set(handle, h);
     }
     if (h.reads++ === 0 && offset === 0) this.predictSequence(ino);
-    const end = offset + length;
-    if (offset === h.nextOffset) {
+    // The kernel issues readahead in parallel, so neighbouring reads arrive slightly out of
+    // order: a read starting within two read lengths (at least 128 KiB) of where the previous
+    // one ended still counts as sequential.
+    const tolerance = Math.max(2 * length, 128 * 1024);
+    if (Math.abs(offset - h.nextOffset) <= tolerance) {
       h.sequentialReads++;
+      h.nextOffset = Math.max(h.nextOffset, offset + length);
     } else {
       h.sequentialReads = 0;
       h.window = this.knobs.prefetchInitialWindowBytes;
-      h.aheadUntil = end;
+      h.nextOffset = offset + length;
+      h.aheadUntil = h.nextOffset;
     }
-    h.nextOffset = end;
     if (h.sequentialReads === 0) return;
+    const end = h.nextOffset;
     const target = Math.min(fileSize, end + h.window);
     if (h.aheadUntil - end < h.window / 2 && h.aheadUntil < target) {
       h.aheadUntil = this.issue(ino, Math.max(h.aheadUntil, end), target, h.window);
