@@ -23,6 +23,8 @@ export const MountOptionsSchema = z.object({
   threads: z.number().int().min(1).max(64).default(4),
   /** Seconds the kernel caches attributes from getattr/setattr replies. */
   attrTimeout: z.number().min(0).default(1),
+  /** Kernel readahead in KiB for this mount (0 = kernel default, 128 KiB); needs root. */
+  readAheadKb: z.number().int().min(0).max(65536).default(1024),
   fsname: z.string().min(1).default("filespace"),
   /** Extra raw -o options, e.g. ["ro"]. */
   extraOptions: z.array(z.string()).default([]),
