@@ -14,10 +14,11 @@
  * when the kernel reuses the inode number within one coarse clock tick.
  *
  * Conditional put: create-only is link(2) (atomic across processes). `ifMatch` compares
- * the current etag and renames under a per-key lock; that lock is in-process, so ifMatch
- * is atomic only among writers in one process — the embedded layout has exactly one
- * metadata writer per store, which is what uses it. All puts and deletes of a key take
- * the lock, so an unconditional put never slips between an ifMatch check and its rename.
+ * the current etag and renames under a per-key lock that works within and across
+ * processes (fs-lock.ts: in-process queue + O_EXCL lock file). Every put and delete of a
+ * key commits under that lock, so nothing slips between an ifMatch check and its rename.
+ * The body is written and fsynced before the lock is taken, so the lock is held for
+ * milliseconds whatever the object size.
  *
  * Limitation: a key cannot be both an object and a "directory" of other keys ("a" and
  * "a/b"); such a put fails with ObjectStoreError. The filespace layout never does this.
@@ -33,6 +34,7 @@ import {
   ObjectStoreError,
   ObjectTransientError,
 } from "./errors.js";
+import { withKeyLock } from "./fs-lock.js";
 import { type KeyWalk, sweepTempFiles, walkKeysInOrder } from "./fs-walk.js";
 import { assertValidKey, assertValidListPrefix, clipRange, RESERVED_SEGMENT_PREFIX, throwIfAborted } from "./keys.js";
 import { queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
@@ -104,47 +106,47 @@ export class FileObjectStore implements ObjectStore {
   async put(key: string, body: Buffer, options?: PutOptions): Promise<PutResult> {
     assertValidKey(key);
     throwIfAborted(options?.signal, key);
-    return this.withKeyLock(key, async () => {
-      throwIfAborted(options?.signal, key);
-      const path = this.pathOf(key);
-      const dir = dirname(path);
-      await mkdir(dir, { recursive: true }).catch((err) => {
-        throw conflict(key, err);
-      });
-      if (options?.ifMatch !== undefined) {
-        const current = await this.statObject(key);
-        if (!current || etagOf(current) !== options.ifMatch) throw new ObjectPreconditionFailedError(key);
-      }
-      const tmp = join(dir, `${RESERVED_SEGMENT_PREFIX}${randomBytes(8).toString("hex")}`);
-      let committed = false;
-      try {
-        const etag = await this.writeTemp(tmp, body);
+    const path = this.pathOf(key);
+    const dir = dirname(path);
+    await mkdir(dir, { recursive: true }).catch((err) => {
+      throw conflict(key, err);
+    });
+    // The body goes to disk outside the lock; only the check + commit are serialised.
+    const tmp = join(dir, `${RESERVED_SEGMENT_PREFIX}${randomBytes(8).toString("hex")}`);
+    let committed = false;
+    try {
+      const etag = await this.writeTemp(tmp, body);
+      await withKeyLock(path, options?.signal, async () => {
+        if (options?.ifMatch !== undefined) {
+          const current = await this.statObject(key);
+          if (!current || etagOf(current) !== options.ifMatch) throw new ObjectPreconditionFailedError(key);
+        }
         throwIfAborted(options?.signal, key); // last point where giving up leaves no trace
         if (options?.ifNoneMatch === "*") {
           await link(tmp, path).catch((err) => {
             if (err?.code === "EEXIST") throw new ObjectPreconditionFailedError(key, { cause: err });
             throw conflict(key, err);
           });
-          committed = true; // the temp name is unlinked below; the key keeps the inode
         } else {
           await rename(tmp, path).catch((err) => {
             throw conflict(key, err);
           });
-          committed = true;
         }
-        if (this.fsync) await syncDir(dir);
-        return { etag };
-      } finally {
-        if (!committed || options?.ifNoneMatch === "*") await unlink(tmp).catch(() => {});
-      }
-    });
+        committed = true; // after link() the temp name is unlinked below; the key keeps the inode
+      });
+      if (this.fsync) await syncDir(dir);
+      return { etag };
+    } finally {
+      if (!committed || options?.ifNoneMatch === "*") await unlink(tmp).catch(() => {});
+    }
   }
 
   async delete(key: string, options?: CallOptions): Promise<void> {
     assertValidKey(key);
     throwIfAborted(options?.signal, key);
-    await this.withKeyLock(key, async () => {
-      await unlink(this.pathOf(key)).catch((err) => {
+    const path = this.pathOf(key);
+    await withKeyLock(path, options?.signal, async () => {
+      await unlink(path).catch((err) => {
         // Missing, or a "directory" of other keys: either way no object has this key.
         if (!["ENOENT", "ENOTDIR", "EISDIR", "EPERM"].includes(err?.code)) throw wrap(key, err);
       });
@@ -232,26 +234,8 @@ export class FileObjectStore implements ObjectStore {
       await fh.close();
     }
   }
-
-  /**
-   * Serialises puts/deletes of one key in this process (see the ifMatch note above). Locks
-   * are keyed by absolute path, so two instances opened on the same directory share them.
-   */
-  private async withKeyLock<T>(key: string, op: () => Promise<T>): Promise<T> {
-    const path = this.pathOf(key);
-    const previous = keyLocks.get(path) ?? Promise.resolve();
-    const run = previous.then(op, op);
-    const tail = run.catch(() => {});
-    keyLocks.set(path, tail);
-    try {
-      return await run;
-    } finally {
-      if (keyLocks.get(path) === tail) keyLocks.delete(path);
-    }
-  }
 }
 
-const keyLocks = new Map<string, Promise<unknown>>();
 let lastMtimeMicros = 0;
 
 /** Wall-clock seconds, strictly increasing per process in 1 µs steps (see etag note). */

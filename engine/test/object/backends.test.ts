@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileObjectStore, MemoryObjectStore, openObjectStore } from "@filespaces/engine";
 import { afterAll, describe, expect, it } from "vitest";
+import { lockFileOf } from "../../src/object/fs-lock.js";
 import { describeObjectStoreConformance } from "./conformance.js";
 
 describeObjectStoreConformance("memory", () => openObjectStore("memory://conformance"));
@@ -80,6 +81,29 @@ describe("file store", () => {
     expect((await readdir(join(dir, "chunks/ab"))).sort()).toEqual(["one"]);
     expect(await readdir(join(dir, "chunks"))).toContain(".fs-tmp-cafe");
     expect((await store.list("")).objects.map((o) => o.key)).toEqual(["chunks/ab/one"]);
+  });
+
+  it("breaks a lock file left by a crashed process, and waits for a live one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fs-objstore-"));
+    dirs.push(dir);
+    const store = await openObjectStore(`file://${dir}?fsync=false`);
+    await store.put("k", Buffer.from("v1"));
+    const lock = lockFileOf(join(dir, "k"));
+    await writeFile(lock, "");
+    const old = new Date(Date.now() - 60_000);
+    await utimes(lock, old, old);
+    await store.put("k", Buffer.from("v2")); // stale: broken at once
+    await writeFile(lock, ""); // fresh: a live holder
+    let done = false;
+    const pending = store.put("k", Buffer.from("v3")).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(done).toBe(false);
+    await rm(lock);
+    await pending;
+    expect((await store.get("k")).toString()).toBe("v3");
+    expect(await readdir(dir)).toEqual(["k"]);
   });
 
   it("refuses a key that is also a prefix of other keys, with a clear error", async () => {

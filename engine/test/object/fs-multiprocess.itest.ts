@@ -1,7 +1,8 @@
 /**
  * The file backend under writers in several real processes (built dist/ code): whole-object
- * overwrites never tear, and create-only puts have exactly one winner per key across
- * processes (link(2) is atomic; the in-process key lock does not help here).
+ * overwrites never tear, create-only puts have exactly one winner per key, and ifMatch
+ * read-modify-write loses no update across processes (the lock file, not the in-process
+ * queue, is what makes that hold).
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -21,6 +22,17 @@ for (let round = 0; round < 40; round++) {
   try {
     await store.put("race/" + round, Buffer.from(String(id)), { ifNoneMatch: "*" });
     wins.push(round);
+  } catch (err) {
+    if (err.name !== "ObjectPreconditionFailedError") throw err;
+  }
+}
+// Read-modify-write with ifMatch: lost updates would show in the final count.
+for (let done = 0; done < 15; ) {
+  const { etag } = await store.head("counter");
+  const value = Number((await store.get("counter")).toString());
+  try {
+    await store.put("counter", Buffer.from(String(value + 1)), { ifMatch: etag });
+    done++;
   } catch (err) {
     if (err.name !== "ObjectPreconditionFailedError") throw err;
   }
@@ -54,8 +66,9 @@ function runWriter(id: number): Promise<number[]> {
   });
 }
 
-it("keeps objects whole and create-only puts single-winner across processes", async () => {
+it("keeps objects whole, create-only single-winner and ifMatch updates lossless across processes", async () => {
   const store = await openObjectStore(`file://${dir}`);
+  await store.put("counter", Buffer.from("0"));
   const writers = [1, 2, 3].map(runWriter);
   let done = false;
   let reads = 0;
@@ -79,5 +92,6 @@ it("keeps objects whole and create-only puts single-winner across processes", as
     for (const round of won) expect((await store.get(`race/${round}`)).toString()).toBe(String(i + 1));
   }
   expect(reads).toBeGreaterThan(0);
-  expect((await readdir(join(dir, "shared"))).filter((n) => n !== "object")).toEqual([]); // no temp files left
+  expect((await store.get("counter")).toString()).toBe("45"); // 3 processes × 15 ifMatch increments
+  expect((await readdir(join(dir, "shared"))).filter((n) => n !== "object")).toEqual([]); // no temp or lock files left
 });
