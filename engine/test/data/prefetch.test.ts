@@ -37,6 +37,11 @@ function setup(latencyMs: number, hint?: SequenceHint) {
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 60));
+/** Poll until `cond` holds (a busy CI machine can be slow to run background prefetch). */
+async function waitFor(cond: () => boolean, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+}
 
 describe("Prefetcher", () => {
   it("grows the window on sequential reads, resets on a random read, and reads ahead in parallel", async () => {
@@ -52,7 +57,7 @@ describe("Prefetcher", () => {
       pos += BLOCK;
     }
     expect(windows).toEqual([2, 4, 8, 16, 32, 32].map((n) => n * BLOCK));
-    await settle();
+    await waitFor(() => t.store.maxInFlight > 1);
     expect(t.store.maxInFlight).toBeGreaterThan(1);
     // random read: window back to the start
     t.prefetcher.onRead(7, 1, 200 * BLOCK, BLOCK, size);
@@ -68,7 +73,7 @@ describe("Prefetcher", () => {
       const got = await t.reader.read(1, pos, BLOCK);
       expect(got.equals(data.subarray(pos, pos + BLOCK))).toBe(true);
       t.prefetcher.onRead(1, 1, pos, BLOCK, size);
-      if (pos === 2 * BLOCK) await settle();
+      if (pos === 2 * BLOCK) await waitFor(() => t.prefetcher.stats.bytesInFlight === 0);
     }
     expect(t.memory.accuracy.used).toBeGreaterThan(56);
     expect(t.memory.accuracy.wasted).toBe(0);
@@ -86,7 +91,7 @@ describe("Prefetcher", () => {
     for (const f of frames) await putFile(t.store, t.codec, t.meta, f, pattern(4 * BLOCK, f));
     await t.reader.read(11, 0, 4 * BLOCK);
     t.prefetcher.onRead(1, 11, 0, 4 * BLOCK, 4 * BLOCK);
-    await settle();
+    await waitFor(() => t.prefetcher.stats.sequencePredictions === 3 && t.prefetcher.stats.bytesInFlight === 0);
     expect(t.prefetcher.stats.sequencePredictions).toBe(3);
     t.store.gets = [];
     for (const f of [12, 13, 14]) {
@@ -112,7 +117,7 @@ describe("Prefetcher", () => {
     }
     expect(peak).toBeLessThanOrEqual(16 * BLOCK);
     expect(capped.stats.throttled).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor(() => capped.stats.bytesInFlight === 0);
     expect(capped.stats.bytesInFlight).toBe(0);
   });
 });
