@@ -1,12 +1,37 @@
 import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FileObjectStore, MemoryObjectStore, openObjectStore } from "@filespaces/engine";
+import {
+  FileObjectStore,
+  faulty,
+  MemoryObjectStore,
+  metered,
+  openObjectStore,
+  withLatency,
+  withRetry,
+} from "@filespaces/engine";
 import { afterAll, describe, expect, it } from "vitest";
 import { lockFileOf } from "../../src/object/fs-lock.js";
 import { describeObjectStoreConformance } from "./conformance.js";
 
 describeObjectStoreConformance("memory", () => openObjectStore("memory://conformance"));
+
+// The wrappers must keep the contract: the whole suite through all of them, with one call
+// in five failing transiently underneath the retry layer (deterministic seed).
+describeObjectStoreConformance("memory through metered(latency(retry(faulty)))", async () =>
+  metered(
+    withLatency(
+      withRetry(
+        faulty(await openObjectStore("memory://conformance-wrapped"), {
+          seed: 42,
+          rules: [{ op: "*", probability: 0.2, fault: { kind: "error" } }],
+        }),
+        { baseDelayMs: 1, maxAttempts: 12 },
+      ),
+      { requestMs: 1, responseMs: 1 },
+    ),
+  ),
+);
 
 const dirs: string[] = [];
 afterAll(async () => {
