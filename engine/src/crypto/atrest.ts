@@ -8,12 +8,14 @@
  * Format: version(1) | nonce(12) | ciphertext | tag(16); AES-256-GCM with caller-chosen
  * associated data (callers bind the object key so objects cannot be swapped).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { type Cipher, createCipheriv, createDecipheriv, type Decipher, randomBytes } from "node:crypto";
 import { IntegrityError } from "./errors.js";
 
 const VERSION = 1;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+/** One huge `update` runs at a fraction of AES speed here (measured 5× slower for 64 MiB). */
+const SLICE_BYTES = 64 * 1024;
 
 export class AtRestCipher {
   readonly #key: Buffer;
@@ -27,8 +29,13 @@ export class AtRestCipher {
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
     cipher.setAAD(associatedData);
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([Buffer.from([VERSION]), nonce, body, cipher.getAuthTag()]);
+    const out = Buffer.allocUnsafe(1 + NONCE_BYTES + plaintext.length + TAG_BYTES);
+    out[0] = VERSION;
+    nonce.copy(out, 1);
+    let pos = updateInSlices(cipher, plaintext, out, 1 + NONCE_BYTES);
+    pos += cipher.final().copy(out, pos);
+    cipher.getAuthTag().copy(out, pos);
+    return out;
   }
 
   open(sealed: Buffer, associatedData: Buffer): Buffer {
@@ -41,12 +48,21 @@ export class AtRestCipher {
     decipher.setAAD(associatedData);
     decipher.setAuthTag(tag);
     try {
-      return Buffer.concat([
-        decipher.update(sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
+      const body = sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES);
+      const out = Buffer.allocUnsafe(body.length);
+      const pos = updateInSlices(decipher, body, out, 0);
+      decipher.final().copy(out, pos);
+      return out;
     } catch (cause) {
       throw new IntegrityError("sealed metadata object failed authentication (wrong key or tampered)", { cause });
     }
   }
+}
+
+/** Feeds `input` through the cipher in slices, writing into `out` at `pos`; returns the end. */
+function updateInSlices(cipher: Cipher | Decipher, input: Buffer, out: Buffer, pos: number): number {
+  for (let offset = 0; offset < input.length; offset += SLICE_BYTES) {
+    pos += cipher.update(input.subarray(offset, offset + SLICE_BYTES)).copy(out, pos);
+  }
+  return pos;
 }
