@@ -12,6 +12,7 @@ import { attrOf } from "./attr.js";
 import { diffTrees, ImageReader, ImageWriter } from "./image.js";
 import * as ops from "./ops.js";
 import type { NsRecord } from "./records.js";
+import { restore } from "./restore.js";
 import { Txn } from "./txn.js";
 import type { Dirent, Inode, Inodes, SessionRecord, SnapshotRecord, Tree } from "./types.js";
 
@@ -230,7 +231,7 @@ export class Namespace implements StateMachine<NsRecord> {
         return {};
       case "restore": {
         const snap = this.snapshot(r.snapshot);
-        const { attr, nextIno } = ops.restore(txn, r, snap.tree, this.#isOpen);
+        const { attr, nextIno } = restore(txn, r, snap.tree, this.#isOpen);
         after.push(() => {
           this.#nextIno = Math.max(this.#nextIno, nextIno);
         });
@@ -239,48 +240,77 @@ export class Namespace implements StateMachine<NsRecord> {
     }
   }
 
-  /** Every chunk referenced by the live tree (incl. unlinked-but-open files) or a snapshot. */
-  chunkReferences(): string[] {
-    const chunks = new Set<string>();
+  #referencingInodes(): Inode[] {
     const seen = new Set<Inode>();
     const trees: Inodes[] = [this.#tree.inodes, ...[...this.#snapshots.values()].map((s) => s.tree.inodes)];
-    for (const inodes of trees) {
-      for (const n of inodes.values()) {
-        if (!n.extents || seen.has(n)) continue;
-        seen.add(n);
-        for (const e of n.extents) chunks.add(e.chunk);
-      }
-    }
+    for (const inodes of trees) for (const n of inodes.values()) if (n.extents) seen.add(n);
+    return [...seen];
+  }
+
+  /** Every chunk referenced by the live tree (incl. unlinked-but-open files) or a snapshot. Sorted. */
+  chunkReferences(): string[] {
+    const chunks = new Set<string>();
+    for (const n of this.#referencingInodes()) for (const e of n.extents!) chunks.add(e.chunk);
     return [...chunks].sort();
   }
 
-  exportImage(): Buffer {
-    const w = new ImageWriter();
-    const snaps = [...this.#snapshots.values()].sort((a, b) => b.tree.version - a.tree.version);
-    const header: ImageHeader = {
-      format: IMAGE_FORMAT,
-      version: this.version,
-      nextIno: this.#nextIno,
-      sessions: [...this.#sessions].map(([id, s]) => [
-        id,
-        { client: s.client, ttlMs: s.ttlMs, handles: [...s.handles] },
-      ]),
-      requests: [...this.#requests],
-      snapshots: snaps.map((s) => ({
-        name: s.name,
-        createdAt: s.createdAt,
-        version: s.tree.version,
-        ...(s.schedule ? { schedule: s.schedule } : {}),
-      })),
-    };
-    w.json(header);
-    w.inodes(this.#tree.inodes);
-    let newer = this.#tree.inodes;
-    for (const s of snaps) {
-      w.inodes(newer === s.tree.inodes ? [] : diffTrees(s.tree.inodes, newer));
-      newer = s.tree.inodes;
+  /** Like chunkReferences, with the chunk ranges extents use (for fsck's range checks). */
+  chunkUsage(): Array<{ chunkId: string; ranges: Array<{ offset: number; length: number }> }> {
+    // The same extent usually appears in several versions of an inode: keep each range once.
+    const byChunk = new Map<string, Map<string, { offset: number; length: number }>>();
+    for (const n of this.#referencingInodes()) {
+      for (const e of n.extents!) {
+        const ranges = byChunk.get(e.chunk) ?? new Map();
+        ranges.set(`${e.chunkOffset}:${e.length}`, { offset: e.chunkOffset, length: e.length });
+        byChunk.set(e.chunk, ranges);
+      }
     }
-    return w.finish();
+    return [...byChunk]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([chunkId, ranges]) => ({ chunkId, ranges: [...ranges.values()] }));
+  }
+
+  exportImage(): Buffer {
+    return this.captureImage()();
+  }
+
+  /**
+   * Freeze the state now (cheap: the trees are persistent; sessions and the dedupe memory are
+   * copied) and return a thunk that serialises it later, off the append path.
+   */
+  captureImage(): () => Buffer {
+    const tree = this.#tree;
+    const nextIno = this.#nextIno;
+    const sessions: ImageHeader["sessions"] = [...this.#sessions].map(([id, s]) => [
+      id,
+      { client: s.client, ttlMs: s.ttlMs, handles: [...s.handles] },
+    ]);
+    const requests = [...this.#requests];
+    const snaps = [...this.#snapshots.values()].sort((a, b) => b.tree.version - a.tree.version);
+    return () => {
+      const w = new ImageWriter();
+      const header: ImageHeader = {
+        format: IMAGE_FORMAT,
+        version: tree.version,
+        nextIno,
+        sessions,
+        requests,
+        snapshots: snaps.map((s) => ({
+          name: s.name,
+          createdAt: s.createdAt,
+          version: s.tree.version,
+          ...(s.schedule ? { schedule: s.schedule } : {}),
+        })),
+      };
+      w.json(header);
+      w.inodes(tree.inodes);
+      let newer = tree.inodes;
+      for (const s of snaps) {
+        w.inodes(newer === s.tree.inodes ? [] : diffTrees(s.tree.inodes, newer));
+        newer = s.tree.inodes;
+      }
+      return w.finish();
+    };
   }
 
   static importImage(image: Buffer): Namespace {

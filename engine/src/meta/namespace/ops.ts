@@ -10,16 +10,16 @@ import { attrOf } from "./attr.js";
 import { extentsEnd, overlay, truncateExtents } from "./extents.js";
 import type { NsRecord } from "./records.js";
 import { footprint, type Txn } from "./txn.js";
-import { type Dirent, type Inode, type Tree, tokenKey } from "./types.js";
+import { type Dirent, type Inode, tokenKey } from "./types.js";
 
 type Rec<K extends NsRecord["op"]> = Extract<NsRecord, { op: K }>;
 
-const EMPTY_ENTRIES = IMap<string, Dirent>();
-const b64 = (s: string) => Buffer.from(s, "base64");
+export const EMPTY_ENTRIES = IMap<string, Dirent>();
+export const b64 = (s: string) => Buffer.from(s, "base64");
 /** Sealed names are kept as latin1 strings: far smaller on the heap than one Buffer per entry. */
-const sealedOf = (s: string) => b64(s).toString("latin1");
+export const sealedOf = (s: string) => b64(s).toString("latin1");
 
-function setEntry(txn: Txn, dir: number, key: string, ent: Dirent | undefined, nlinkDelta = 0): void {
+export function setEntry(txn: Txn, dir: number, key: string, ent: Dirent | undefined, nlinkDelta = 0): void {
   const d = txn.get(dir);
   const entries = d.entries ?? EMPTY_ENTRIES;
   txn.put(dir, {
@@ -31,7 +31,7 @@ function setEntry(txn: Txn, dir: number, key: string, ent: Dirent | undefined, n
   });
 }
 
-function entryOf(txn: Txn, dir: number, token: string): [string, Dirent | undefined] {
+export function entryOf(txn: Txn, dir: number, token: string): [string, Dirent | undefined] {
   const key = tokenKey(b64(token));
   return [key, txn.dir(dir).entries?.get(key)];
 }
@@ -92,7 +92,7 @@ export function link(txn: Txn, r: Rec<"link">): Attr {
 }
 
 /** Remove one link of `ino` that lived in `fromDir` (the entry itself is already gone). */
-function dropLink(txn: Txn, ino: number, fromDir: number, isOpen: (ino: number) => boolean): UnlinkResponse {
+export function dropLink(txn: Txn, ino: number, fromDir: number, isOpen: (ino: number) => boolean): UnlinkResponse {
   const node = txn.get(ino);
   if (node.type === "dir") {
     txn.charge(fromDir, 0, -1);
@@ -298,73 +298,4 @@ export function quotaOf(n: Inode): QuotaResponse {
   if (n.quotaBytes !== undefined) q.maxBytes = n.quotaBytes;
   if (n.quotaFiles !== undefined) q.maxFiles = n.quotaFiles;
   return q;
-}
-
-/**
- * Copy a file or directory tree out of a snapshot into the live tree: new inode numbers
- * (from `firstIno`, in sorted traversal order so replay is exact), the same extents (chunks
- * are shared, nothing is copied), directories keep their name scope so entry tokens stay valid.
- * Returns the new root's attributes and the next free inode number.
- */
-export function restore(
-  txn: Txn,
-  r: Rec<"restore">,
-  snap: Tree,
-  isOpen: (ino: number) => boolean,
-): { attr: Attr; nextIno: number } {
-  const source = snap.inodes.get(r.ino);
-  if (!source || source.nlink === 0) throw new MetaError("ENOENT", `no inode ${r.ino} in snapshot ${r.snapshot}`);
-  const [key, existing] = entryOf(txn, r.parent, r.token);
-  if (existing) {
-    if (!r.replace) throw new MetaError("EEXIST", "restore target exists");
-    const target = txn.get(existing.ino);
-    if ((target.type === "dir") !== (source.type === "dir"))
-      throw new MetaError(source.type === "dir" ? "ENOTDIR" : "EISDIR", "restore target is of another kind");
-    if ((target.entries?.size ?? 0) > 0) throw new MetaError("ENOTEMPTY", "restore target directory not empty");
-    setEntry(txn, r.parent, key, undefined);
-    dropLink(txn, existing.ino, r.parent, isOpen);
-  }
-  let next = r.firstIno;
-  const copied = new Map<number, number>();
-  const copy = (oldIno: number, node: Inode, newParent: number): number => {
-    const seen = copied.get(oldIno);
-    if (seen !== undefined) {
-      const n = txn.get(seen);
-      txn.put(seen, { ...n, nlink: n.nlink + 1, extraParents: [...(n.extraParents ?? []), newParent] });
-      return seen;
-    }
-    const ino = next++;
-    copied.set(oldIno, ino);
-    const fresh: Inode =
-      node.type === "dir"
-        ? { ...node, parent: newParent, nlink: 2, entries: EMPTY_ENTRIES, usageBytes: 0, usageFiles: 0 }
-        : { ...node, parent: newParent, nlink: 1 };
-    delete (fresh as { extraParents?: unknown }).extraParents;
-    delete (fresh as { lockToken?: unknown }).lockToken;
-    txn.put(ino, fresh);
-    const [bytes] = footprint(fresh);
-    txn.charge(newParent, bytes, 1);
-    return ino;
-  };
-  const rootIno = copy(r.ino, source, r.parent);
-  setEntry(txn, r.parent, key, { ino: rootIno, sealed: sealedOf(r.sealed) }, source.type === "dir" ? 1 : 0);
-  const queue: Array<[number, number]> = source.type === "dir" ? [[r.ino, rootIno]] : [];
-  while (queue.length > 0) {
-    const [oldDir, newDir] = queue.shift()!;
-    const entries = snap.inodes.get(oldDir)!.entries ?? EMPTY_ENTRIES;
-    for (const k of [...entries.keys()].sort()) {
-      const ent = entries.get(k)!;
-      const child = snap.inodes.get(ent.ino)!;
-      const fresh = !copied.has(ent.ino);
-      const ino = copy(ent.ino, child, newDir);
-      setEntry(txn, newDir, k, { ino, sealed: ent.sealed }, child.type === "dir" ? 1 : 0);
-      if (fresh && child.type === "dir") queue.push([ent.ino, ino]);
-    }
-  }
-  // setEntry stamped copied directories with "now"; a restore keeps the snapshot's times.
-  for (const [oldIno, ino] of copied) {
-    const old = snap.inodes.get(oldIno)!;
-    if (old.type === "dir") txn.update(ino, { mtime: old.mtime, ctime: old.ctime });
-  }
-  return { attr: attrOf(rootIno, txn.get(rootIno)), nextIno: next };
 }
