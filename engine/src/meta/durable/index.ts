@@ -7,4 +7,5 @@ export * from "./layout.js";
 export * from "./lease.js";
 export * from "./open.js";
 export * from "./recovery.js";
+export * from "./schemas.js";
 export * from "./segment.js";

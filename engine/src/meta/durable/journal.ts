@@ -22,7 +22,7 @@
 import { ObjectPreconditionFailedError } from "../../object/errors.js";
 import type { Journal, JournalRecord, StateMachine } from "../replication.js";
 import type { LocalObjectCache } from "./cache.js";
-import { writeCheckpoint } from "./checkpoint.js";
+import { withTimeout, writeCheckpoint } from "./checkpoint.js";
 import { FencedError, JournalFailedError } from "./errors.js";
 import {
   CHECKPOINT_PREFIX,
@@ -306,6 +306,8 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
       this.#s,
       { version, epoch: this.#epoch, fromSeq, createdAt: new Date().toISOString() },
       image,
+      // Sized for big images; a multiple of the segment timeout.
+      this.#o.putTimeoutMs * 20,
     );
     await this.#cache?.put(written.key, written.etag, written.sealed);
     this.#checkpoints.set(version, fromSeq);
@@ -394,21 +396,4 @@ export async function writeSegmentObject(
     }
   }
   throw new JournalFailedError(`journal segment ${header.seq} could not be written`, { cause: lastError });
-}
-
-/** Run `fn` with an abort signal that fires after `ms`; reject at that moment even if `fn` ignores the signal. */
-async function withTimeout<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new JournalFailedError(`object store put timed out after ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([fn(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

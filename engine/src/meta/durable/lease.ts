@@ -19,6 +19,7 @@ import { hostname } from "node:os";
 import { ObjectNotFoundError, ObjectPreconditionFailedError } from "../../object/errors.js";
 import { FencedError, type LeaseHolder, ServiceAlreadyRunningError } from "./errors.js";
 import { fullKey, getSealed, LEASE_KEY, putSealed, type SealedStore } from "./layout.js";
+import { leaseRecordSchema, parseStored } from "./schemas.js";
 
 export interface LeaseRecord {
   holder: LeaseHolder;
@@ -70,7 +71,7 @@ export class Lease {
   static async read(s: SealedStore): Promise<{ record: LeaseRecord; etag: string } | undefined> {
     try {
       const { etag } = await s.store.head(fullKey(s, LEASE_KEY));
-      const record = JSON.parse((await getSealed(s, LEASE_KEY)).toString()) as LeaseRecord;
+      const record = parseStored(leaseRecordSchema, "metadata lease", await getSealed(s, LEASE_KEY));
       return { record, etag };
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return undefined;

@@ -20,6 +20,7 @@ import { type CheckpointSource, type JournalOptions, ObjectStoreJournal, writeSe
 import type { SealedStore } from "./layout.js";
 import { Lease, type LeaseOptions } from "./lease.js";
 import { type Recovered, type RestoreMachine, readSegment, recover } from "./recovery.js";
+import { validateOptions } from "./schemas.js";
 
 export interface DurableMetaOptions<M> extends JournalOptions {
   store: ObjectStore;
@@ -47,8 +48,9 @@ export interface DurableMeta<M, R> {
 export async function openDurableMeta<R, M extends CheckpointSource>(
   options: DurableMetaOptions<M>,
 ): Promise<DurableMeta<M, R>> {
+  const { store: _store, cipher: _cipher, restore: _restore, onFailure: _onFailure, ...plain } = options;
+  validateOptions(plain);
   const prefix = options.prefix ?? "";
-  if (prefix !== "" && !prefix.endsWith("/")) throw new RangeError(`prefix must be "" or end in "/", got "${prefix}"`);
   const s: SealedStore = { store: options.store, cipher: options.cipher, prefix };
   const cache = options.cacheDir ? new LocalObjectCache(options.cacheDir) : undefined;
   const lease = await Lease.acquire(s, options.lease);

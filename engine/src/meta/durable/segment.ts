@@ -10,6 +10,7 @@
  */
 import { IntegrityError } from "../../crypto/errors.js";
 import type { JournalRecord } from "../replication.js";
+import { parseStored, segmentHeaderSchema } from "./schemas.js";
 
 const MAGIC = Buffer.from("FSJ1");
 
@@ -51,7 +52,7 @@ export function decodeHeader(body: Buffer): { header: SegmentHeader; end: number
   if (body.length < 8 || !body.subarray(0, 4).equals(MAGIC)) throw new IntegrityError("journal segment: bad magic");
   const hl = body.readUInt32BE(4);
   if (8 + hl > body.length) throw new IntegrityError("journal segment: truncated header");
-  const header = JSON.parse(body.subarray(8, 8 + hl).toString()) as SegmentHeader;
+  const header = parseStored(segmentHeaderSchema, "journal segment header", body.subarray(8, 8 + hl));
   return { header, end: 8 + hl };
 }
 

@@ -46,6 +46,11 @@ describe("object-store journal", () => {
     await kv.journal.close();
   });
 
+  it("validates its options, naming the field", async () => {
+    await expect(openKv(new TestStore(), { maxBatchRecords: 0 })).rejects.toThrow(/"maxBatchRecords"/);
+    await expect(openKv(new TestStore(), { prefix: "fs1" })).rejects.toThrow(/"prefix".*ending in/);
+  });
+
   it("rejects out-of-order appends", async () => {
     const kv = await openKv(new TestStore());
     await expect(kv.journal.append({ version: 5, record: { op: "del", key: "a" } })).rejects.toThrow(/out of order/);
