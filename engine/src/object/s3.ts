@@ -88,6 +88,8 @@ export class S3ObjectStore implements ObjectStore {
       requestHandler: {
         requestTimeout: config.requestTimeoutMs ?? 30_000,
         connectionTimeout: 5_000,
+        // Without this, current smithy handlers only log a warning and keep waiting forever.
+        throwOnRequestTimeout: true,
       },
       // Newer SDKs add CRC checksums s3rver and many S3-compatibles do not understand.
       requestChecksumCalculation: "WHEN_REQUIRED",

@@ -19,7 +19,10 @@ interface Seen {
   url: string;
   headers: IncomingHttpHeaders;
 }
-type Reply = { status: number; code?: string; body?: string; headers?: Record<string, string> };
+type Reply =
+  | { status: number; code?: string; body?: string; headers?: Record<string, string> }
+  | { hang: true }
+  | { reset: true };
 
 let server: Server;
 let seen: Seen[] = [];
@@ -32,6 +35,8 @@ beforeAll(async () => {
     req.on("end", () => {
       seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
       const reply = replies.shift() ?? { status: 200 };
+      if ("hang" in reply) return; // never answer: the client's request timeout must fire
+      if ("reset" in reply) return req.socket.destroy();
       const body =
         reply.body ??
         (reply.code ? `<?xml version="1.0"?><Error><Code>${reply.code}</Code><Message>m</Message></Error>` : "");
@@ -43,6 +48,7 @@ beforeAll(async () => {
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  server.closeAllConnections();
   await new Promise((r) => server.close(r));
 });
 beforeEach(() => {
@@ -50,10 +56,11 @@ beforeEach(() => {
   replies = [];
 });
 
-const open = (query = ""): Promise<ObjectStore> =>
+const open = (query = "", requestTimeoutMs?: number): Promise<ObjectStore> =>
   openObjectStore(`s3://bucket/pre?endpoint=${encodeURIComponent(endpoint)}${query}`, {
     s3: { accessKeyId: "a", secretAccessKey: "b" },
     retry: false,
+    ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
   });
 
 describe("s3 backend on the wire", () => {
@@ -100,6 +107,18 @@ describe("s3 backend on the wire", () => {
     expect(denied.name).toBe("ObjectStoreError");
     expect(denied.message).toMatch(/AccessDenied/);
     expect(seen).toHaveLength(5); // one request each: the SDK does not retry
+    await store.close();
+  });
+
+  it("maps a request timeout and a connection reset to transient errors", async () => {
+    const store = await open("", 300);
+    replies.push({ hang: true });
+    const started = Date.now();
+    const timedOut = await store.get("k").catch((e) => e);
+    expect(timedOut).toBeInstanceOf(ObjectTransientError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    replies.push({ reset: true });
+    await expect(store.head("k")).rejects.toBeInstanceOf(ObjectTransientError);
     await store.close();
   });
 });
