@@ -93,6 +93,41 @@ export function describeMetaConformance(name: string, factory: () => Promise<Met
         expect(await c.names(home.ino)).toEqual(["made-inside", "mine"]);
       });
 
+      it("a read-only token may open for reading but not for writing", async () => {
+        const f = await c.create(ROOT_INO, "f");
+        const roToken = fx.issue({ client: "reader", mode: "ro", subtreeRoot: ROOT_INO });
+        const s = await fx.api.openSession({ token: roToken }, { requestId: "ro-s" });
+        const ro = { token: roToken, sessionId: s.sessionId };
+        const h = await fx.api.open(ro, { requestId: "o1", ino: f.ino });
+        await fx.api.release(ro, { requestId: "r1", handle: h.handle });
+        expect(await codeOf(fx.api.open(ro, { requestId: "o2", ino: f.ino, write: true }))).toBe("EROFS");
+        expect(
+          await codeOf(fx.api.commitWrite(ro, { requestId: "w", ino: f.ino, extents: [], newSize: 1, mtime: 1 })),
+        ).toBe("EROFS");
+      });
+
+      it("a session belongs to the client that opened it", async () => {
+        const other = {
+          token: fx.issue({ client: "mallory", mode: "rw", subtreeRoot: ROOT_INO }),
+          sessionId: c.ctx.sessionId!,
+        };
+        expect(await codeOf(fx.api.heartbeat(other))).toBe("STALE_SESSION");
+        const f = await c.create(ROOT_INO, "f");
+        expect(await codeOf(fx.api.open(other, { requestId: "x", ino: f.ino }))).toBe("STALE_SESSION");
+      });
+
+      it("a subtree token reads snapshots only inside its subtree", async () => {
+        const home = await c.mkdir(ROOT_INO, "home");
+        await c.create(home.ino, "kept");
+        const secret = await c.create(ROOT_INO, "secret");
+        await fx.api.createSnapshot(admin.ctx, { requestId: c.rid(), name: "snap" });
+        const sub = new TestClient(fx.api, { token: fx.issue({ client: "carol", mode: "ro", subtreeRoot: home.ino }) });
+        sub.scopes.set(ROOT_INO, home.ino);
+        expect(await sub.names(ROOT_INO, "snap")).toEqual(["kept"]);
+        expect((await sub.getattr(ROOT_INO, "snap")).ino).toBe(ROOT_INO);
+        expect(await codeOf(sub.getattr(secret.ino, "snap"))).toBe("ENOENT");
+      });
+
       it("admin-only operations refuse rw tokens", async () => {
         const d = await c.mkdir(ROOT_INO, "q");
         expect(await codeOf(fx.api.setQuota(c.ctx, { requestId: c.rid(), ino: d.ino, maxBytes: 1 }))).toBe("EACCES");
@@ -561,6 +596,24 @@ export function describeMetaConformance(name: string, factory: () => Promise<Met
             }),
           ),
         ).toBe("EEXIST");
+
+        // Restoring over an existing empty directory needs `replace`.
+        const empty = await c.mkdir(ROOT_INO, "again");
+        const rep = await fx.api.restore(c.ctx, {
+          requestId: c.rid(),
+          snapshot: "before",
+          ino: sub.ino,
+          parent: ROOT_INO,
+          name: c.sealed(ROOT_INO, "again"),
+          replace: true,
+        });
+        expect(rep.attr.ino).not.toBe(empty.ino);
+        c.scopes.set(rep.attr.ino, rep.attr.nameScope!);
+        expect(await c.names(rep.attr.ino)).toEqual(["f"]);
+        expect(await codeOf(c.getattr(empty.ino))).toBe("ENOENT");
+        await c.rmdir(ROOT_INO, "again").catch(() => undefined);
+        await c.unlink(rep.attr.ino, "f");
+        await c.rmdir(ROOT_INO, "again");
 
         const cl = await fx.api.clone(c.ctx, {
           requestId: c.rid(),
