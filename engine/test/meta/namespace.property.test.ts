@@ -24,6 +24,7 @@ const opArb = fc.oneof(
   fc.record({ op: fc.constant("rename" as const), dir: pick, name, to: pick, newName: name }),
   fc.record({ op: fc.constant("link" as const), file: pick, to: pick, newName: name }),
   fc.record({ op: fc.constant("resize" as const), file: pick, size: fc.nat(10_000) }),
+  fc.record({ op: fc.constant("snapshot" as const) }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -33,6 +34,8 @@ async function check(ops: Op[]): Promise<void> {
   const s = await fx.api.openSession({ token: rw }, { requestId: "s" });
   const c = new TestClient(fx.api, { token: rw, sessionId: s.sessionId });
   const m = new PosixModel();
+  const admin = { token: fx.issue({ client: "adm", mode: "admin", subtreeRoot: ROOT_INO }) };
+  const snapshots: Array<[string, PosixModel]> = [];
   const at = (list: number[], i: number) => list[i % list.length]!;
   for (const o of ops) {
     let want: string;
@@ -73,6 +76,12 @@ async function check(ops: Op[]): Promise<void> {
         got = await codeOf(c.link(f, q, o.newName));
         break;
       }
+      case "snapshot": {
+        const name = `p${snapshots.length}`;
+        await fx.api.createSnapshot(admin, { requestId: `snap-${name}`, name });
+        snapshots.push([name, m.clone()]);
+        continue;
+      }
       case "resize": {
         const files = m.files();
         if (files.length === 0) continue;
@@ -84,9 +93,24 @@ async function check(ops: Op[]): Promise<void> {
     }
     expect(got, JSON.stringify(o)).toBe(want);
   }
-  // Whole-tree comparison.
+  // Whole-tree comparison, live and as of every snapshot.
+  await compareTree(c, m);
+  for (const [snap, model] of snapshots) await compareTree(c, model, snap);
+  expect(await fx.api.usage(c.ctx, { ino: ROOT_INO })).toEqual(m.usage());
+  expect(usageProblems(fx.service.ns.live)).toEqual([]);
+  for (const [snap] of snapshots) expect(usageProblems(fx.service.ns.snapshot(snap).tree)).toEqual([]);
+  // Durability seam: image round trip and journal replay reproduce the state exactly.
+  const live = dumpNamespace(fx.service.ns);
+  expect(dumpNamespace(Namespace.importImage(fx.service.ns.exportImage()))).toEqual(live);
+  const replayed = new Namespace();
+  for (const entry of fx.journal.records) replayed.replay(entry);
+  expect(dumpNamespace(replayed)).toEqual(live);
+  await fx.close();
+}
+
+async function compareTree(c: TestClient, m: PosixModel, snapshot?: string): Promise<void> {
   for (const d of m.dirs()) {
-    const entries = await c.readdir(d, { limit: 2 });
+    const entries = await c.readdir(d, { limit: 2, ...(snapshot ? { snapshot } : {}) });
     const seen = new Map(entries.map((e) => [e.name.sealed.toString(), e.attr]));
     const model = m.dir(d).entries;
     expect([...seen.keys()].sort()).toEqual([...model.keys()].sort());
@@ -99,15 +123,6 @@ async function check(ops: Op[]): Promise<void> {
       else expect(attr.nlink).toBe(2 + [...node.entries.values()].filter((i) => m.nodes.get(i)!.kind === "dir").length);
     }
   }
-  expect(await fx.api.usage(c.ctx, { ino: ROOT_INO })).toEqual(m.usage());
-  expect(usageProblems(fx.service.ns.live)).toEqual([]);
-  // Durability seam: image round trip and journal replay reproduce the state exactly.
-  const live = dumpNamespace(fx.service.ns);
-  expect(dumpNamespace(Namespace.importImage(fx.service.ns.exportImage()))).toEqual(live);
-  const replayed = new Namespace();
-  for (const entry of fx.journal.records) replayed.replay(entry);
-  expect(dumpNamespace(replayed)).toEqual(live);
-  await fx.close();
 }
 
 describe("namespace vs reference model", () => {

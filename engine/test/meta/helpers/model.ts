@@ -10,6 +10,14 @@ export type MNode =
 export class PosixModel {
   readonly nodes = new Map<number, MNode>([[1, { kind: "dir", entries: new Map(), parent: 0 }]]);
 
+  clone(): PosixModel {
+    const copy = new PosixModel();
+    copy.nodes.clear();
+    for (const [ino, n] of this.nodes)
+      copy.nodes.set(ino, n.kind === "dir" ? { kind: "dir", entries: new Map(n.entries), parent: n.parent } : { ...n });
+    return copy;
+  }
+
   dirs(): number[] {
     return [...this.nodes]
       .filter(([, n]) => n.kind === "dir")
