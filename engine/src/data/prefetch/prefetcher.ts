@@ -82,7 +82,7 @@ export class Prefetcher {
       };
       this.handles.set(handle, h);
     }
-    if (h.reads++ === 0 && offset === 0) this.predictSequence(ino);
+    if (h.reads++ === 0 && offset === 0) this.predictSequence(h, ino, length, fileSize);
     // The kernel issues readahead in parallel, so neighbouring reads arrive slightly out of
     // order: a read starting within two read lengths (at least 128 KiB) of where the previous
     // one ended still counts as sequential.
@@ -137,10 +137,18 @@ export class Prefetcher {
     return pos;
   }
 
-  private predictSequence(ino: number): void {
+  private predictSequence(h: HandleState, ino: number, firstRead: number, fileSize: number): void {
     if (!this.hint || this.knobs.sequenceDepth === 0) return;
     this.hint(ino, this.knobs.sequenceDepth)
       .then((files) => {
+        if (files.length === 0) return;
+        // A file of a sequence is read whole: fetch the rest of this one first, so its bytes
+        // go on the wire ahead of the next files'.
+        const rest = Math.min(fileSize, this.knobs.sequenceMaxFileBytes);
+        const from = Math.max(firstRead, h.aheadUntil);
+        if (from < rest) {
+          h.aheadUntil = this.issue(ino, from, rest, Math.max(rest, this.knobs.prefetchInitialWindowBytes));
+        }
         for (const f of files) {
           if (this.predicted.has(f.ino)) continue;
           this.remember(f.ino);
