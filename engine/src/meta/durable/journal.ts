@@ -80,6 +80,8 @@ export interface JournalStats {
   bytesWritten: number;
   checkpointsWritten: number;
   lastCheckpointVersion: number | undefined;
+  checkpointFailures: number;
+  lastCheckpointError: string | undefined;
   durableVersion: number;
 }
 
@@ -109,6 +111,7 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
   #closed = false;
   #sinceCheckpoint = 0;
   #checkpointing: Promise<void> | undefined;
+  #checkpointChain: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #waiters: { version: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   #failureListeners: ((err: Error) => void)[] = [];
@@ -150,6 +153,8 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
       bytesWritten: 0,
       checkpointsWritten: 0,
       lastCheckpointVersion: undefined,
+      checkpointFailures: 0,
+      lastCheckpointError: undefined,
       durableVersion: state.version,
     };
     if (this.#o.checkpointIntervalMs > 0) {
@@ -283,16 +288,24 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
   requestCheckpoint(): void {
     if (this.#checkpointing || this.#failed) return;
     this.#checkpointing = this.checkpoint()
-      .catch(() => {
+      .catch((err) => {
         // a failed checkpoint costs only recovery time; the next one retries
+        this.stats.checkpointFailures++;
+        this.stats.lastCheckpointError = (err as Error)?.message ?? String(err);
       })
       .finally(() => {
         this.#checkpointing = undefined;
       });
   }
 
-  /** Write a checkpoint now (at the machine's current version) and prune; resolves when done. */
-  async checkpoint(): Promise<void> {
+  /** Write a checkpoint now (at the machine's current version) and prune; resolves when done. Serialised. */
+  checkpoint(): Promise<void> {
+    const run = this.#checkpointChain.then(() => this.#checkpointNow());
+    this.#checkpointChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #checkpointNow(): Promise<void> {
     const version = this.#source.version;
     const serialise = this.#source.captureImage?.() ?? constant(this.#source.exportImage());
     const before = this.#sinceCheckpoint;

@@ -15,7 +15,7 @@
 import type { AtRestCipher } from "../../crypto/atrest.js";
 import type { ObjectStore } from "../../object/types.js";
 import { LocalObjectCache } from "./cache.js";
-import { FencedError } from "./errors.js";
+import { FencedError, RecoveryError } from "./errors.js";
 import { type CheckpointSource, type JournalOptions, ObjectStoreJournal, writeSegmentObject } from "./journal.js";
 import type { SealedStore } from "./layout.js";
 import { Lease, type LeaseOptions } from "./lease.js";
@@ -90,6 +90,11 @@ export async function openDurableMeta<R, M extends CheckpointSource>(
         if (!(err instanceof FencedError)) throw err;
         const seg = await readSegment<R>(s, seq);
         if (seg.header.epoch >= epoch) throw err; // another new instance: should not happen under the lease
+        if (seg.header.baseVersion > machine.version) {
+          throw new RecoveryError(
+            `journal segment ${seq} starts after version ${seg.header.baseVersion}, state is at ${machine.version}`,
+          );
+        }
         for (const entry of seg.records) if (entry.version > machine.version) machine.replay(entry);
         rec.segments.push({ seq, lastVersion: seg.header.baseVersion + seg.header.count });
         seq++;

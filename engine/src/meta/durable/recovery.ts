@@ -54,6 +54,8 @@ export interface Recovered<M> {
   /** Checkpoints seen: version → fromSeq (where known). */
   checkpoints: Map<number, number | undefined>;
   segments: SegmentSummary[];
+  /** Newer checkpoints that failed to open (recovery used an older one or the journal alone): log these. */
+  skippedCheckpoints: { key: string; error: string }[];
   recordsReplayed: number;
   segmentsDropped: number;
   /** Timing breakdown in ms. */
@@ -109,6 +111,7 @@ export async function recover<R, M extends StateMachine<R>>(
 
   let checkpoint: { header: CheckpointHeader; image: Buffer } | undefined;
   const failures: unknown[] = [];
+  const skippedCheckpoints: { key: string; error: string }[] = [];
   for (const cp of cpList) {
     try {
       checkpoint = decodeCheckpoint(await fetchOpened(s, cp.key, cp.etag, options.cache));
@@ -117,6 +120,7 @@ export async function recover<R, M extends StateMachine<R>>(
       break;
     } catch (err) {
       failures.push(err);
+      skippedCheckpoints.push({ key: cp.key, error: (err as Error)?.message ?? String(err) });
       checkpoint = undefined;
     }
   }
@@ -193,6 +197,7 @@ export async function recover<R, M extends StateMachine<R>>(
     checkpoint: checkpoint?.header,
     checkpoints,
     segments: summaries,
+    skippedCheckpoints,
     recordsReplayed,
     segmentsDropped: segments.length - kept.length,
     timing: { checkpointMs: t1 - t0, segmentsMs: t2 - t1, replayMs: performance.now() - t2 },
