@@ -6,7 +6,8 @@
  * clouds; a bare host gets the account name appended as its path, azurite style).
  *
  * Retries: the SDK pipeline is built with `maxTries: 1` and downloads with
- * `maxRetryRequests: 0`; the retry wrapper is the only retry layer.
+ * `maxRetryRequests: 0`; the retry wrapper is the only retry layer. Timeouts: the SDK has
+ * no client-side one, so every call runs under a Deadline (deadline.ts).
  * Conditional put is native: If-None-Match: * and If-Match: etag (also on the block-list
  * commit of large uploads). The container must exist; we never create it implicitly.
  */
@@ -19,8 +20,9 @@ import {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { z } from "zod";
+import { Deadline, transferBudgetMs } from "./deadline.js";
 import { ObjectPreconditionFailedError } from "./errors.js";
-import { mapStoreError, statusOf } from "./http-errors.js";
+import { statusOf } from "./http-errors.js";
 import { assertValidKey, assertValidListPrefix, assertValidRange, normalizePrefix, throwIfAborted } from "./keys.js";
 import { type OpenObjectStoreOptions, queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
 import { withRetry } from "./retry.js";
@@ -47,6 +49,8 @@ export class AzureObjectStore implements ObjectStore {
   constructor(
     private readonly container: ContainerClient,
     private readonly prefix: string,
+    /** Client-side deadline per call until response headers (uploads: plus transfer time). */
+    private readonly timeoutMs = 30_000,
   ) {
     this.description = `azure://${container.containerName}/${prefix} at ${new URL(container.url).origin}`;
   }
@@ -61,37 +65,43 @@ export class AzureObjectStore implements ObjectStore {
       await this.head(key, options);
       return Buffer.alloc(0);
     }
+    const deadline = new Deadline(signal, this.timeoutMs);
     try {
       const res = await this.blob(key).download(range?.offset ?? 0, range?.length, {
-        abortSignal: signal,
+        abortSignal: deadline.signal,
         maxRetryRequests: 0,
       });
+      deadline.clear(); // headers are in; the body is bounded by the caller's signal only
       const body = await collect(res.readableStreamBody as Readable | undefined);
       throwIfAborted(signal, key);
       return body;
     } catch (err) {
       if (statusOf(err) === 416) return Buffer.alloc(0);
-      throw mapStoreError(err, key, signal);
+      throw deadline.error(err, key);
     }
   }
 
   async head(key: string, options?: CallOptions): Promise<ObjectInfo> {
     assertValidKey(key);
     throwIfAborted(options?.signal, key);
+    const deadline = new Deadline(options?.signal, this.timeoutMs);
     try {
-      const p = await this.blob(key).getProperties({ abortSignal: options?.signal });
+      const p = await this.blob(key).getProperties({ abortSignal: deadline.signal });
       return { key, size: p.contentLength ?? 0, etag: p.etag ?? "", lastModified: p.lastModified ?? new Date(0) };
     } catch (err) {
-      throw mapStoreError(err, key, options?.signal);
+      throw deadline.error(err, key);
+    } finally {
+      deadline.clear();
     }
   }
 
   async put(key: string, body: Buffer, options?: PutOptions): Promise<PutResult> {
     assertValidKey(key);
     throwIfAborted(options?.signal, key);
+    const deadline = new Deadline(options?.signal, transferBudgetMs(this.timeoutMs, body.length));
     try {
       const res = await this.blob(key).uploadData(body, {
-        abortSignal: options?.signal,
+        abortSignal: deadline.signal,
         maxSingleShotSize: SINGLE_SHOT_MAX,
         blockSize: BLOCK_SIZE,
         concurrency: 4,
@@ -106,26 +116,32 @@ export class AzureObjectStore implements ObjectStore {
       if (options?.ifNoneMatch && statusOf(err) === 409) {
         throw new ObjectPreconditionFailedError(key, { cause: err });
       }
-      throw mapStoreError(err, key, options?.signal);
+      throw deadline.error(err, key);
+    } finally {
+      deadline.clear();
     }
   }
 
   async delete(key: string, options?: CallOptions): Promise<void> {
     assertValidKey(key);
     throwIfAborted(options?.signal, key);
+    const deadline = new Deadline(options?.signal, this.timeoutMs);
     try {
-      await this.blob(key).deleteIfExists({ abortSignal: options?.signal });
+      await this.blob(key).deleteIfExists({ abortSignal: deadline.signal });
     } catch (err) {
-      throw mapStoreError(err, key, options?.signal);
+      throw deadline.error(err, key);
+    } finally {
+      deadline.clear();
     }
   }
 
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
     assertValidListPrefix(prefix);
     throwIfAborted(options?.signal);
+    const deadline = new Deadline(options?.signal, this.timeoutMs);
     try {
       const pages = this.container
-        .listBlobsFlat({ prefix: this.prefix + prefix, abortSignal: options?.signal })
+        .listBlobsFlat({ prefix: this.prefix + prefix, abortSignal: deadline.signal })
         .byPage({
           maxPageSize: options?.limit ?? 1000,
           ...(options?.cursor ? { continuationToken: options.cursor } : {}),
@@ -139,7 +155,9 @@ export class AzureObjectStore implements ObjectStore {
       }));
       return page?.continuationToken ? { objects, cursor: page.continuationToken } : { objects };
     } catch (err) {
-      throw mapStoreError(err, undefined, options?.signal);
+      throw deadline.error(err, undefined);
+    } finally {
+      deadline.clear();
     }
   }
 
@@ -176,6 +194,7 @@ export function openAzureObjectStore(url: URL, options: OpenObjectStoreOptions):
   if (!query.success) throw urlPartError(url, "query", query.error);
   const env = options.env ?? process.env;
   const pipeline = {
+    // tryTimeoutInMs is only a server-side hint; the client-side deadline is Deadline.
     retryOptions: { maxTries: 1, tryTimeoutInMs: options.requestTimeoutMs ?? 30_000 },
     userAgentOptions: { userAgentPrefix: "filespaces" },
   };
@@ -203,6 +222,7 @@ export function openAzureObjectStore(url: URL, options: OpenObjectStoreOptions):
   return new AzureObjectStore(
     service.getContainerClient(container.data),
     normalizePrefix(decodeURIComponent(url.pathname)),
+    options.requestTimeoutMs,
   );
 }
 

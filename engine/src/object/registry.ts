@@ -15,7 +15,10 @@ export interface OpenObjectStoreOptions {
   s3?: { accessKeyId?: string; secretAccessKey?: string; sessionToken?: string };
   /** Azure: explicit credentials instead of AZURE_STORAGE_* variables. */
   azure?: { connectionString?: string; accountName?: string; accountKey?: string };
-  /** Per-request timeout for network backends (ms). Default 30 s. */
+  /**
+   * Client-side timeout per request for network backends (ms), until response headers
+   * (uploads get extra time in proportion to their size on Azure). Default 30 s.
+   */
   requestTimeoutMs?: number;
   /**
    * Network backends (s3, azure) are wrapped in the retry wrapper, which is the ONE retry
