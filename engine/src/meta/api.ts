@@ -154,6 +154,7 @@ export interface EntryResponse {
 }
 
 export interface GetattrRequest extends Read {
+  /** 1–10,000 inodes. */
   inos: Ino[];
 }
 /** One answer per requested inode, same order; a missing inode is `{ error: "ENOENT" }`. */
@@ -203,7 +204,7 @@ export interface GetExtentsResponse {
 }
 
 export interface StatfsResponse {
-  /** Logical bytes of all files (live tree; includes unlinked-but-open files). */
+  /** Logical bytes of the files in the tree (or the token's subtree); unlinked-but-open files are not counted. */
   usedBytes: number;
   /** Quota of the root or of the token's subtree root, else a large nominal capacity. */
   totalBytes: number;
