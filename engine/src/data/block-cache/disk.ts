@@ -73,9 +73,16 @@ export class DiskBlockCache {
     }
     const shardNames = await readdir(join(dir, "blocks"));
     const listings = await Promise.all(
-      shardNames.map((s) => readdir(join(dir, "blocks", s)).then((n) => [s, n] as const)),
+      shardNames.map((s) =>
+        readdir(join(dir, "blocks", s)).then(
+          (n) => [s, n] as const,
+          () => undefined, // a stray file where a shard directory belongs
+        ),
+      ),
     );
-    for (const [shard, names] of listings) {
+    for (const listing of listings) {
+      if (!listing) continue;
+      const [shard, names] = listing;
       cache.shards.add(shard);
       for (const name of names) {
         const m = NAME.exec(name);
