@@ -131,13 +131,57 @@ REPLY_FN(ReplyOpen, 2, {
   ToFi(env, argv[1], &fi);
   res = fuse_reply_open(r->req, &fi);
 })
-REPLY_FN(ReplyBuf, 2, {
-  // Zero-copy: the kernel reads straight out of the JS buffer during this call.
+// Large replies are written to /dev/fuse from a libuv pool thread: the kernel copies the data
+// into the page cache during that write, and doing it off the JS thread lets several replies
+// (readahead keeps two in flight) copy in parallel while JS serves the next request.
+static const size_t kAsyncReplyBytes = 64 * 1024;
+
+struct BufReply {
+  napi_async_work work;
+  napi_ref keepBuf;  // the JS buffer stays alive until the kernel has copied it
+  napi_ref keepReq;  // and so does the request external (its finalizer frees the Req)
+  Req* r;
+  const char* data;
+  size_t len;
+};
+
+static napi_value ReplyBuf(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Req* r = Claim(env, info, &argc, argv);
+  if (!r) return Result(env, -EALREADY);
+  // Zero-copy: the kernel reads straight out of the JS buffer.
   void* data = nullptr;
   size_t len = 0;
   napi_get_buffer_info(env, argv[1], &data, &len);
-  res = fuse_reply_buf(r->req, static_cast<const char*>(data), len);
-})
+  if (len < kAsyncReplyBytes) {
+    int res = fuse_reply_buf(r->req, static_cast<const char*>(data), len);
+    FinishReq(r);
+    return Result(env, res);
+  }
+  auto* b = new BufReply{nullptr, nullptr, nullptr, r, static_cast<const char*>(data), len};
+  napi_create_reference(env, argv[1], 1, &b->keepBuf);
+  napi_create_reference(env, argv[0], 1, &b->keepReq);
+  napi_value name;
+  napi_create_string_utf8(env, "filespace_fuse reply", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(
+      env, nullptr, name,
+      [](napi_env, void* d) {
+        auto* b = static_cast<BufReply*>(d);
+        fuse_reply_buf(b->r->req, b->data, b->len);
+        FinishReq(b->r);
+      },
+      [](napi_env env, napi_status, void* d) {
+        auto* b = static_cast<BufReply*>(d);
+        napi_delete_reference(env, b->keepBuf);
+        napi_delete_reference(env, b->keepReq);
+        napi_delete_async_work(env, b->work);
+        delete b;
+      },
+      b, &b->work);
+  napi_queue_async_work(env, b->work);
+  return Result(env, 0);
+}
 REPLY_FN(ReplyWrite, 2, { res = fuse_reply_write(r->req, (size_t)Arg(env, argv[1])); })
 REPLY_FN(ReplyXattrSize, 2, { res = fuse_reply_xattr(r->req, (size_t)Arg(env, argv[1])); })
 REPLY_FN(ReplyReadlink, 2, {
