@@ -15,18 +15,22 @@ import { startAzurite, startS3rver } from "./lib/object-services.mjs";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
-const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const only = args
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
 const MiB = 1024 * 1024;
 const OBJECT = 4 * MiB;
 const RANGE = 4096;
 const LATENCY = { requestMs: 25, responseMs: 25 };
-const plan = quick
-  ? { c1: 3, c8: 8, ranges: 10, rangesWan: 5 }
-  : { c1: 12, c8: 32, ranges: 200, rangesWan: 60 };
+const plan = quick ? { c1: 3, c8: 8, ranges: 10, rangesWan: 5 } : { c1: 12, c8: 32, ranges: 200, rangesWan: 60 };
 
 const stops = [];
 const cleanup = async () => {
-  while (stops.length) await stops.pop()().catch((e) => console.error("cleanup:", e.message));
+  while (stops.length)
+    await stops
+      .pop()()
+      .catch((e) => console.error("cleanup:", e.message));
 };
 for (const sig of ["SIGINT", "SIGTERM"]) process.once(sig, () => cleanup().finally(() => process.exit(130)));
 
