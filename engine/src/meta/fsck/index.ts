@@ -1,1 +1,2 @@
 export * from "./check.js";
+export * from "./meta.js";

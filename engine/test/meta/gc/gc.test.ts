@@ -3,18 +3,38 @@
  * not yet committed (raced against GC in every interleaving) stay.
  */
 import { randomBytes } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { collectGarbage } from "../../../src/meta/gc/index.js";
+import { FileObjectStore } from "../../../src/object/fs.js";
 import { MemoryObjectStore } from "../../../src/object/memory.js";
+import type { ObjectStore } from "../../../src/object/types.js";
 
 const key = (id: string) => `chunks/${id.slice(0, 2)}/${id}`;
 const newId = () => randomBytes(16).toString("base64url");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let n = 0;
 const freshStore = () => new MemoryObjectStore(`gc-${process.pid}-${n++}`);
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+const stores: [string, () => Promise<ObjectStore>][] = [
+  ["memory", async () => freshStore()],
+  [
+    "file",
+    async () => {
+      const d = await mkdtemp(join(tmpdir(), "fs-gc-"));
+      dirs.push(d);
+      return new FileObjectStore(d, { fsync: false });
+    },
+  ],
+];
 
 /** A writer whose upload is slow and whose commit comes later still. */
-function slowWriter(store: MemoryObjectStore, committed: Set<string>, uploadMs: number) {
+function slowWriter(store: ObjectStore, committed: Set<string>, uploadMs: number) {
   const id = newId();
   const uploaded = sleep(uploadMs).then(() => store.put(key(id), randomBytes(1000)));
   return {
@@ -27,9 +47,9 @@ function slowWriter(store: MemoryObjectStore, committed: Set<string>, uploadMs: 
   };
 }
 
-describe("chunk garbage collection", () => {
+describe.each(stores)("chunk garbage collection (%s)", (_name, open) => {
   it("deletes old unreferenced chunks only; dry run deletes nothing", async () => {
-    const store = freshStore();
+    const store = await open();
     const live = newId();
     const garbage = [newId(), newId(), newId()];
     for (const id of [live, ...garbage]) await store.put(key(id), randomBytes(100));
@@ -54,7 +74,7 @@ describe("chunk garbage collection", () => {
   });
 
   it("never deletes an upload whose commit is delayed past a GC run, in any interleaving", async () => {
-    const store = freshStore();
+    const store = await open();
     const committed = new Set<string>();
     const grace = 400;
     // Old garbage, and an old committed chunk.
