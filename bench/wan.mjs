@@ -6,19 +6,21 @@
  *
  *   node bench/wan.mjs [--quick] [--systems raw,filespace,s3fs,rclone] [--delay-ms 25]
  *                      [--rate-mibps N] [--timeout S] [--out FILE.json] [--svg FILE.svg]
+ *   node bench/wan.mjs --report FILE.json     re-print tables, rewrite .svg/.md from a run
  *
  * Topology: s3rver ← delay proxy ← (raw client | s3fs | rclone | filespace mount);
  *           meta serve (talks to s3rver directly) ← delay proxy ← filespace mount.
  * Everything runs on loopback in a temp dir, in its own process group, and is torn down on
  * exit, error and SIGINT.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { cleanupAll, runOk, startService, tempDir, trapSignals } from "./lib/procs.mjs";
+import { cleanupAll, runOk, tempDir, trapSignals } from "./lib/procs.mjs";
+import { meterOf, startProxyProcess } from "./lib/proxy-process.mjs";
 import { makeSources, seedPlainBucket, sizes } from "./wan/dataset.mjs";
-import { markdown, printTable, svg } from "./wan/report.mjs";
+import { markdown, markdownEgress, printEgress, printTable, svg } from "./wan/report.mjs";
 import { s3Client, startS3rver } from "./wan/s3.mjs";
 import { filespaceSystem } from "./wan/systems/filespace.mjs";
 import { rcloneSystem } from "./wan/systems/rclone.mjs";
@@ -75,22 +77,40 @@ async function medianGetMs(port, urlPath, n = 15) {
 
 async function rawRuns(ctx, s, results) {
   const client = (args, timeoutMs = ctx.timeoutMs) =>
-    runOk(process.execPath, [path.join(benchDir, "raw-client.mjs"), args[0], ctx.proxiedS3, ...args.slice(1)], {
-      timeoutMs,
-    }).then((r) => JSON.parse(r.stdout));
+    runOk(
+      process.execPath,
+      ["--no-warnings", path.join(benchDir, "raw-client.mjs"), args[0], ctx.proxiedS3, ...args.slice(1)],
+      {
+        timeoutMs,
+      },
+    ).then((r) => JSON.parse(r.stdout));
   const guard = async (id, fn) => {
     try {
+      const meter = await ctx.meter();
       results[id].raw = await fn();
+      results[id].raw.egress = await meter();
     } catch (err) {
-      results[id].raw = { error: err.message.slice(0, 200) };
+      results[id].raw = { error: err.message.slice(-300) };
     }
     log(`raw ${id}: ${JSON.stringify(results[id].raw)}`);
   };
   // The limit: 16 × 4 MiB ranges in flight, best of two passes (the store's page cache is
   // warm for everyone: the peers read the same bytes from the same s3rver files).
   await guard("seq_cold", async () => {
+    const bytes = String(Math.max(s.big, 256 * 1024 * 1024)); // steady state even for --quick
     const pass = () =>
-      client(["seq", "plain", "big.bin", String(s.big), "--parallel", "16", "--range", String(4 * 1024 * 1024)]);
+      client([
+        "seq",
+        "plain",
+        "big.bin",
+        String(s.big),
+        "--parallel",
+        "16",
+        "--range",
+        String(4 * 1024 * 1024),
+        "--bytes",
+        bytes,
+      ]);
     return { value: Math.max((await pass()).mibps, (await pass()).mibps) };
   });
   await guard("ttfb", async () => {
@@ -115,7 +135,11 @@ async function runSystem(ctx, sys, s, results) {
     let mount;
     try {
       mount = await sys.mount();
+      const meter = await ctx.meter();
       const out = await session.run(mount, sys);
+      const egress = await meter();
+      const metered = out[session.meterId ?? session.ids[0]];
+      if (metered && metered.value !== undefined) metered.egress ??= egress;
       for (const [id, r] of Object.entries(out)) {
         results[id][sys.name] = r;
         log(`${sys.name} ${id}: ${JSON.stringify(r)}`);
@@ -148,20 +172,12 @@ async function main() {
     timeoutMs: (opts.timeoutS ?? (opts.quick ? 90 : 600)) * 1000,
     createTimeoutMs: (opts.quick ? 30 : 180) * 1000,
     randSeconds: opts.quick ? 5 : 20,
-    async startProxy(label, target) {
-      const args = [
-        path.join(repoRoot, "bench/lib/delay-proxy.mjs"),
-        "--target",
-        `${target.host}:${target.port}`,
-        "--delay-ms",
-        String(opts.delayMs),
-      ];
-      if (opts.rateMiBps) args.push("--rate-mibps", String(opts.rateMiBps));
-      const p = await startService(label, process.execPath, args, { ready: /listening on/ });
-      return { host: "127.0.0.1", port: Number(/listening on [^:]+:(\d+)/.exec(p.output())[1]) };
-    },
+    startProxy: (label, target) => startProxyProcess(label, target, opts),
+    /** Starts metering the store's proxy; the result gives MiB up/down since. */
+    meter: () => meterOf(ctx.s3proxy),
   };
   const s3proxy = await ctx.startProxy("s3 proxy", { host: "127.0.0.1", port: s3.port });
+  ctx.s3proxy = s3proxy;
   ctx.proxiedS3 = `http://127.0.0.1:${s3proxy.port}`;
   const direct = await medianGetMs(s3.port, "/plain?max-keys=0");
   const proxied = await medianGetMs(s3proxy.port, "/plain?max-keys=0");
@@ -205,21 +221,45 @@ async function main() {
   const mode = opts.quick ? "quick" : "full";
   const outDir = path.join(repoRoot, "bench/out");
   await mkdir(outDir, { recursive: true });
+  const run = {
+    mode,
+    sizes: s,
+    rttMs: ctx.rttMs,
+    delayMs: opts.delayMs,
+    rateMiBps: opts.rateMiBps,
+    stamp,
+    systems: opts.systems,
+    results,
+  };
   const jsonFile = opts.out ?? path.join(outDir, `wan-${mode}-${stamp}.json`);
-  const svgFile = opts.svg ?? path.join(outDir, `wan-${mode}-${stamp}.svg`);
-  const subtitle = `${mode} sizes, RTT added ${ctx.rttMs.toFixed(0)} ms, ${opts.rateMiBps ? `${opts.rateMiBps} MiB/s cap` : "no bandwidth cap"}, ${stamp}`;
+  await writeFile(jsonFile, `${JSON.stringify(run, null, 2)}\n`);
+  await writeReport(run, jsonFile, opts.svg);
+}
+
+/** Prints the tables and writes the SVG and Markdown next to the JSON (also for --report). */
+async function writeReport(run, jsonFile, svgOut) {
+  const infos = workloadInfo(run.sizes);
+  const systems = run.systems ?? ALL.filter((x) => Object.values(run.results).some((r) => r[x]));
+  const svgFile = svgOut ?? jsonFile.replace(/\.json$/, ".svg");
+  const cap = run.rateMiBps ? `${run.rateMiBps} MiB/s cap` : "no bandwidth cap";
+  const subtitle = `${run.mode} sizes, proxy RTT ${run.rttMs.toFixed(0)} ms, ${cap}, ${run.stamp}`;
+  await writeFile(svgFile, svg(infos, run.results, systems, subtitle));
   await writeFile(
-    jsonFile,
-    `${JSON.stringify({ mode, sizes: s, rttMs: ctx.rttMs, delayMs: opts.delayMs, rateMiBps: opts.rateMiBps, stamp, results }, null, 2)}\n`,
+    jsonFile.replace(/\.json$/, ".md"),
+    `${markdown(infos, run.results, systems)}\n\n${markdownEgress(infos, run.results, systems)}\n`,
   );
-  await writeFile(svgFile, svg(infos, results, opts.systems, subtitle));
-  await writeFile(jsonFile.replace(/\.json$/, ".md"), `${markdown(infos, results, opts.systems)}\n`);
   process.stdout.write(
-    `\n${subtitle}\n${printTable(infos, results, opts.systems)}\n\nJSON: ${jsonFile}\nSVG: ${svgFile}\n`,
+    `\n${subtitle}\n${printTable(infos, run.results, systems)}\n\n${printEgress(infos, run.results, systems)}\n\nJSON: ${jsonFile}\nSVG: ${svgFile}\n`,
   );
 }
 
-main()
+const reportOnly = process.argv.indexOf("--report");
+(reportOnly >= 0
+  ? readFile(process.argv[reportOnly + 1], "utf8").then((text) =>
+      writeReport(JSON.parse(text), process.argv[reportOnly + 1]),
+    )
+  : main()
+)
   .catch((err) => {
     process.stderr.write(`bench/wan: ${err.stack ?? err}\n`);
     process.exitCode = 1;

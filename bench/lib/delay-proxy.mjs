@@ -18,6 +18,8 @@
  *
  * CLI: node delay-proxy.mjs --listen 127.0.0.1:0 --target 127.0.0.1:9000 --delay-ms 25
  *      [--rate-mibps 100] [--no-handshake]   → prints "listening on HOST:PORT".
+ *      On SIGUSR2 it prints "stats up=BYTES down=BYTES" (totals so far: the egress a workload
+ *      caused is the difference of two readings).
  */
 import net from "node:net";
 import { fileURLToPath } from "node:url";
@@ -47,10 +49,11 @@ export class TokenBucket {
 
 /** One direction of one connection: delays chunks from `from` and writes them to `to`. */
 class DelayedPipe {
-  constructor(from, to, delayMs, bucket, notBefore) {
+  constructor(from, to, delayMs, bucket, notBefore, count) {
     Object.assign(this, { from, to, delayMs, bucket, notBefore, queue: [], queued: 0, timer: null });
     this.ended = false;
     from.on("data", (chunk) => {
+      count(chunk.length);
       const now = performance.now();
       this.queue.push({ chunk, due: Math.max(now, this.notBefore) + this.delayMs });
       this.queued += chunk.length;
@@ -95,6 +98,7 @@ export async function startDelayProxy({ listen, target, delayMs, rateBytesPerSec
   const up = rateBytesPerSec ? new TokenBucket(rateBytesPerSec) : null;
   const down = rateBytesPerSec ? new TokenBucket(rateBytesPerSec) : null;
   const sockets = new Set();
+  const totals = { up: 0, down: 0 };
   const server = net.createServer({ noDelay: true }, (client) => {
     const started = performance.now();
     const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
@@ -106,8 +110,12 @@ export async function startDelayProxy({ listen, target, delayMs, rateBytesPerSec
         upstream.destroy();
       });
     }
-    new DelayedPipe(client, upstream, delayMs, up, handshake ? started + 2 * delayMs : 0);
-    new DelayedPipe(upstream, client, delayMs, down, 0);
+    new DelayedPipe(client, upstream, delayMs, up, handshake ? started + 2 * delayMs : 0, (n) => {
+      totals.up += n;
+    });
+    new DelayedPipe(upstream, client, delayMs, down, 0, (n) => {
+      totals.down += n;
+    });
     upstream.on("close", () => setTimeout(() => client.destroy(), delayMs).unref());
     client.on("close", () => setTimeout(() => upstream.destroy(), delayMs).unref());
   });
@@ -118,6 +126,7 @@ export async function startDelayProxy({ listen, target, delayMs, rateBytesPerSec
   const { port } = server.address();
   return {
     address: { host: listen.host, port },
+    totals,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
@@ -151,6 +160,7 @@ async function cli(argv) {
     handshake: args.get("handshake") ?? true,
   });
   process.stdout.write(`listening on ${proxy.address.host}:${proxy.address.port}\n`);
+  process.on("SIGUSR2", () => process.stdout.write(`stats up=${proxy.totals.up} down=${proxy.totals.down}\n`));
   const stop = () => proxy.close().then(() => process.exit(0));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

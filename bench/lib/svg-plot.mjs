@@ -5,7 +5,10 @@
  * higher or lower is better.
  */
 
-const COLORS = ["#6b7280", "#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6"];
+const PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6"];
+/** Stable colours per system name, so plots of different runs read alike. */
+const NAMED = { raw: "#6b7280", filespace: "#2563eb", s3fs: "#f59e0b", rclone: "#10b981" };
+const colorOf = (system, j) => NAMED[system] ?? PALETTE[j % PALETTE.length];
 
 const xmlEscape = (s) =>
   String(s).replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]);
@@ -34,7 +37,7 @@ export function barChartSvg({ title, subtitle, systems, panels, columns = 2 }) {
     const y0 = 60 + Math.floor(i / columns) * panelH;
     const vals = systems.map((s) => p.values[s]).filter((v) => Number.isFinite(v) && v > 0);
     const max = vals.length ? Math.max(...vals) : 1;
-    const barMax = panelW - labelW - 110;
+    const barMax = panelW - labelW - 160;
     out.push(
       `<text x="${x0}" y="${y0 + 16}" font-weight="bold">${xmlEscape(p.title)}</text>`,
       `<text x="${x0}" y="${y0 + 31}" fill="#666" font-size="11">${xmlEscape(p.unit)} — ${p.better} is better</text>`,
@@ -47,7 +50,7 @@ export function barChartSvg({ title, subtitle, systems, panels, columns = 2 }) {
         const w = Math.max(1, (v / max) * barMax);
         const label = v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toPrecision(3);
         out.push(
-          `<rect x="${x0 + labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[j % COLORS.length]}"/>`,
+          `<rect x="${x0 + labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colorOf(s, j)}"/>`,
           `<text x="${x0 + labelW + w + 4}" y="${y + 13}">${xmlEscape(label)}${p.notes?.[s] ? ` ${xmlEscape(p.notes[s])}` : ""}</text>`,
         );
       } else {

@@ -35,6 +35,27 @@ export function tableRows(infos, results, systems) {
   return infos.map((info) => [`${info.label} [${info.unit}]`, ...systems.map((s) => cell(info, results, s))]);
 }
 
+/** Bytes that crossed the store's proxy per workload: "down ↓ / up ↑" in MiB. */
+export function egressRows(infos, results, systems) {
+  return infos
+    .filter((info) => systems.some((sys) => results[info.id]?.[sys]?.egress))
+    .map((info) => [
+      info.label,
+      ...systems.map((sys) => {
+        const e = results[info.id]?.[sys]?.egress;
+        return e ? `${num(e.down)} ↓ / ${num(e.up)} ↑` : "";
+      }),
+    ]);
+}
+
+export function printEgress(infos, results, systems) {
+  return textTable(["store traffic [MiB]", ...systems], egressRows(infos, results, systems));
+}
+
+export function markdownEgress(infos, results, systems) {
+  return markdownTable(["store traffic [MiB]", ...systems], egressRows(infos, results, systems));
+}
+
 export function printTable(infos, results, systems) {
   return textTable(["workload", ...systems], tableRows(infos, results, systems));
 }

@@ -79,7 +79,11 @@ function verify(ctx, files, names) {
   return undefined;
 }
 
-/** The sessions: each is [workload ids], fn(ctx, sys, mount) → { [id]: result }. */
+/**
+ * The sessions: `ids` it measures, run(mount, sys) → { [id]: result }. The harness meters the
+ * bytes through the store's proxy over the whole session and records them on `meterId` (default
+ * the first id) unless the session recorded `egress` itself.
+ */
 export function sessions(ctx, s) {
   const t = ctx.timeoutMs;
   const mib = (bytes, ms) => bytes / MiB / (ms / 1000);
@@ -96,16 +100,23 @@ export function sessions(ctx, s) {
       ids: ["seq_cold", "seq_warm"],
       async run(mount) {
         const file = path.join(mount.root, "big.bin");
+        let meter = await ctx.meter();
         const cold = await readFiles(ctx, [file], { timeoutMs: t });
         if (cold.fail) return { seq_cold: cold.fail, seq_warm: { error: "skipped (cold read failed)" } };
         const out = {
-          seq_cold: { value: mib(cold.files[0].bytes, cold.files[0].ms), error: verify(ctx, cold.files, ["big.bin"]) },
+          seq_cold: {
+            value: mib(cold.files[0].bytes, cold.files[0].ms),
+            error: verify(ctx, cold.files, ["big.bin"]),
+            egress: await meter(),
+          },
         };
         await dropPageCache();
+        meter = await ctx.meter();
         const warm = await readFiles(ctx, [file], { timeoutMs: t });
         out.seq_warm = warm.fail ?? {
           value: mib(warm.files[0].bytes, warm.files[0].ms),
           error: verify(ctx, warm.files, ["big.bin"]),
+          egress: await meter(),
         };
         return out;
       },
@@ -165,6 +176,7 @@ export function sessions(ctx, s) {
     },
     {
       ids: ["write_app", "write_store"],
+      meterId: "write_store",
       async run(mount, sys) {
         const key = `write/${sys.name}-${Date.now()}.bin`;
         const start = performance.now();
