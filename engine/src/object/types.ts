@@ -8,8 +8,14 @@
  * - Keys are '/'-separated relative paths without a leading '/', no '.'/'..' segments.
  * - `get` ranges follow the store, not HTTP: `{offset, length}`; a range crossing the end
  *   is cut at the end, a range starting at or past the end returns an empty body.
- * - `list` is lexicographic by key and paginates with an opaque continuation token.
- * - Every call honours `signal`: an aborted call rejects with `ObjectAbortedError`.
+ * - `list` is lexicographic by key (UTF-8 byte order, as S3/Azure) and paginates with an
+ *   opaque continuation token.
+ * - Every call honours `signal`: an aborted call rejects with `ObjectAbortedError`. An abort
+ *   that races a put's commit may lose: the put then resolves, or (remote stores) rejects
+ *   although it took effect — callers rely on put being idempotent, not on abort undoing it.
+ * - Etags are opaque: compare them for equality only, and only within one store.
+ * - Failures worth retrying are `ObjectTransientError`; `openObjectStore` already wraps
+ *   network backends in the one retry layer (see retry.ts), so do not add another.
  */
 export interface ObjectStore {
   /** Human-readable identity for logs and `filespace info` (never contains secrets). */
