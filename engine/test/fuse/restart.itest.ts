@@ -5,7 +5,7 @@
  * descriptor must keep working, and each predecessor must exit on its own.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -28,7 +28,8 @@ describe.skipIf(!NATIVE_BUILT)("restart survival (native binding)", () => {
     servers.push(a);
     const mnt = a.mnt;
 
-    const worker = spawn(PYTHON, [WORKER, mnt, "4"], { stdio: ["ignore", "pipe", "pipe"] });
+    const stopFile = join(first.dir, "stop-worker");
+    const worker = spawn(PYTHON, [WORKER, mnt, stopFile], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     worker.stdout.on("data", (d) => {
       out += d;
@@ -55,6 +56,8 @@ describe.skipIf(!NATIVE_BUILT)("restart survival (native binding)", () => {
     servers.push(c);
     expect(await bExit).toBe(0);
 
+    await sleep(500); // the worker keeps going on the second successor
+    writeFileSync(stopFile, "");
     expect(await workerDone, out).toBe(0);
     expect(Number(out.trim())).toBeGreaterThan(10);
     expect(isMounted(mnt)).toBe(true);

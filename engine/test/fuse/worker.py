@@ -1,14 +1,14 @@
-"""Restart-test worker: reads and writes through the mount in a loop for SECONDS and exits 1 on
-the first error or mismatch. Keeps one descriptor open across the whole run (it must survive the
+"""Restart-test worker: reads and writes through the mount in a loop until STOPFILE exists (at
+most 60 s) and exits 1 on the first error or mismatch. Keeps one descriptor open across the whole run (it must survive the
 hand-over) and also creates, checks and removes files. Prints the number of iterations."""
 import os, sys, time
 
-mnt, seconds = sys.argv[1], float(sys.argv[2])
+mnt, stopfile = sys.argv[1], sys.argv[2]
 long_fd = os.open(os.path.join(mnt, "long-lived"), os.O_RDWR | os.O_CREAT, 0o644)
-end = time.time() + seconds
+end = time.time() + 60
 i = 0
 try:
-    while time.time() < end:
+    while time.time() < end and not os.path.exists(stopfile):
         block = (b"%08d" % i) * 512
         os.pwrite(long_fd, block, (i % 64) * len(block))
         if os.pread(long_fd, len(block), (i % 64) * len(block)) != block:
