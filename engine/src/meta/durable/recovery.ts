@@ -27,7 +27,7 @@ import {
   type SealedStore,
   segmentKey,
 } from "./layout.js";
-import { decodeSegment, type Segment } from "./segment.js";
+import { decodeHeader, decodeSegment, type Segment, type SegmentHeader } from "./segment.js";
 
 /** Builds the state machine from a checkpoint image (undefined = empty filespace, version 0). */
 export type RestoreMachine<M> = (image: Buffer | undefined) => M;
@@ -147,11 +147,18 @@ export async function recover<R, M extends StateMachine<R>>(
       cause: failures[0],
     });
   }
-  const segments: Segment<R>[] = await mapLimit(segList, options.concurrency ?? 8, async (o) => {
-    const seg = decodeSegment<R>(await fetchOpened(s, o.key, o.etag, options.cache));
-    if (seg.header.seq !== o.seq) throw new IntegrityError(`${o.key} claims seq ${seg.header.seq}`);
-    return seg;
-  });
+  // Keep opened bodies, decode records only at replay (one segment at a time): decoded records
+  // cost several times their encoded size.
+  const segments: { header: SegmentHeader; body: Buffer | undefined }[] = await mapLimit(
+    segList,
+    options.concurrency ?? 8,
+    async (o) => {
+      const body = await fetchOpened(s, o.key, o.etag, options.cache);
+      const { header } = decodeHeader(body);
+      if (header.seq !== o.seq) throw new IntegrityError(`${o.key} claims seq ${header.seq}`);
+      return { header, body };
+    },
+  );
   const t2 = performance.now();
 
   // Epoch resolution: drop older-epoch segments at or after a newer epoch's start.
@@ -176,7 +183,9 @@ export async function recover<R, M extends StateMachine<R>>(
         `journal segment ${seg.header.seq} starts after version ${seg.header.baseVersion}, state is at ${version}`,
       );
     }
-    for (const entry of seg.records as JournalRecord<R>[]) {
+    const records = decodeSegment<R>(seg.body!).records;
+    seg.body = undefined;
+    for (const entry of records as JournalRecord<R>[]) {
       if (entry.version <= version) continue;
       machine.replay(entry);
       version = entry.version;
@@ -188,7 +197,7 @@ export async function recover<R, M extends StateMachine<R>>(
     throw new RecoveryError(`machine reports version ${machine.version} after replaying to ${version}`);
   }
   const lastSeg = segList.at(-1);
-  const lastEpoch = Math.max(epoch, ...segments.map((x) => x.header.epoch));
+  const lastEpoch = segments.reduce((m, x) => Math.max(m, x.header.epoch), epoch);
   await options.cache?.retain([...segList, ...cpList.filter((c) => c.version === checkpoint?.header.version)]);
   return {
     machine,
