@@ -76,6 +76,9 @@ describe("WriteBack", () => {
     expect(wb.stats().backlogBytes).toBe(0);
     expect(readdirSync(e.dir.path).filter((n) => n.endsWith(".log"))).toHaveLength(1); // only the new active segment
     await wb.drain();
+    await wb.drain(); // idempotent
+    expect(readdirSync(e.dir.path)).toEqual([]); // unmounted clean: nothing to replay
+    await expect(wb.write(7, 0, Buffer.from("late"), 0)).rejects.toThrow(/closed/);
   });
 
   it("truncate then write: the metadata service sees the cut, and the overlay zeroes stored data meanwhile", async () => {

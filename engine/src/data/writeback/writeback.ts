@@ -165,6 +165,12 @@ export class WriteBack {
     this.closed = true;
     this.stopped = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    // nothing left to replay: drop the (empty) active segment and its descriptor
+    const i = this.segments.indexOf(this.active);
+    if (i >= 0 && this.active.records.length === 0) {
+      this.segments.splice(i, 1);
+      await this.active.remove();
+    }
   }
 
   /** Forced unmount: stop now, leave pending data queued in the log for the next mount. */
@@ -172,7 +178,7 @@ export class WriteBack {
     this.closed = true;
     this.stopped = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.active.fsync();
+    this.fsync();
     this.uploadPool.wakeAll();
     const pending = this.segments.filter((s) => s.records.length > 0);
     return { pendingSegments: pending.length, pendingBytes: pending.reduce((n, s) => n + s.bytes, 0) };
