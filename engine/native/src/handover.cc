@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -174,6 +175,9 @@ static napi_value ReceiveFd(napi_env env, napi_callback_info info) {
     ThrowErr(env, "handover connect to " + path + ": " + strerror(e));
     return nullptr;
   }
+  // A predecessor that never answers must not hang the successor forever.
+  struct timeval tv = {30, 0};
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   uint64_t header = 0;
   struct iovec iov = {&header, sizeof header};
   char control[CMSG_SPACE(sizeof(int))];
