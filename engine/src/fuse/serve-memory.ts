@@ -127,7 +127,8 @@ async function main() {
   const leave = async (code: number) => {
     if (leaving) return;
     leaving = true;
-    await mount.unmount().catch(() => {});
+    // Never linger: a stuck unmount must not keep this process (and a test's pipes) alive.
+    await Promise.race([mount.unmount().catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
     process.exit(code);
   };
   process.on("SIGTERM", () => void leave(0));
