@@ -6,6 +6,8 @@ export * from "./journal.js";
 export * from "./layout.js";
 export * from "./lease.js";
 export * from "./open.js";
+export * from "./prune.js";
 export * from "./recovery.js";
 export * from "./schemas.js";
 export * from "./segment.js";
+export * from "./segment-writer.js";

@@ -6,7 +6,7 @@
  * `#pending` and become the next segment (bounded by `maxBatchRecords`/`maxBatchBytes`). An
  * append resolves when the segment holding it is durable, so promises resolve in version order.
  *
- * Fencing: all epochs write one dense sequence of keys `meta/journal/<seq>`. On stores with
+ * Fencing (segment-writer.ts): all epochs write one dense sequence of keys `meta/journal/<seq>`. On stores with
  * conditional put every segment is written create-only; a newer epoch claimed a seq by writing
  * its epoch-start segment there, so a zombie's next put fails with a precondition error → it
  * becomes FENCED and never acknowledges again. A retried put that finds the key taken reads it
@@ -19,24 +19,16 @@
  * O(1)); the returned function serialises later, off the append path. A machine without it is
  * exported synchronously (correct, but it stalls the event loop for the duration).
  */
-import { ObjectPreconditionFailedError } from "../../object/errors.js";
 import type { Journal, JournalRecord, StateMachine } from "../replication.js";
 import type { LocalObjectCache } from "./cache.js";
-import { withTimeout, writeCheckpoint } from "./checkpoint.js";
+import { writeCheckpoint } from "./checkpoint.js";
 import { FencedError, JournalFailedError } from "./errors.js";
-import {
-  CHECKPOINT_PREFIX,
-  fullKey,
-  JOURNAL_PREFIX,
-  listAll,
-  numberFromKey,
-  type SealedStore,
-  segmentKey,
-} from "./layout.js";
+import type { SealedStore } from "./layout.js";
 import type { Lease } from "./lease.js";
+import { pruneCheckpointsAndSegments } from "./prune.js";
 import type { SegmentSummary } from "./recovery.js";
-import { readSegment } from "./recovery.js";
-import { encodeRecord, encodeSegment, type SegmentHeader } from "./segment.js";
+import { encodeRecord, type SegmentHeader } from "./segment.js";
+import { writeSegmentObject } from "./segment-writer.js";
 
 /** What the journal needs from the namespace to checkpoint it. */
 export interface CheckpointSource extends StateMachine {
@@ -330,24 +322,9 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
     await this.#prune();
   }
 
-  /** Delete checkpoints beyond retention, then segments that no retained checkpoint needs. */
   async #prune(): Promise<void> {
-    const listed = (await listAll(this.#s, CHECKPOINT_PREFIX))
-      .map((o) => numberFromKey(o.key, CHECKPOINT_PREFIX))
-      .filter((v): v is number => v !== undefined)
-      .sort((a, b) => b - a);
-    const keep = listed.slice(0, this.#o.keepCheckpoints);
-    for (const v of listed.slice(this.#o.keepCheckpoints)) {
-      await this.#s.store.delete(fullKey(this.#s, `${CHECKPOINT_PREFIX}${String(v).padStart(16, "0")}`));
-      this.#checkpoints.delete(v);
-    }
-    const needs = keep.map((v) => this.#checkpoints.get(v));
-    if (needs.length === 0 || needs.some((x) => x === undefined)) return; // unknown fromSeq: keep all
-    const cutoff = Math.min(...(needs as number[]));
-    for (const o of await listAll(this.#s, JOURNAL_PREFIX)) {
-      const seq = numberFromKey(o.key, JOURNAL_PREFIX);
-      if (seq !== undefined && seq < cutoff) await this.#s.store.delete(fullKey(this.#s, o.key));
-    }
+    const cutoff = await pruneCheckpointsAndSegments(this.#s, this.#o.keepCheckpoints, this.#checkpoints);
+    if (cutoff === undefined) return;
     while (this.#segments.length > 0 && this.#segments[0]!.seq < cutoff) this.#segments.shift();
   }
 
@@ -368,45 +345,3 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
 }
 
 const constant = (b: Buffer) => () => b;
-
-/**
- * Write one segment create-only (where supported), retrying transient failures. A precondition
- * failure is either our own earlier attempt having landed (fine) or a newer epoch (FENCED).
- */
-export async function writeSegmentObject(
-  s: SealedStore,
-  header: SegmentHeader,
-  encoded: Buffer[],
-  retry: { putAttempts: number; putTimeoutMs: number },
-  cache?: LocalObjectCache,
-): Promise<{ etag: string; size: number }> {
-  const key = segmentKey(header.seq);
-  const full = fullKey(s, key);
-  const sealed = s.cipher.seal(encodeSegment(header, encoded), Buffer.from(full));
-  const conditional = s.store.capabilities.conditionalPut;
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= retry.putAttempts; attempt++) {
-    try {
-      const { etag } = await withTimeout(retry.putTimeoutMs, (signal) =>
-        s.store.put(full, sealed, conditional ? { ifNoneMatch: "*", signal } : { signal }),
-      );
-      await cache?.put(key, etag, sealed);
-      return { etag, size: sealed.length };
-    } catch (err) {
-      if (err instanceof ObjectPreconditionFailedError) {
-        const there = await readSegment(s, header.seq).catch(() => undefined);
-        if (there?.header.writer === header.writer && there.header.epoch === header.epoch) {
-          const { etag } = await s.store.head(full);
-          return { etag, size: sealed.length };
-        }
-        throw new FencedError(
-          `journal seq ${header.seq} was claimed by epoch ${there?.header.epoch ?? "?"}; this instance (epoch ${header.epoch}) is fenced`,
-          { cause: err },
-        );
-      }
-      lastError = err;
-      if (attempt < retry.putAttempts) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-    }
-  }
-  throw new JournalFailedError(`journal segment ${header.seq} could not be written`, { cause: lastError });
-}

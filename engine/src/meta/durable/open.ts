@@ -16,11 +16,12 @@ import type { AtRestCipher } from "../../crypto/atrest.js";
 import type { ObjectStore } from "../../object/types.js";
 import { LocalObjectCache } from "./cache.js";
 import { FencedError, RecoveryError } from "./errors.js";
-import { type CheckpointSource, type JournalOptions, ObjectStoreJournal, writeSegmentObject } from "./journal.js";
+import { type CheckpointSource, type JournalOptions, ObjectStoreJournal } from "./journal.js";
 import type { SealedStore } from "./layout.js";
 import { Lease, type LeaseOptions } from "./lease.js";
 import { type Recovered, type RestoreMachine, readSegment, recover } from "./recovery.js";
 import { validateOptions } from "./schemas.js";
+import { writeSegmentObject } from "./segment-writer.js";
 
 export interface DurableMetaOptions<M> extends JournalOptions {
   store: ObjectStore;
