@@ -23,7 +23,14 @@ import { z } from "zod";
 import { Deadline, transferBudgetMs } from "./deadline.js";
 import { ObjectPreconditionFailedError } from "./errors.js";
 import { statusOf } from "./http-errors.js";
-import { assertValidKey, assertValidListPrefix, assertValidRange, normalizePrefix, throwIfAborted } from "./keys.js";
+import {
+  assertValidKey,
+  assertValidListPrefix,
+  assertValidRange,
+  normalizePrefix,
+  pageLimit,
+  throwIfAborted,
+} from "./keys.js";
 import { type OpenObjectStoreOptions, queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
 import { withRetry } from "./retry.js";
 import type {
@@ -143,7 +150,7 @@ export class AzureObjectStore implements ObjectStore {
       const pages = this.container
         .listBlobsFlat({ prefix: this.prefix + prefix, abortSignal: deadline.signal })
         .byPage({
-          maxPageSize: options?.limit ?? 1000,
+          maxPageSize: pageLimit(options?.limit),
           ...(options?.cursor ? { continuationToken: options.cursor } : {}),
         });
       const page = (await pages.next()).value as ContainerListBlobFlatSegmentResponse | undefined;

@@ -36,7 +36,14 @@ import {
 } from "./errors.js";
 import { withKeyLock } from "./fs-lock.js";
 import { type KeyWalk, sweepTempFiles, walkKeysInOrder } from "./fs-walk.js";
-import { assertValidKey, assertValidListPrefix, clipRange, RESERVED_SEGMENT_PREFIX, throwIfAborted } from "./keys.js";
+import {
+  assertValidKey,
+  assertValidListPrefix,
+  clipRange,
+  pageLimit,
+  RESERVED_SEGMENT_PREFIX,
+  throwIfAborted,
+} from "./keys.js";
 import { queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
 import type {
   CallOptions,
@@ -156,7 +163,7 @@ export class FileObjectStore implements ObjectStore {
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
     assertValidListPrefix(prefix);
     throwIfAborted(options?.signal);
-    const limit = options?.limit ?? 1000;
+    const limit = pageLimit(options?.limit);
     const found: ObjectInfo[] = [];
     // Collect one extra so the cursor is present only when more results really follow.
     const walk: KeyWalk = {

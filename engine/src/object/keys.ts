@@ -87,3 +87,12 @@ export function compareKeys(a: string, b: string): number {
 export function hasCondition(options: { ifNoneMatch?: "*"; ifMatch?: string } | undefined): boolean {
   return options?.ifNoneMatch !== undefined || options?.ifMatch !== undefined;
 }
+
+/** Validates `limit` (1..1000, the S3 maximum every backend can honour); default 1000. */
+export function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return 1000;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new ObjectStoreError(`invalid list limit ${limit}: expected a positive integer`);
+  }
+  return Math.min(limit, 1000);
+}

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { ObjectNotFoundError, ObjectPreconditionFailedError, ObjectStoreError } from "./errors.js";
-import { assertValidKey, assertValidListPrefix, clipRange, compareKeys, throwIfAborted } from "./keys.js";
+import { assertValidKey, assertValidListPrefix, clipRange, compareKeys, pageLimit, throwIfAborted } from "./keys.js";
 import { registerObjectStoreScheme, urlPartError } from "./registry.js";
 import type {
   CallOptions,
@@ -27,20 +27,26 @@ interface StoredObject {
   lastModified: Date;
 }
 
-const namespaces = new Map<string, Map<string, StoredObject>>();
+/** One named store: its objects plus a sorted key index rebuilt lazily after inserts/deletes. */
+interface Namespace {
+  objects: Map<string, StoredObject>;
+  sorted: string[] | undefined;
+}
+
+const namespaces = new Map<string, Namespace>();
 let generation = 0;
 
 export class MemoryObjectStore implements ObjectStore {
   readonly capabilities: StoreCapabilities = { conditionalPut: true };
   readonly description: string;
-  private readonly objects: Map<string, StoredObject>;
+  private readonly space: Namespace;
   private closed = false;
 
   constructor(readonly name: string) {
     this.description = `memory://${name}`;
-    const objects = namespaces.get(name) ?? new Map<string, StoredObject>();
-    namespaces.set(name, objects);
-    this.objects = objects;
+    const space = namespaces.get(name) ?? { objects: new Map(), sorted: undefined };
+    namespaces.set(name, space);
+    this.space = space;
   }
 
   /** Drops all data kept under `name` (tests). */
@@ -60,32 +66,46 @@ export class MemoryObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer, options?: PutOptions): Promise<PutResult> {
     await this.enter(key, options);
-    const current = this.objects.get(key);
+    const current = this.space.objects.get(key);
     if (options?.ifNoneMatch === "*" && current) throw new ObjectPreconditionFailedError(key);
     if (options?.ifMatch !== undefined && current?.etag !== options.ifMatch) {
       throw new ObjectPreconditionFailedError(key);
     }
     const stored = { body: Buffer.from(body), etag: `m${(++generation).toString(16)}`, lastModified: new Date() };
-    this.objects.set(key, stored);
+    if (!current) this.space.sorted = undefined;
+    this.space.objects.set(key, stored);
     return { etag: stored.etag };
   }
 
   async delete(key: string, options?: CallOptions): Promise<void> {
     await this.enter(key, options);
-    this.objects.delete(key);
+    if (this.space.objects.delete(key)) this.space.sorted = undefined;
   }
 
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
     assertValidListPrefix(prefix);
     await this.enter(undefined, options);
-    const limit = options?.limit ?? 1000;
+    const limit = pageLimit(options?.limit);
     const after = options?.cursor;
-    const keys = [...this.objects.keys()]
-      .filter((k) => k.startsWith(prefix) && (after === undefined || compareKeys(k, after) > 0))
-      .sort(compareKeys);
-    const page = keys.slice(0, limit);
-    const objects = page.map((k) => info(k, this.objects.get(k)!));
-    return keys.length > limit ? { objects, cursor: page[page.length - 1]! } : { objects };
+    this.space.sorted ??= [...this.space.objects.keys()].sort(compareKeys);
+    const sorted = this.space.sorted;
+    // Binary search for the first key after the cursor (or at the prefix), then scan.
+    const strict = after !== undefined && compareKeys(after, prefix) >= 0;
+    const from = strict ? after : prefix;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareKeys(sorted[mid]!, from);
+      if (c < 0 || (c === 0 && strict)) lo = mid + 1;
+      else hi = mid;
+    }
+    const page: string[] = [];
+    let i = lo;
+    for (; i < sorted.length && sorted[i]!.startsWith(prefix) && page.length < limit; i++) page.push(sorted[i]!);
+    const objects = page.map((k) => info(k, this.space.objects.get(k)!));
+    const more = i < sorted.length && sorted[i]!.startsWith(prefix);
+    return more ? { objects, cursor: page[page.length - 1]! } : { objects };
   }
 
   async close(): Promise<void> {
@@ -94,7 +114,7 @@ export class MemoryObjectStore implements ObjectStore {
 
   private async lookup(key: string, options?: CallOptions): Promise<StoredObject> {
     await this.enter(key, options);
-    const object = this.objects.get(key);
+    const object = this.space.objects.get(key);
     if (!object) throw new ObjectNotFoundError(key);
     return object;
   }

@@ -37,6 +37,7 @@ import {
   assertValidRange,
   hasCondition,
   normalizePrefix,
+  pageLimit,
   throwIfAborted,
 } from "./keys.js";
 import { type OpenObjectStoreOptions, queryOf, registerObjectStoreScheme, urlPartError } from "./registry.js";
@@ -193,7 +194,7 @@ export class S3ObjectStore implements ObjectStore {
         new ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: this.prefix + prefix,
-          MaxKeys: options?.limit ?? 1000,
+          MaxKeys: pageLimit(options?.limit),
           ...(options?.cursor ? { ContinuationToken: options.cursor } : {}),
         }),
         { abortSignal: options?.signal },

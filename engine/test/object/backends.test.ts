@@ -56,6 +56,22 @@ describe("memory store", () => {
   });
 });
 
+describe("memory store listing index", () => {
+  it("stays correct across inserts, overwrites and deletes, and for cursors outside the prefix", async () => {
+    MemoryObjectStore.reset("index-test");
+    const store = new MemoryObjectStore("index-test");
+    for (const k of ["b/2", "a/1", "b/1", "c/1"]) await store.put(k, Buffer.from(k));
+    expect((await store.list("b/")).objects.map((o) => o.key)).toEqual(["b/1", "b/2"]);
+    await store.put("b/0", Buffer.from("new"));
+    await store.put("b/1", Buffer.from("overwrite"));
+    await store.delete("b/2");
+    expect((await store.list("b/")).objects.map((o) => o.key)).toEqual(["b/0", "b/1"]);
+    expect((await store.list("b/", { cursor: "a/9" })).objects.map((o) => o.key)).toEqual(["b/0", "b/1"]);
+    expect((await store.list("b/", { cursor: "b/0" })).objects.map((o) => o.key)).toEqual(["b/1"]);
+    expect((await store.list("b/", { cursor: "c" })).objects).toEqual([]);
+  });
+});
+
 describe("file store", () => {
   it("never leaves temp files visible after puts, including failed create-only puts", async () => {
     const dir = await mkdtemp(join(tmpdir(), "fs-objstore-"));

@@ -148,6 +148,7 @@ export function describeObjectStoreConformance(
       expect(small.cursor).toBeDefined();
 
       expect((await store.list(`${ns()}/nothing/`)).objects).toEqual([]);
+      await expect(store.list(`${base}/`, { limit: 0 })).rejects.toBeInstanceOf(ObjectStoreError);
     });
 
     it("takes concurrent puts of different keys", async () => {
