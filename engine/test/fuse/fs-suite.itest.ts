@@ -92,6 +92,11 @@ describe.each(BINDINGS)("file system on %s binding", (binding) => {
       if (native) expect(fs.readdirSync(m).some((n) => n.startsWith(".fuse_hidden"))).toBe(false);
     });
 
+    it("creates special files with mknod", () => {
+      execFileSync("mkfifo", [join(m, "fifo")]);
+      expect(fs.statSync(join(m, "fifo")).isFIFO()).toBe(true);
+    });
+
     it("stores extended attributes", () => {
       const p = join(m, "x");
       fs.writeFileSync(p, "");
