@@ -201,9 +201,3 @@ export class ImageReader {
     return m.asImmutable();
   }
 }
-
-/** Inodes of `older` that differ from `newer` (changed, or gone in newer), and those `older` lacks. */
-export function* diffTrees(older: Inodes, newer: Inodes): Generator<[number, Inode | null]> {
-  for (const [ino, n] of older) if (newer.get(ino) !== n) yield [ino, n];
-  for (const ino of newer.keys()) if (!older.has(ino)) yield [ino, null];
-}

@@ -9,12 +9,13 @@ import { ROOT_INO } from "../api.js";
 import { MetaError } from "../errors.js";
 import type { JournalRecord, StateMachine } from "../replication.js";
 import { attrOf } from "./attr.js";
-import { diffTrees, ImageReader, ImageWriter } from "./image.js";
+import { diffTrees } from "./diff.js";
+import { ImageReader, ImageWriter } from "./image.js";
 import * as ops from "./ops.js";
 import type { NsRecord } from "./records.js";
 import { restore } from "./restore.js";
 import { Txn } from "./txn.js";
-import type { Dirent, Inode, Inodes, SessionRecord, SnapshotRecord, Tree } from "./types.js";
+import type { Dirent, Inode, SessionRecord, SnapshotRecord, Tree } from "./types.js";
 
 /** How many request answers are remembered for dedupe (oldest forgotten first). */
 export const REMEMBERED_REQUESTS = 50_000;
@@ -240,10 +241,17 @@ export class Namespace implements StateMachine<NsRecord> {
     }
   }
 
+  /** Inodes holding extents in the live tree or any snapshot (each version of an inode once). */
   #referencingInodes(): Inode[] {
     const seen = new Set<Inode>();
-    const trees: Inodes[] = [this.#tree.inodes, ...[...this.#snapshots.values()].map((s) => s.tree.inodes)];
-    for (const inodes of trees) for (const n of inodes.values()) if (n.extents) seen.add(n);
+    for (const n of this.#tree.inodes.values()) if (n.extents) seen.add(n);
+    // A snapshot differs from the next newer tree only where something changed: walk just that.
+    let newer = this.#tree.inodes;
+    const snaps = [...this.#snapshots.values()].sort((a, b) => b.tree.version - a.tree.version);
+    for (const s of snaps) {
+      for (const [, n] of diffTrees(s.tree.inodes, newer)) if (n?.extents) seen.add(n);
+      newer = s.tree.inodes;
+    }
     return [...seen];
   }
 
