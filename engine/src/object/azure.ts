@@ -31,7 +31,7 @@ import {
   pageLimit,
   throwIfAborted,
 } from "./keys.js";
-import { type OpenObjectStoreOptions, queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
+import { type OpenObjectStoreOptions, queryOf, urlError, urlPartError } from "./registry.js";
 import { withRetry } from "./retry.js";
 import type {
   CallOptions,
@@ -233,7 +233,8 @@ export function openAzureObjectStore(url: URL, options: OpenObjectStoreOptions):
   );
 }
 
-registerObjectStoreScheme("azure", (url, options) => {
+/** Opener for `azure://` URLs; url.ts registers it lazily so the SDK loads only when used. */
+export function openAzureFromUrl(url: URL, options: OpenObjectStoreOptions): ObjectStore {
   const store = openAzureObjectStore(url, options);
   return options.retry === false ? store : withRetry(store, options.retry);
-});
+}

@@ -1,4 +1,3 @@
-export { AzureObjectStore, openAzureObjectStore } from "./azure.js";
 export * from "./errors.js";
 export {
   type Fault,
@@ -29,6 +28,5 @@ export {
   type SchemeOpener,
 } from "./registry.js";
 export { backoffDelay, type RetryEvent, RetryingObjectStore, type RetryOptions, withRetry } from "./retry.js";
-export { S3ObjectStore, type S3ObjectStoreConfig, s3ConfigFromUrl } from "./s3.js";
 export type * from "./types.js";
 export { openObjectStore } from "./url.js";

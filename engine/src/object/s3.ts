@@ -40,7 +40,7 @@ import {
   pageLimit,
   throwIfAborted,
 } from "./keys.js";
-import { type OpenObjectStoreOptions, queryOf, registerObjectStoreScheme, urlPartError } from "./registry.js";
+import { type OpenObjectStoreOptions, queryOf, urlPartError } from "./registry.js";
 import { withRetry } from "./retry.js";
 import type {
   CallOptions,
@@ -302,7 +302,8 @@ export function s3ConfigFromUrl(url: URL, options: OpenObjectStoreOptions): S3Ob
   return config;
 }
 
-registerObjectStoreScheme("s3", (url, options) => {
+/** Opener for `s3://` URLs; url.ts registers it lazily so the SDK loads only when used. */
+export function openS3FromUrl(url: URL, options: OpenObjectStoreOptions): ObjectStore {
   const store = new S3ObjectStore(s3ConfigFromUrl(url, options));
   return options.retry === false ? store : withRetry(store, options.retry);
-});
+}

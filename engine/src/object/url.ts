@@ -1,17 +1,19 @@
 /**
  * `openObjectStore(url)`: the single entry point that turns a store URL into an ObjectStore.
- * Importing this module registers the built-in schemes (file, memory, s3, azure).
+ * Importing this module registers the built-in schemes (file, memory, s3, azure). The cloud
+ * backends load their SDKs on first use: they cost ~1 s of start-up for every CLI call otherwise.
  */
 import { z } from "zod";
 import "./fs.js";
 import "./memory.js";
-import "./s3.js";
-import "./azure.js";
 import { ObjectStoreError } from "./errors.js";
-import { type OpenObjectStoreOptions, openerFor } from "./registry.js";
+import { type OpenObjectStoreOptions, openerFor, registerObjectStoreScheme } from "./registry.js";
 import type { ObjectStore } from "./types.js";
 
 export type { OpenObjectStoreOptions } from "./registry.js";
+
+registerObjectStoreScheme("s3", async (url, options) => (await import("./s3.js")).openS3FromUrl(url, options));
+registerObjectStoreScheme("azure", async (url, options) => (await import("./azure.js")).openAzureFromUrl(url, options));
 
 const storeUrl = z.string().trim().min(1, "expected a non-empty store URL such as file:///var/lib/filespaces");
 
