@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 # FUSE (libfuse3 for the native binding, libfuse2 for the fuse-native fallback), the real
 # services tests start (nats-server), and the real tools the mount is tested and
 # benchmarked with.
-PACKAGES=(fuse3 libfuse2 libfuse3-dev pkg-config nats-server rsync sqlite3 fio git s3fs rclone dbench stress-ng)
+PACKAGES=(fuse3 libfuse2 libfuse3-dev pkg-config python3 util-linux nats-server rsync sqlite3 fio git s3fs rclone dbench stress-ng)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
