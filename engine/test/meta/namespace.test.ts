@@ -80,6 +80,46 @@ describe("Namespace", () => {
     expect(ns.chunkReferences()).toEqual(["c3"]);
   });
 
+  it("re-exports directories that were never touched after a restart unchanged", () => {
+    const ns = new Namespace();
+    const d = ns.nextIno;
+    ns.apply({
+      op: "make",
+      t: 1,
+      parent: 1,
+      token: tok("d"),
+      sealed: sealed("d"),
+      type: "dir",
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      rdev: 0,
+      ino: d,
+    });
+    for (let i = 0; i < 50; i++) {
+      const ino = ns.nextIno;
+      const token = nameToken(d, `f${i}`).toString("base64");
+      ns.apply({
+        op: "make",
+        t: 1,
+        parent: d,
+        token,
+        sealed: sealed(`f${i}`),
+        type: "file",
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        ino,
+      });
+    }
+    const want = dumpNamespace(ns);
+    const once = Namespace.importImage(ns.exportImage());
+    const twice = Namespace.importImage(once.exportImage()); // directories still undecoded in `once`
+    expect(dumpNamespace(twice)).toEqual(want);
+    expect(dumpNamespace(once)).toEqual(want);
+  });
+
   it("a refused record changes nothing (atomic apply)", () => {
     const ns = new Namespace();
     mkfile(ns, "a");

@@ -1,8 +1,12 @@
 /** Growable little-endian binary writer and its reader (checkpoint images). */
 
 export class BinWriter {
-  #buf = Buffer.allocUnsafe(1 << 20);
+  #buf: Buffer;
   #pos = 0;
+
+  constructor(initialBytes = 1 << 20) {
+    this.#buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
+  }
 
   #ensure(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;

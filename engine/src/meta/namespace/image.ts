@@ -34,6 +34,9 @@ enum Has {
 }
 
 function writeInode(w: BinWriter, n: Inode): void {
+  // Read `entries` only when not lazily held: touching the getter would decode it.
+  const raw = lazyEntries.get(n);
+  const entries = raw ? undefined : n.entries;
   w.u8(TYPE_INDEX.get(n.type)!);
   w.u16(n.mode);
   w.u32(n.uid);
@@ -56,7 +59,7 @@ function writeInode(w: BinWriter, n: Inode): void {
     (n.xattrs ? Has.Xattrs : 0) |
     (n.extents ? Has.Extents : 0) |
     (n.lockToken !== undefined ? Has.LockToken : 0) |
-    (n.entries ? Has.Entries : 0);
+    (raw || entries ? Has.Entries : 0);
   w.u16(has);
   if (n.extraParents) {
     w.u32(n.extraParents.length);
@@ -88,14 +91,52 @@ function writeInode(w: BinWriter, n: Inode): void {
     }
   }
   if (n.lockToken !== undefined) w.f64(n.lockToken);
-  if (n.entries) {
-    w.u32(n.entries.size);
-    for (const [key, e] of n.entries) {
-      w.str(key, "utf16le");
-      w.f64(e.ino);
-      w.str(e.sealed, "latin1");
+  if (raw) {
+    w.u32(raw.count);
+    w.bytes(raw.blob);
+  } else if (entries) {
+    const body = new BinWriter(entries.size * 64);
+    for (const [key, e] of entries) {
+      body.str(key, "utf16le");
+      body.f64(e.ino);
+      body.str(e.sealed, "latin1");
     }
+    w.u32(entries.size);
+    w.bytes(body.finish());
   }
+}
+
+/**
+ * Directory entries are decoded lazily: recovery only copies each directory's encoded entries
+ * and decodes them on first access (they are half of all map insertions in a typical tree).
+ * A directory still undecoded at the next checkpoint is written back from its bytes.
+ */
+const lazyEntries = new WeakMap<object, { count: number; blob: Buffer }>();
+
+function decodeEntries(count: number, blob: Buffer): IMap<string, Dirent> {
+  const r = new BinReader(blob);
+  const m = IMap<string, Dirent>().asMutable();
+  for (let i = count; i > 0; i--) {
+    const key = r.str("utf16le");
+    if (key.length !== TOKEN_KEY_CHARS) throw new RangeError("metadata image has a malformed entry token");
+    const ino = r.f64();
+    m.set(key, { ino, sealed: r.str("latin1") });
+  }
+  return m.asImmutable();
+}
+
+function defineLazyEntries(n: object, count: number, blob: Buffer): void {
+  lazyEntries.set(n, { count, blob });
+  Object.defineProperty(n, "entries", {
+    configurable: true,
+    enumerable: true,
+    get(this: object) {
+      const entries = decodeEntries(count, blob);
+      Object.defineProperty(this, "entries", { value: entries, configurable: true, enumerable: true, writable: true });
+      lazyEntries.delete(this);
+      return entries;
+    },
+  });
 }
 
 function readInode(r: BinReader): Inode {
@@ -147,14 +188,8 @@ function readInode(r: BinReader): Inode {
   }
   if (has & Has.LockToken) n.lockToken = r.f64();
   if (has & Has.Entries) {
-    const m = IMap<string, Dirent>().asMutable();
-    for (let i = r.u32(); i > 0; i--) {
-      const key = r.str("utf16le");
-      if (key.length !== TOKEN_KEY_CHARS) throw new RangeError("metadata image has a malformed entry token");
-      const ino = r.f64();
-      m.set(key, { ino, sealed: r.str("latin1") });
-    }
-    n.entries = m.asImmutable();
+    const count = r.u32();
+    defineLazyEntries(n, count, r.bytes());
   }
   return n;
 }

@@ -19,7 +19,7 @@ import type { Dirent, Inode, SessionRecord, SnapshotRecord, Tree } from "./types
 
 /** How many request answers are remembered for dedupe (oldest forgotten first). */
 export const REMEMBERED_REQUESTS = 50_000;
-const IMAGE_FORMAT = 2;
+const IMAGE_FORMAT = 3;
 
 function rootInode(): Inode {
   return {
