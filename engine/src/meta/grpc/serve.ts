@@ -18,6 +18,7 @@ import type { ObjectStore } from "../../object/types.js";
 import { ServiceAlreadyRunningError } from "../durable/errors.js";
 import type { JournalOptions } from "../durable/journal.js";
 import { type DurableMeta, openDurableMeta } from "../durable/open.js";
+import { type Maintenance, type MaintenanceOptions, startMaintenance } from "../maintenance/scheduler.js";
 import { Namespace } from "../namespace/machine.js";
 import type { NsRecord } from "../namespace/records.js";
 import { OpsServer } from "../ops/http.js";
@@ -49,6 +50,8 @@ export interface MetaServerProcessOptions {
   leaseTtlMs?: number;
   journal?: JournalOptions;
   schedule?: readonly SchedulePolicy[];
+  /** Chunk GC on a schedule (default on: every 6 h, 1 h grace); `false` turns it off. */
+  gc?: Pick<MaintenanceOptions, "intervalMs" | "firstRunDelayMs" | "graceMs" | "dryRun"> | false;
   log?: (line: string) => void;
 }
 
@@ -58,6 +61,8 @@ export interface RunningMetaServer {
   ops: OpsServer | undefined;
   metrics: MetaMetrics;
   durable: DurableMeta<Namespace, NsRecord>;
+  /** The GC scheduler (undefined when `gc: false`). */
+  maintenance: Maintenance | undefined;
   /** Milliseconds spent from lease to serving (recovery). */
   startupMs: number;
   /** Settles when the journal fails for good (fenced, store failure): the process should exit. */
@@ -145,10 +150,27 @@ export async function startMetaServer(options: MetaServerProcessOptions): Promis
               : { ok: false, reason: "not serving (starting or draining)" },
       })
     : undefined;
+  const maintenance =
+    options.gc === false
+      ? undefined
+      : startMaintenance({
+          ...options.gc,
+          store: options.store,
+          prefix: options.prefix ?? "",
+          // A fenced (zombie) instance must not collect with its stale view: check the lease first.
+          referenced: async () => {
+            await durable.lease.verify();
+            return durable.machine.chunkReferences();
+          },
+          registry: metrics.registry,
+          ...(options.log ? { log: options.log } : {}),
+        });
+  void failed.then(() => maintenance?.stop());
   let stopping: Promise<void> | undefined;
   const stop = (graceMs = 10_000): Promise<void> => {
     stopping ??= (async () => {
       serving = false;
+      await maintenance?.stop();
       await grpc.drain(graceMs);
       await service.close();
       if (!failure) {
@@ -161,5 +183,5 @@ export async function startMetaServer(options: MetaServerProcessOptions): Promis
     })();
     return stopping;
   };
-  return { service, grpc, ops, metrics, durable, startupMs, failed, stop };
+  return { service, grpc, ops, metrics, durable, maintenance, startupMs, failed, stop };
 }
