@@ -1,1 +1,2 @@
+export * from "./offline.js";
 export * from "./scheduler.js";
