@@ -95,7 +95,7 @@ function writeInode(w: BinWriter, n: Inode): void {
     w.u32(raw.count);
     w.bytes(raw.blob);
   } else if (entries) {
-    const body = new BinWriter(entries.size * 64);
+    const body = new BinWriter(Math.min(entries.size * 64, 4 << 20));
     for (const [key, e] of entries) {
       body.str(key, "utf16le");
       body.f64(e.ino);
