@@ -5,12 +5,17 @@
  * does not share an event loop with the proxies. Prints one JSON object.
  *
  *   raw-client.mjs seq    ENDPOINT BUCKET KEY SIZE [--parallel 16] [--range 8MiB] [--bytes N]
+ *   raw-client.mjs seqcurl …same as seq, with curl --parallel (C client)
  *   raw-client.mjs ttfb   ENDPOINT BUCKET KEY          first byte on a fresh connection
  *   raw-client.mjs random ENDPOINT BUCKET KEY SIZE --seconds S [--bs 64KiB]   one at a time
  *   raw-client.mjs list   ENDPOINT BUCKET PREFIX       ListObjectsV2 pages until done
  *   raw-client.mjs put    ENDPOINT BUCKET KEY SIZE [--parallel 8] [--range 8MiB]   multipart
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -19,7 +24,7 @@ import {
   ListObjectsV2Command,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { s3Client } from "./s3.mjs";
+import { S3_KEY, S3_SECRET, s3Client } from "./s3.mjs";
 
 const MiB = 1024 * 1024;
 
@@ -68,6 +73,49 @@ async function seq(client, [bucket, key, size], opt) {
   await Promise.all(Array.from({ length: parallel }, worker));
   const s = (performance.now() - start) / 1000;
   return { seconds: s, mibps: bytes / MiB / s, parallel, rangeMiB: range / MiB };
+}
+
+/**
+ * The same steady-state read with curl (C, libcurl like s3fs) instead of the Node SDK: on a
+ * busy 2-core machine a Node client can be CPU-bound before the store is, and the limit must
+ * be the store's, not the client's.
+ */
+async function seqcurl(_client, [bucket, key, size], opt) {
+  const objectSize = Number(size);
+  const total = Number(opt.bytes ?? objectSize);
+  const range = Math.min(Number(opt.range ?? 8 * MiB), objectSize);
+  const span = objectSize - (objectSize % range);
+  const dir = await mkdtemp(path.join(tmpdir(), "raw-curl-"));
+  const auth = [
+    `user = "${S3_KEY}:${S3_SECRET}"`,
+    'aws-sigv4 = "aws:amz:us-east-1:s3"',
+    'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"', // s3rver insists on it
+    'output = "/dev/null"',
+  ];
+  const blocks = [];
+  for (let done = 0; done < total; done += range) {
+    const off = done % span;
+    const len = Math.min(range, total - done);
+    blocks.push(
+      [`url = "${opt.endpoint}/${bucket}/${key}"`, `header = "Range: bytes=${off}-${off + len - 1}"`, ...auth].join(
+        "\n",
+      ),
+    );
+  }
+  const config = path.join(dir, "curl.conf");
+  await writeFile(config, blocks.join("\nnext\n"));
+  const start = performance.now();
+  const r = spawnSync(
+    "curl",
+    ["-sS", "--fail", "--parallel", "--parallel-max", String(opt.parallel ?? 16), "-K", config],
+    {
+      encoding: "utf8",
+    },
+  );
+  const s = (performance.now() - start) / 1000;
+  await rm(dir, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`curl failed: ${r.stderr}`);
+  return { seconds: s, mibps: total / MiB / s, client: "curl" };
 }
 
 async function ttfb(client, [bucket, key], opt) {
@@ -139,11 +187,11 @@ async function put(client, [bucket, key, size], opt) {
   return { seconds: s, mibps: total / MiB / s };
 }
 
-const modes = { seq, ttfb, random, list, put };
+const modes = { seq, seqcurl, ttfb, random, list, put };
 const { pos, opt } = flags(process.argv.slice(2));
 const [mode, endpoint, ...rest] = pos;
 if (!modes[mode] || !endpoint) {
-  process.stderr.write("usage: raw-client.mjs seq|ttfb|random|list|put ENDPOINT BUCKET …\n");
+  process.stderr.write("usage: raw-client.mjs seq|seqcurl|ttfb|random|list|put ENDPOINT BUCKET …\n");
   process.exit(2);
 }
 opt.endpoint = endpoint;

@@ -13,12 +13,10 @@
  * harness prints "not available yet" rows when it is missing. Extra mount flags can be given
  * with FILESPACE_BENCH_MOUNT_ARGS (space-separated).
  */
-import { copyFile, mkdir, open, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { hostPort } from "../../lib/delay-proxy.mjs";
 import { isMounted, unmount, waitMounted } from "../../lib/mounts.mjs";
 import { freePort, onCleanup, run, runOk, sleep, startService } from "../../lib/procs.mjs";
-import { frameName } from "../dataset.mjs";
 import { S3_KEY, S3_SECRET } from "../s3.mjs";
 
 const PASSPHRASE = "wan-bench-passphrase";
@@ -109,29 +107,30 @@ export function filespaceSystem(ctx) {
       this.directMeta = `127.0.0.1:${port}`;
       this.proxiedMeta = `${metaProxy.host}:${metaProxy.port}`;
 
+      // Seeding I/O runs in child processes with timeouts: a wedged mount must not hang us.
       const m = await mountWith(direct, this.directMeta, "setup");
+      const sh = (cmd, ...args) => runOk(cmd, args, { timeoutMs: 1_800_000 });
       try {
-        await copyFile(src.big, path.join(m.dir, "big.bin"));
-        await copyFile(src.head, path.join(m.dir, "huge.bin"));
-        const fh = await open(path.join(m.dir, "huge.bin"), "r+");
-        await fh.truncate(s.huge); // the rest is a hole (no extents, no store objects)
-        await fh.close();
-        await mkdir(path.join(m.dir, "frames"));
-        for (let i = 0; i < src.frames.length; i++)
-          await copyFile(src.frames[i], path.join(m.dir, "frames", frameName(i)));
-        await mkdir(path.join(m.dir, "write"));
-        // Many small creates: from a helper process, so this process's thread pool stays free.
-        await runOk(
+        await sh("cp", src.big, path.join(m.dir, "big.bin"));
+        await sh("cp", src.head, path.join(m.dir, "huge.bin"));
+        await sh("truncate", "-s", String(s.huge), path.join(m.dir, "huge.bin")); // the rest is a hole
+        await sh(
+          "cp",
+          "-r",
+          path.dirname(src.frames[0] ?? path.join(src.dir, "frames", "x")),
+          path.join(m.dir, "frames"),
+        );
+        await sh("mkdir", path.join(m.dir, "write"));
+        await sh(
           process.execPath,
-          [path.join(ctx.benchDir, "io/create.mjs"), path.join(m.dir, "ls"), String(s.entries), String(s.small)],
-          {
-            timeoutMs: 1_800_000,
-          },
+          path.join(ctx.benchDir, "io/create.mjs"),
+          path.join(m.dir, "ls"),
+          String(s.entries),
+          String(s.small),
         );
       } finally {
         await m.stop();
       }
-      hostPort(this.proxiedMeta); // validates
     },
     mount() {
       return mountWith(storeUrl(ctx.proxiedS3), this.proxiedMeta, "wan");
