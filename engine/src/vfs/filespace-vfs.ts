@@ -1,0 +1,484 @@
+/**
+ * `FilespaceVfs`: the `Vfs` the FUSE adapter serves for a real filespace — namespace operations
+ * on the metadata service (names sealed on the way in, opened on the way out), file data through
+ * the DataPath (streaming reads, write-back log).
+ *
+ * Ordering rule: size changes (truncate, O_TRUNC) go through the write-back log like writes, so
+ * they reach the service in the order they were made relative to pending writes. Explicit times
+ * (utimes) wait for pending writes to commit first, or a later commit would overwrite them.
+ *
+ * Close-to-open: the last release of a handle that wrote waits for a (group) flush of the
+ * write-back log before releasing the service handle, so an unlinked-but-open file keeps its
+ * inode until its data is dealt with and other clients see the data soon after close. `flush`
+ * (every close(2)) only starts it; the application does not wait for uploads.
+ */
+import { randomUUID } from "node:crypto";
+import type { PredictedFile } from "../data/prefetch/prefetcher.js";
+import type { Attr as MetaAttr } from "../meta/api.js";
+import { fsError } from "./errors.js";
+import { metaTypeOfMode } from "./fs-attrs.js";
+import { FilespaceVfsBase, type FilespaceVfsOptions } from "./fs-base.js";
+import { FlushCoalescer } from "./fs-data.js";
+import { fsCall } from "./fs-errors.js";
+import { SNAPSHOTS_DIR_NAME, SNAPSHOTS_INO } from "./fs-inodes.js";
+import { LockTable } from "./memory-locks.js";
+import {
+  type Attr,
+  type ByteRangeLock,
+  type CallerContext,
+  type Entry,
+  type FlockOp,
+  type OpenResult,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  ROOT_INO,
+  S_IFMT,
+  S_IFREG,
+  type SetAttr,
+  type Vfs,
+  XATTR_CREATE,
+  XATTR_REPLACE,
+} from "./types.js";
+
+const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
+const O_APPEND = 0o2000;
+const O_EXCL = 0o200;
+
+const rid = () => randomUUID();
+
+export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
+  private readonly locks = new LockTable();
+  private readonly flusher: FlushCoalescer;
+
+  constructor(o: FilespaceVfsOptions) {
+    super(o);
+    this.flusher = new FlushCoalescer(() => this.data.flush());
+  }
+
+  /** Called by the commit sink when a commit landed. */
+  onCommitted(vino: number, attr: MetaAttr | undefined): void {
+    this.extents.invalidate(vino);
+    if (attr) this.attrs.put(vino, attr);
+    else this.attrs.drop(vino);
+  }
+
+  /**
+   * Sequence/directory prediction for the prefetcher: after `shot_0001.exr`, the next numbered
+   * names that exist (looked up in parallel); otherwise nothing (directory order comes from the
+   * names the last listing remembered).
+   */
+  async predictNext(vino: number, count: number): Promise<PredictedFile[]> {
+    const seen = this.nameOf.get(vino);
+    if (!seen) return [];
+    const m = /^(.*?)(\d+)(\D*)$/.exec(seen.name);
+    if (!m) return [];
+    const [, pre, digits, post] = m as unknown as [string, string, string, string];
+    const n = Number(digits);
+    const names = Array.from(
+      { length: count },
+      (_, i) => `${pre}${String(n + i + 1).padStart(digits.length, "0")}${post}`,
+    );
+    const found = await Promise.all(
+      names.map((name) =>
+        this.lookup(undefined, seen.parent, name).then(
+          (e) => e.attr,
+          () => undefined,
+        ),
+      ),
+    );
+    const out: PredictedFile[] = [];
+    for (const a of found) {
+      if (!a) break;
+      if ((a.mode & S_IFMT) === S_IFREG) out.push({ ino: a.ino, size: a.size });
+    }
+    return out;
+  }
+
+  private guardRootName(parent: number, name: string): void {
+    if (parent === ROOT_INO && name === SNAPSHOTS_DIR_NAME && !this.baseSnapshot)
+      throw fsError("EEXIST", `${SNAPSHOTS_DIR_NAME} is reserved for snapshots`);
+    if (Buffer.byteLength(name) > 255) throw fsError("ENAMETOOLONG", name.slice(0, 32));
+  }
+
+  private async made(parent: number, name: string, attr: MetaAttr): Promise<Entry> {
+    this.attrs.drop(parent);
+    this.remember(attr.ino, parent, name);
+    return this.entry(attr, attr.ino);
+  }
+
+  // ---- namespace mutations -------------------------------------------------------------------
+
+  mknod(ctx: CallerContext, parent: number, name: string, mode: number, rdev: number): Promise<Entry> {
+    return fsCall(async () => {
+      const loc = this.writable(parent);
+      this.guardRootName(parent, name);
+      const type = metaTypeOfMode(mode);
+      if (type === "dir" || type === "symlink") throw fsError("EINVAL", "mknod of a directory or symlink");
+      const sealed = this.names.seal(await this.scopeOf(parent), name);
+      const res = await this.session.call((c) =>
+        this.api.mknod(c, {
+          requestId: rid(),
+          parent: loc.ino,
+          name: sealed,
+          type,
+          rdev,
+          mode: mode & 0o7777,
+          uid: ctx.uid,
+          gid: ctx.gid,
+        }),
+      );
+      return this.made(parent, name, res.attr);
+    });
+  }
+
+  mkdir(ctx: CallerContext, parent: number, name: string, mode: number): Promise<Entry> {
+    return fsCall(async () => {
+      const loc = this.writable(parent);
+      this.guardRootName(parent, name);
+      const sealed = this.names.seal(await this.scopeOf(parent), name);
+      const res = await this.session.call((c) =>
+        this.api.mkdir(c, {
+          requestId: rid(),
+          parent: loc.ino,
+          name: sealed,
+          mode: mode & 0o7777,
+          uid: ctx.uid,
+          gid: ctx.gid,
+        }),
+      );
+      return this.made(parent, name, res.attr);
+    });
+  }
+
+  symlink(ctx: CallerContext, parent: number, name: string, target: string): Promise<Entry> {
+    return fsCall(async () => {
+      const loc = this.writable(parent);
+      this.guardRootName(parent, name);
+      const sealed = this.names.seal(await this.scopeOf(parent), name);
+      const res = await this.session.call((c) =>
+        this.api.symlink(c, {
+          requestId: rid(),
+          parent: loc.ino,
+          name: sealed,
+          target: this.names.sealSymlink(target),
+          uid: ctx.uid,
+          gid: ctx.gid,
+        }),
+      );
+      return this.made(parent, name, res.attr);
+    });
+  }
+
+  link(_ctx: CallerContext, ino: number, newParent: number, newName: string): Promise<Entry> {
+    return fsCall(async () => {
+      const loc = this.writable(ino);
+      const ploc = this.writable(newParent);
+      this.guardRootName(newParent, newName);
+      const sealed = this.names.seal(await this.scopeOf(newParent), newName);
+      const res = await this.session.call((c) =>
+        this.api.link(c, { requestId: rid(), ino: loc.ino, newParent: ploc.ino, newName: sealed }),
+      );
+      return this.made(newParent, newName, res.attr);
+    });
+  }
+
+  unlink(_ctx: CallerContext, parent: number, name: string): Promise<void> {
+    return fsCall(async () => {
+      const loc = this.writable(parent);
+      const token = this.names.token(await this.scopeOf(parent), name);
+      const res = await this.session.call((c) =>
+        this.api.unlink(c, { requestId: rid(), parent: loc.ino, name: token }),
+      );
+      this.attrs.drop(parent);
+      this.attrs.drop(res.ino);
+    });
+  }
+
+  rmdir(_ctx: CallerContext, parent: number, name: string): Promise<void> {
+    return fsCall(async () => {
+      const loc = this.writable(parent);
+      const token = this.names.token(await this.scopeOf(parent), name);
+      await this.session.call((c) => this.api.rmdir(c, { requestId: rid(), parent: loc.ino, name: token }));
+      this.attrs.drop(parent);
+    });
+  }
+
+  rename(
+    _ctx: CallerContext,
+    parent: number,
+    name: string,
+    newParent: number,
+    newName: string,
+    flags: number,
+  ): Promise<void> {
+    return fsCall(async () => {
+      const loc = this.writable(parent);
+      const nloc = this.writable(newParent);
+      this.guardRootName(newParent, newName);
+      const token = this.names.token(await this.scopeOf(parent), name);
+      const sealed = this.names.seal(await this.scopeOf(newParent), newName);
+      const res = await this.session.call((c) =>
+        this.api.rename(c, {
+          requestId: rid(),
+          parent: loc.ino,
+          name: token,
+          newParent: nloc.ino,
+          newName: sealed,
+          ...(flags & RENAME_NOREPLACE ? { noReplace: true } : {}),
+          ...(flags & RENAME_EXCHANGE ? { exchange: true } : {}),
+        }),
+      );
+      this.attrs.drop(parent);
+      this.attrs.drop(newParent);
+      if (res.replaced !== undefined) this.attrs.drop(res.replaced);
+    });
+  }
+
+  setattr(_ctx: CallerContext, ino: number, changes: SetAttr): Promise<Attr> {
+    return fsCall(async () => {
+      const loc = this.writable(ino);
+      if (changes.size !== undefined) {
+        const a = await this.metaAttr(ino);
+        if (a.type === "dir") throw fsError("EISDIR");
+        if (a.type !== "file") throw fsError("EINVAL");
+        await this.data.truncate(ino, changes.size);
+      }
+      const other =
+        changes.mode !== undefined ||
+        changes.uid !== undefined ||
+        changes.gid !== undefined ||
+        changes.atimeMs !== undefined ||
+        changes.mtimeMs !== undefined;
+      if (other) {
+        const times = changes.atimeMs !== undefined || changes.mtimeMs !== undefined;
+        if (times && this.data.writeBack.pendingSize(ino) !== undefined) await this.flusher.request();
+        const res = await this.session.call((c) =>
+          this.api.setattr(c, {
+            requestId: rid(),
+            ino: loc.ino,
+            ...(changes.mode !== undefined ? { mode: changes.mode & 0o7777 } : {}),
+            ...(changes.uid !== undefined ? { uid: changes.uid } : {}),
+            ...(changes.gid !== undefined ? { gid: changes.gid } : {}),
+            ...(changes.atimeMs === "now"
+              ? { atimeNow: true }
+              : changes.atimeMs !== undefined
+                ? { atime: changes.atimeMs }
+                : {}),
+            ...(changes.mtimeMs === "now"
+              ? { mtimeNow: true }
+              : changes.mtimeMs !== undefined
+                ? { mtime: changes.mtimeMs }
+                : {}),
+          }),
+        );
+        this.attrs.put(ino, res.attr);
+        return this.kattr(res.attr, ino);
+      }
+      return this.kattr(await this.metaAttr(ino), ino);
+    });
+  }
+
+  setxattr(_ctx: CallerContext, ino: number, name: string, value: Buffer, flags: number): Promise<void> {
+    return fsCall(async () => {
+      if (ino === SNAPSHOTS_INO) throw fsError("EROFS");
+      const loc = this.writable(ino);
+      await this.session.call((c) =>
+        this.api.setxattr(c, {
+          requestId: rid(),
+          ino: loc.ino,
+          name: this.names.sealXattr(name),
+          value: this.names.sealXattrValue(value),
+          ...(flags & XATTR_CREATE
+            ? { mode: "create" as const }
+            : flags & XATTR_REPLACE
+              ? { mode: "replace" as const }
+              : {}),
+        }),
+      );
+    });
+  }
+
+  removexattr(_ctx: CallerContext, ino: number, name: string): Promise<void> {
+    return fsCall(async () => {
+      if (ino === SNAPSHOTS_INO) throw fsError("EROFS");
+      const loc = this.writable(ino);
+      await this.session.call((c) =>
+        this.api.removexattr(c, { requestId: rid(), ino: loc.ino, name: this.names.xattrToken(name) }),
+      );
+    });
+  }
+
+  // ---- files ---------------------------------------------------------------------------------
+
+  open(_ctx: CallerContext, ino: number, flags: number): Promise<OpenResult> {
+    return fsCall(async () => {
+      const write = (flags & O_ACCMODE) !== 0;
+      const loc = write ? this.writable(ino) : this.locate(ino);
+      const before = this.attrs.any(ino);
+      let handle: string | undefined;
+      let attr: MetaAttr;
+      if (loc.snapshot) {
+        attr = await this.metaAttr(ino, true);
+      } else {
+        const res = await this.session.call((c) => this.api.open(c, { requestId: rid(), ino: loc.ino, write }));
+        handle = res.handle;
+        attr = res.attr;
+        this.attrs.put(ino, attr);
+      }
+      if (attr.type === "dir") throw fsError("EISDIR");
+      const unchanged =
+        before !== undefined && before.mtime === attr.mtime && before.size === attr.size && before.ctime === attr.ctime;
+      if (!unchanged) this.extents.invalidate(ino);
+      if (write && flags & O_TRUNC) await this.data.truncate(ino, 0);
+      const fh = this.newFh({
+        kind: "file",
+        vino: ino,
+        loc,
+        ...(handle ? { handle } : {}),
+        write,
+        append: (flags & O_APPEND) !== 0,
+        wrote: (flags & O_TRUNC) !== 0 && write,
+      });
+      return { fh, keepCache: unchanged && !(flags & O_TRUNC) };
+    });
+  }
+
+  create(
+    ctx: CallerContext,
+    parent: number,
+    name: string,
+    mode: number,
+    flags: number,
+  ): Promise<{ entry: Entry; open: OpenResult }> {
+    return fsCall(async () => {
+      const loc = this.writable(parent);
+      this.guardRootName(parent, name);
+      const sealed = this.names.seal(await this.scopeOf(parent), name);
+      const res = await this.session.call((c) =>
+        this.api.create(c, {
+          requestId: rid(),
+          parent: loc.ino,
+          name: sealed,
+          mode: mode & 0o7777,
+          uid: ctx.uid,
+          gid: ctx.gid,
+          open: true,
+          exclusive: (flags & O_EXCL) !== 0,
+        }),
+      );
+      const vino = res.attr.ino;
+      if (!res.created && flags & O_TRUNC) await this.data.truncate(vino, 0);
+      if (!res.created) this.extents.invalidate(vino);
+      const entry = await this.made(parent, name, res.attr);
+      const fh = this.newFh({
+        kind: "file",
+        vino,
+        loc: { ino: vino },
+        ...(res.handle ? { handle: res.handle } : {}),
+        write: true,
+        append: (flags & O_APPEND) !== 0,
+        wrote: true,
+      });
+      return { entry, open: { fh } };
+    });
+  }
+
+  read(_ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer> {
+    return fsCall(async () => {
+      const h = this.file(fh);
+      const a = this.attrs.any(ino) ?? (await this.metaAttr(ino));
+      return this.data.read(fh, h.vino, offset, size, a.size);
+    });
+  }
+
+  write(_ctx: CallerContext, ino: number, fh: number, offset: number, data: Buffer): Promise<number> {
+    return fsCall(async () => {
+      const h = this.file(fh);
+      if (!h.write) throw fsError("EBADF", "handle not open for writing");
+      const a = this.attrs.any(ino) ?? (await this.metaAttr(ino));
+      const size = this.data.writeBack.pendingSize(ino) ?? a.size;
+      await this.data.write(ino, h.append ? size : offset, data, size);
+      h.wrote = true;
+      return data.length;
+    });
+  }
+
+  flush(_ctx: CallerContext, ino: number, fh: number, lockOwner: bigint): Promise<void> {
+    const h = this.handles.get(fh);
+    this.locks.releaseRanges(ino, lockOwner);
+    if (h?.kind === "file" && h.wrote) this.flusher.request().catch((err) => this.log(`flush: ${err}`));
+    return Promise.resolve();
+  }
+
+  fsync(_ctx: CallerContext, _ino: number, fh: number): Promise<void> {
+    return fsCall(async () => {
+      const h = this.handles.get(fh);
+      if (h?.kind === "file" && h.write) this.data.fsync();
+    });
+  }
+
+  release(_ctx: CallerContext, ino: number, fh: number, flockOwner?: bigint): Promise<void> {
+    return fsCall(async () => {
+      const h = this.handles.get(fh);
+      this.handles.delete(fh);
+      if (flockOwner !== undefined) this.locks.releaseFlock(ino, flockOwner);
+      if (!h || h.kind !== "file") return;
+      this.data.release(fh);
+      try {
+        if (h.wrote) await this.flusher.request();
+      } catch (err) {
+        this.log(`release of inode ${ino}: write-back flush failed (data stays queued): ${err}`);
+      }
+      const handle = h.handle;
+      if (handle) {
+        await this.session
+          .call((c) => this.api.release(c, { requestId: rid(), handle }))
+          .catch((err) => this.log(`release of inode ${ino}: ${err}`));
+      }
+    });
+  }
+
+  fallocate(_ctx: CallerContext, ino: number, fh: number, mode: number, offset: number, length: number): Promise<void> {
+    return fsCall(async () => {
+      const h = this.file(fh);
+      if (mode !== 0) throw fsError("EOPNOTSUPP", "only plain fallocate is supported");
+      const a = await this.metaAttr(ino);
+      const size = this.data.writeBack.pendingSize(ino) ?? a.size;
+      if (offset + length > size) {
+        if (!h.write) throw fsError("EBADF");
+        await this.data.truncate(ino, offset + length);
+      }
+    });
+  }
+
+  // ---- locks (local to this mount; the coordination service makes them global) -------------
+
+  getlk(_ctx: CallerContext, ino: number, _fh: number, owner: bigint, lock: ByteRangeLock): Promise<ByteRangeLock> {
+    return Promise.resolve(this.locks.conflict(ino, owner, lock) ?? { ...lock, type: "unlock" });
+  }
+
+  setlk(
+    _ctx: CallerContext,
+    ino: number,
+    _fh: number,
+    owner: bigint,
+    lock: ByteRangeLock,
+    wait: boolean,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    return this.locks.setlk(ino, owner, lock, wait, signal);
+  }
+
+  flock(
+    _ctx: CallerContext,
+    ino: number,
+    _fh: number,
+    owner: bigint,
+    op: FlockOp,
+    wait: boolean,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    return this.locks.flock(ino, owner, op, wait, signal);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The data path's seams, backed by the metadata service: extents come from getExtents (live or
+ * in a snapshot, through the kernel-inode map), write-back commits go to commitWrite/setattr
+ * with the write-back's deterministic commit id as request id (so a replay after a crash is
+ * deduplicated by the service).
+ *
+ * A commit for a file that no longer exists (unlinked and released before its data was
+ * committed) is dropped: the data is garbage, and retrying it would block every later commit.
+ */
+import type { CommitOptions, CommitSink, Extent, ExtentSource } from "../data/types.js";
+import type { Attr as MetaAttr } from "../meta/api.js";
+import { isGone } from "./fs-errors.js";
+import type { InodeMap } from "./fs-inodes.js";
+import type { MetaSession } from "./fs-session.js";
+
+export class MetaExtentSource implements ExtentSource {
+  constructor(
+    private readonly session: MetaSession,
+    private readonly inodes: InodeMap,
+  ) {}
+
+  async getExtents(vino: number, offset: number, length: number): Promise<Extent[]> {
+    const loc = this.inodes.locate(vino);
+    if (!loc) return [];
+    const res = await this.session.call((ctx) =>
+      this.session.api.getExtents(ctx, {
+        ino: loc.ino,
+        offset,
+        length,
+        ...(loc.snapshot ? { snapshot: loc.snapshot } : {}),
+      }),
+    );
+    return res.extents.map((e) => ({
+      offset: e.offset,
+      length: e.length,
+      chunkId: e.chunk,
+      chunkOffset: e.chunkOffset,
+    }));
+  }
+}
+
+export interface CommitEvents {
+  /** A commit landed: refresh caches of `vino` with the service's answer. */
+  committed(vino: number, attr: MetaAttr | undefined): void;
+  /** A commit was dropped because the file is gone. */
+  dropped(vino: number): void;
+}
+
+export class MetaCommitSink implements CommitSink {
+  constructor(
+    private readonly session: MetaSession,
+    private readonly events: CommitEvents,
+  ) {}
+
+  async commitWrite(vino: number, extents: Extent[], newSize: number, mtime: Date, o: CommitOptions): Promise<void> {
+    try {
+      const res = await this.session.call((ctx) =>
+        this.session.api.commitWrite(ctx, {
+          requestId: o.commitId,
+          ino: vino,
+          extents: extents.map((e) => ({
+            offset: e.offset,
+            length: e.length,
+            chunk: e.chunkId,
+            chunkOffset: e.chunkOffset,
+          })),
+          newSize,
+          mtime: mtime.getTime(),
+        }),
+      );
+      this.events.committed(vino, res.attr);
+    } catch (err) {
+      if (!isGone(err)) throw err;
+      this.events.dropped(vino);
+    }
+  }
+
+  async setSize(vino: number, size: number, mtime: Date, o: CommitOptions): Promise<void> {
+    try {
+      const res = await this.session.call((ctx) =>
+        this.session.api.setattr(ctx, { requestId: o.commitId, ino: vino, size, mtime: mtime.getTime() }),
+      );
+      this.events.committed(vino, res.attr);
+    } catch (err) {
+      if (!isGone(err)) throw err;
+      this.events.dropped(vino);
+    }
+  }
+}
+
+/**
+ * Group flush for close-to-open: many closes in a row share one write-back flush instead of
+ * each sealing its own tiny segment. A caller waits for a flush that *started after* its call.
+ */
+export class FlushCoalescer {
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(private readonly flush: () => Promise<void>) {}
+
+  request(): Promise<void> {
+    if (!this.running) {
+      this.running = this.flush().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.request();
+      });
+    return this.queued;
+  }
+}
