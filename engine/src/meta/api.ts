@@ -367,6 +367,11 @@ export interface CommitWriteRequest extends Mutation {
   mtime: number;
   /** Fencing token of the lock the writer holds (coord); older than the newest seen → FENCED. */
   lockToken?: number;
+  /**
+   * Compare-and-swap: apply only if the file's content fingerprint (namespace/fingerprint.ts,
+   * over the size and extents getExtents returned) is still this, else EBUSY. Compaction uses it.
+   */
+  ifContent?: string;
 }
 export interface CommitWriteResponse {
   attr: Attr;

@@ -131,6 +131,7 @@ export const REQUEST_SCHEMAS: Record<MetaMethod, z.ZodType> = {
     newSize: uint,
     mtime: time,
     lockToken: uint.optional(),
+    ifContent: z.string().min(1).max(128).optional(),
   }),
   setQuota: z.object({ ...mutation, ino, maxBytes: uint.optional(), maxFiles: uint.optional() }),
   getQuota: inoRequest,

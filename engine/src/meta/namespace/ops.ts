@@ -8,6 +8,7 @@ import type { Attr, QuotaResponse, RenameResponse, UnlinkResponse } from "../api
 import { MetaError } from "../errors.js";
 import { attrOf } from "./attr.js";
 import { extentsEnd, overlay, truncateExtents } from "./extents.js";
+import { contentFingerprint } from "./fingerprint.js";
 import type { NsRecord } from "./records.js";
 import { footprint, type Txn } from "./txn.js";
 import { type Dirent, type Inode, tokenKey } from "./types.js";
@@ -265,6 +266,8 @@ export function commitWrite(txn: Txn, r: Rec<"commitWrite">): Attr {
   if (node.type !== "file") throw new MetaError("EINVAL", "only regular files hold extents");
   if (r.lockToken !== undefined && node.lockToken !== undefined && r.lockToken < node.lockToken)
     throw new MetaError("FENCED", `lock token ${r.lockToken} is older than ${node.lockToken}`);
+  if (r.ifContent !== undefined && contentFingerprint(node.size, node.extents ?? []) !== r.ifContent)
+    throw new MetaError("EBUSY", `inode ${r.ino} changed since its content was read (ifContent)`);
   let extents: readonly (typeof r.extents)[number][] = node.extents ?? [];
   for (const e of r.extents) extents = overlay(extents, e);
   const size = Math.max(node.size, r.newSize, extentsEnd(extents));

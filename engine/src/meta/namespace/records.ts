@@ -76,6 +76,7 @@ export type NsRecord = Base &
         newSize: number;
         mtime: number;
         lockToken?: number;
+        ifContent?: string;
       }
     | { op: "setQuota"; ino: number; maxBytes?: number; maxFiles?: number }
     | { op: "createSnapshot"; name: string; schedule?: string }

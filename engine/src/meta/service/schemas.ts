@@ -119,6 +119,7 @@ export const schemas = {
     newSize: nonNeg,
     mtime: time,
     lockToken: nonNeg.optional(),
+    ifContent: z.string().min(1).max(128).optional(),
   }),
   setQuota: z.object({ ...mutation, ino, maxBytes: nonNeg.optional(), maxFiles: nonNeg.optional() }),
   createSnapshot: z.object({ ...mutation, name: snapshotName }),

@@ -217,6 +217,7 @@ export class MetaService extends ServiceReads implements A.MetaApi {
       newSize: r.newSize,
       mtime: r.mtime,
       ...(r.lockToken !== undefined ? { lockToken: r.lockToken } : {}),
+      ...(r.ifContent !== undefined ? { ifContent: r.ifContent } : {}),
     }));
     return { ...res, attr: caller.attr(res.attr) };
   }
