@@ -1,2 +1,3 @@
+export * from "./compaction.js";
 export * from "./offline.js";
 export * from "./scheduler.js";
