@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import { cacheCommand } from "./cache.js";
+import { compactCommand } from "./compact.js";
 import { fsckCommand } from "./fsck.js";
 import { gcCommand } from "./gc.js";
 import { infoCommand } from "./info.js";
@@ -32,4 +33,5 @@ export const commandFactories: ReadonlyArray<() => Command> = [
   cacheCommand,
   fsckCommand,
   gcCommand,
+  compactCommand,
 ];

@@ -43,16 +43,26 @@ export const durationFlag = z.string().transform((text, ctx) => {
   return ms;
 });
 
-export const maintenanceFlags = {
+export const connectFlags = {
   meta: z.union([z.literal("embedded"), hostPortFlag]).default("embedded"),
   token: z.string().min(1).optional(),
   tlsCa: z.string().optional(),
   passphraseFile: z.string().optional(),
   secretFile: z.string().optional(),
-  grace: durationFlag,
 };
 
+export const maintenanceFlags = { ...connectFlags, grace: durationFlag };
+
 export function withMaintenanceOptions(command: Command): Command {
+  return withConnectOptions(command).option(
+    "--grace <duration>",
+    "unreferenced chunks younger than this may be uploads in flight: kept",
+    "1h",
+  );
+}
+
+/** `<store-url>`, `--meta`, `--token`, `--tls-ca` and the unlock sources. */
+export function withConnectOptions(command: Command): Command {
   return command
     .argument("<store-url>", "where the filespace lives")
     .option(
@@ -64,8 +74,7 @@ export function withMaintenanceOptions(command: Command): Command {
     .option("--token <token>", "admin token for --meta (default: minted from the filespace key)")
     .option("--tls-ca <file>", "connect to --meta with TLS, trusting this CA (PEM)")
     .option("--passphrase-file <file>", "unlock with this passphrase (else FILESPACE_PASSPHRASE, else a prompt)")
-    .option("--secret-file <file>", "unlock with this secret (else FILESPACE_SECRET)")
-    .option("--grace <duration>", "unreferenced chunks younger than this may be uploads in flight: kept", "1h");
+    .option("--secret-file <file>", "unlock with this secret (else FILESPACE_SECRET)");
 }
 
 export interface MaintenanceContext {
@@ -84,30 +93,23 @@ export interface MaintenanceContext {
   close(): void;
 }
 
-export async function openMaintenanceContext(
-  store: ObjectStore,
-  flags: { meta: string; token?: string | undefined; tlsCa?: string | undefined } & {
-    passphraseFile?: string | undefined;
-    secretFile?: string | undefined;
-  },
-): Promise<MaintenanceContext> {
+export type ConnectFlags = { meta: string; token?: string | undefined; tlsCa?: string | undefined } & {
+  passphraseFile?: string | undefined;
+  secretFile?: string | undefined;
+};
+
+/** Unlocks the filespace: its header, keyring and the metadata service's at-rest key. */
+export async function unlockFilespace(store: ObjectStore, flags: ConnectFlags) {
   const credential = await readCredential(flags, UNLOCK_SOURCES);
   const { header, keyring } = await openFilespace(store, credential);
-  const metaKey = deriveMetaAtRestKey(keyring);
-  if (flags.meta === "embedded") {
-    const { namespace, sealed } = await openMetadataOffline({ store, metaKey }).catch((err: Error) => {
-      if (err.name === "MetadataInUseError") throw new UsageError(err.message, { cause: err });
-      throw err;
-    });
-    return {
-      header,
-      keyring,
-      sealed,
-      source: "metadata read from the store (no service running)",
-      loadReferences: async () => ({ version: namespace.version, references: namespace.chunkUsage() }),
-      close: () => undefined,
-    };
-  }
+  return { header, keyring, metaKey: deriveMetaAtRestKey(keyring) };
+}
+
+/** A gRPC client for `--meta` and the token to use (`--token`, else an admin token minted from the key). */
+export async function connectMeta(
+  flags: ConnectFlags,
+  metaKey: Buffer,
+): Promise<{ client: MetaClient; token: string }> {
   const client = new MetaClient({
     address: flags.meta,
     callTimeoutMs: 60_000,
@@ -117,6 +119,29 @@ export async function openMaintenanceContext(
   const token =
     flags.token ??
     issueToken(deriveAccessTokenKey(metaKey), { client: "filespace-maintenance", mode: "admin", subtreeRoot: 1 });
+  return { client, token };
+}
+
+/** A MetadataInUseError from the engine is a usage problem here (the fix is `--meta`). */
+export function asUsageError(err: Error): never {
+  if (err.name === "MetadataInUseError") throw new UsageError(err.message, { cause: err });
+  throw err;
+}
+
+export async function openMaintenanceContext(store: ObjectStore, flags: ConnectFlags): Promise<MaintenanceContext> {
+  const { header, keyring, metaKey } = await unlockFilespace(store, flags);
+  if (flags.meta === "embedded") {
+    const { namespace, sealed } = await openMetadataOffline({ store, metaKey }).catch(asUsageError);
+    return {
+      header,
+      keyring,
+      sealed,
+      source: "metadata read from the store (no service running)",
+      loadReferences: async () => ({ version: namespace.version, references: namespace.chunkUsage() }),
+      close: () => undefined,
+    };
+  }
+  const { client, token } = await connectMeta(flags, metaKey);
   return {
     header,
     keyring,

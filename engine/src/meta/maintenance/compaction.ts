@@ -81,6 +81,8 @@ export interface CompactOptions {
   retries?: number;
   /** Parallel ranged reads. Default 8. */
   concurrency?: number;
+  /** Report what is fragmented, rewrite nothing. */
+  dryRun?: boolean;
 }
 
 export interface CompactFileResult {
@@ -184,6 +186,8 @@ export async function compactFile(
     };
     const why = fragmentation(size, extents, options.policy) ?? (options.force ? "forced" : undefined);
     if (!why) return { ...base, compacted: false, reason: "not fragmented", extentsAfter: extents.length };
+    if (options.dryRun)
+      return { ...base, compacted: false, reason: `would compact: ${why}`, extentsAfter: extents.length };
     const fingerprint = contentFingerprint(size, extents);
     const [attr] = (await deps.api.getattr(deps.ctx, { inos: [ino] })).items;
     if (!attr?.attr) throw new MetaError("ENOENT", `inode ${ino} vanished during compaction`);
@@ -227,6 +231,7 @@ export async function compactFile(
 
 export interface CompactTreeResult {
   filesScanned: number;
+  /** Files compacted (or, in a dry run, that would be). */
   files: CompactFileResult[];
   /** Files given up on (e.g. still busy after every retry), with the error. */
   failed: { ino: Ino; error: string }[];
@@ -253,7 +258,7 @@ export async function compactTree(
         result.filesScanned++;
         try {
           const r = await compactFile(deps, attr.ino, options);
-          if (r.compacted) result.files.push(r);
+          if (r.compacted || r.reason.startsWith("would")) result.files.push(r);
         } catch (err) {
           result.failed.push({ ino: attr.ino, error: (err as Error)?.message ?? String(err) });
         }

@@ -9,11 +9,16 @@
  */
 import { AtRestCipher } from "../../crypto/atrest.js";
 import type { ObjectStore } from "../../object/types.js";
+import { issueToken } from "../access/token.js";
+import { ServiceAlreadyRunningError } from "../durable/errors.js";
 import type { SealedStore } from "../durable/layout.js";
 import { Lease } from "../durable/lease.js";
+import { type DurableMeta, openDurableMeta } from "../durable/open.js";
 import { recover } from "../durable/recovery.js";
+import { deriveAccessTokenKey } from "../grpc/serve.js";
 import { Namespace } from "../namespace/machine.js";
 import type { NsRecord } from "../namespace/records.js";
+import { MetaService } from "../service/service.js";
 
 /** A live metadata service (or embedded mount) holds the filespace: ask it instead (`--meta`). */
 export class MetadataInUseError extends Error {
@@ -47,4 +52,51 @@ export async function openMetadataOffline(o: {
     restore: (image) => (image ? Namespace.importImage(image) : new Namespace()),
   });
   return { namespace: recovered.machine, sealed };
+}
+
+/**
+ * A short-lived service of our own for maintenance that must *write* (compaction): takes the
+ * lease like any service (a new epoch; refused while another one runs), closes with a checkpoint.
+ */
+export async function openMaintenanceService(o: { store: ObjectStore; metaKey: Buffer; prefix?: string }): Promise<{
+  api: MetaService;
+  /** Admin token for this service. */
+  token: string;
+  close(): Promise<void>;
+}> {
+  let durable: DurableMeta<Namespace, NsRecord>;
+  try {
+    durable = await openDurableMeta<NsRecord, Namespace>({
+      store: o.store,
+      cipher: new AtRestCipher(o.metaKey),
+      restore: (image) => (image ? Namespace.importImage(image) : new Namespace()),
+      prefix: o.prefix ?? "",
+      lease: { takeover: false },
+    });
+  } catch (err) {
+    if (!(err instanceof ServiceAlreadyRunningError)) throw err;
+    const h = err.holder;
+    throw new MetadataInUseError(
+      `a metadata service is running on this filespace (${h.host} pid ${h.pid}, since ${h.since}); ` +
+        "pass --meta HOST:PORT to go through it, or stop it first",
+      { cause: err },
+    );
+  }
+  const tokenKey = deriveAccessTokenKey(o.metaKey);
+  const api = new MetaService({
+    journal: durable.journal,
+    tokenKey,
+    namespace: durable.machine,
+    epoch: durable.epoch,
+    schedule: [],
+  });
+  return {
+    api,
+    token: issueToken(tokenKey, { client: "filespace-maintenance", mode: "admin", subtreeRoot: 1 }),
+    async close() {
+      await api.close();
+      await durable.journal.close();
+      await durable.lease.release();
+    },
+  };
 }
