@@ -83,6 +83,18 @@ export interface CompactOptions {
   concurrency?: number;
   /** Report what is fragmented, rewrite nothing. */
   dryRun?: boolean;
+  /**
+   * Give up (and delete the uploads) if the commit would come later than this after the first
+   * upload started: GC deletes unreferenced chunks older than its grace period, so a commit
+   * after that could reference deleted chunks. Default 30 min (half of GC's default 1 h grace);
+   * keep it well below the grace period GC runs with.
+   */
+  commitWithinMs?: number;
+}
+
+/** Compaction of a file took longer than `commitWithinMs`; nothing was committed. */
+export class CompactionTooSlowError extends Error {
+  override name = "CompactionTooSlowError";
 }
 
 export interface CompactFileResult {
@@ -195,11 +207,20 @@ export async function compactFile(
     const whole = new Map<string, Promise<Buffer>>();
     const bytes = await mapLimit(extents, options.concurrency ?? 8, (e) => readExtent(deps, e, whole));
     const byExtent = new Map(extents.map((e, i) => [e, bytes[i]!]));
+    const uploadStarted = performance.now();
     await mapLimit(packed.chunks, 4, async (c) => {
       const plain = Buffer.concat(c.parts.map((p) => byExtent.get(p.extent)!.subarray(p.from, p.from + p.length)));
       await deps.store.put(chunkKey(c.id), deps.codec.seal(c.id, plain, { compress: deps.compress ?? false }));
     });
     const newChunks = packed.chunks.map((c) => c.id);
+    const elapsed = performance.now() - uploadStarted;
+    if (elapsed > (options.commitWithinMs ?? 30 * 60_000)) {
+      await Promise.all(newChunks.map((id) => deps.store.delete(chunkKey(id)).catch(() => undefined)));
+      throw new CompactionTooSlowError(
+        `inode ${ino}: uploading ${newChunks.length} chunk(s) took ${Math.round(elapsed)} ms, past commitWithinMs; ` +
+          "nothing committed (GC could already have collected the first uploads)",
+      );
+    }
     try {
       await deps.api.commitWrite(deps.ctx, {
         requestId: `compact-${newChunks[0] ?? "empty"}`.slice(0, 128),

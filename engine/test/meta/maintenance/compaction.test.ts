@@ -168,6 +168,18 @@ describe("compaction", () => {
     await t.f.close();
   });
 
+  it("gives up without committing when uploads outlast commitWithinMs (GC grace), leaving nothing behind", async () => {
+    const t = await setup();
+    const ino = await t.create(1, "slow");
+    await t.fragment(ino);
+    const before = await t.f.api.getExtents(t.ctx, { ino });
+    const chunksBefore = (await t.store.list("chunks/")).objects.length;
+    await expect(compactFile(t.deps, ino, { commitWithinMs: 0 })).rejects.toThrow(/past commitWithinMs/);
+    expect(await t.f.api.getExtents(t.ctx, { ino })).toEqual(before);
+    expect((await t.store.list("chunks/")).objects.length).toBe(chunksBefore);
+    await t.f.close();
+  });
+
   it("compactTree walks directories and compacts only fragmented files", async () => {
     const t = await setup();
     const dir = (
