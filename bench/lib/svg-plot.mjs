@@ -28,6 +28,7 @@ export function barChartSvg({ title, subtitle, systems, panels, columns = 2 }) {
   const height = 70 + rows * panelH;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${xmlEscape(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="24" font-size="17" font-weight="bold">${xmlEscape(title)}</text>`,
     `<text x="10" y="44" fill="#444">${xmlEscape(subtitle ?? "")}</text>`,
