@@ -192,6 +192,21 @@ describe("filespace fsck | gc", () => {
     await expect(store.head(chunkKey(snapshotOnly))).resolves.toBeDefined();
   });
 
+  it("names a damaged metadata checkpoint (exit 1)", async () => {
+    const checkpoints = (await store.list("meta/checkpoints/")).objects.map((o) => o.key).sort();
+    expect(checkpoints.length).toBeGreaterThan(0);
+    const newest = checkpoints.at(-1)!;
+    const path = join(root, ...newest.split("/"));
+    const bytes = await readFile(path);
+    bytes[bytes.length - 5]! ^= 0x01;
+    await writeFile(path, bytes);
+    const r = await run(["fsck", url]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`DAMAGED checkpoint at version ${Number(newest.split("/").at(-1))}: `));
+    expect(r.stdout).toMatch(/result: DAMAGED$/m);
+    expect(r.stderr).toMatch(/the filespace is damaged: .*(damaged metadata|cannot be recovered)/);
+  });
+
   it("rejects a bad --grace naming the flag", async () => {
     const r = await run(["gc", url, "--grace", "soon"]);
     expect(r.code).toBe(2);

@@ -7,13 +7,18 @@
  *
  * Exit 0 when nothing is damaged (orphans are waste, not damage), 1 when something is.
  */
-import { ChunkCodec } from "@filespaces/engine";
+import { AtRestCipher, ChunkCodec } from "@filespaces/engine";
 import { checkChunks, checkMetadata, type FsckReport, type MetaFsckReport } from "@filespaces/engine/meta/fsck";
 import { Command } from "commander";
 import { z } from "zod";
 import { formatSize, parseFlags } from "../flags.js";
 import { withStore } from "../store.js";
-import { maintenanceFlags, openMaintenanceContext, withMaintenanceOptions } from "./maintenance-context.js";
+import {
+  maintenanceFlags,
+  openMaintenanceContext,
+  unlockFilespace,
+  withMaintenanceOptions,
+} from "./maintenance-context.js";
 
 /** The filespace has damage fsck cannot repair (exit 1 after the report). */
 export class FilespaceDamagedError extends Error {
@@ -27,7 +32,12 @@ const fsckFlags = z.object({
   concurrency: z.coerce.number().int().min(1).max(64, "expected 1–64 parallel downloads"),
 });
 
-export function describeFsck(chunks: FsckReport, meta: MetaFsckReport, source: string, version: number): string[] {
+export function describeFsck(
+  chunks: FsckReport | undefined,
+  meta: MetaFsckReport,
+  source: string,
+  version: number,
+): string[] {
   const lines = [
     `references: ${source}, version ${version}`,
     `metadata: ${meta.checkpoints.length} checkpoint(s), ${meta.segments} journal segment(s) after the newest good checkpoint`,
@@ -38,6 +48,7 @@ export function describeFsck(chunks: FsckReport, meta: MetaFsckReport, source: s
   for (const v of meta.versionGaps) {
     lines.push(`  VERSION GAP at journal segment ${v.seq}: expected version ${v.expected}, found ${v.found}`);
   }
+  if (!chunks) return lines;
   lines.push(
     `chunks: ${chunks.referencedChunks} referenced, ${chunks.checkedChunks} present and checked ` +
       `(${formatSize(chunks.checkedBytes)})`,
@@ -73,8 +84,21 @@ export function fsckCommand(): Command {
     .action(async (url: string, raw: unknown) => {
       const flags = parseFlags(fsckFlags, raw);
       await withStore(url, async (store) => {
-        const ctx = await openMaintenanceContext(store, flags);
-        const codec = new ChunkCodec(ctx.keyring, { blockSize: ctx.header.blockSize });
+        const { header, keyring, metaKey } = await unlockFilespace(store, flags);
+        const sealed = { store, cipher: new AtRestCipher(metaKey), prefix: "" };
+        let ctx: Awaited<ReturnType<typeof openMaintenanceContext>>;
+        try {
+          ctx = await openMaintenanceContext(store, flags, { header, keyring, metaKey });
+        } catch (err) {
+          if ((err as Error).name === "UsageError") throw err;
+          // Offline recovery failed: the metadata itself is damaged. Say where, then fail.
+          const meta = await checkMetadata(sealed);
+          const lines = describeFsck(undefined, meta, "metadata read from the store", 0);
+          lines.push(`UNRECOVERABLE metadata: ${(err as Error).message}`, "result: DAMAGED");
+          process.stdout.write(`${lines.join("\n")}\n`);
+          throw new FilespaceDamagedError(`the filespace is damaged: its metadata cannot be recovered`, { cause: err });
+        }
+        const codec = new ChunkCodec(keyring, { blockSize: header.blockSize });
         let version = 0;
         // checkChunks lists the store before it pulls the references (see gc/collect.ts).
         async function* references() {
@@ -82,10 +106,10 @@ export function fsckCommand(): Command {
           version = loaded.version;
           yield* loaded.references;
         }
-        let meta = await checkMetadata(ctx.sealed);
+        let meta = await checkMetadata(sealed);
         // A running service prunes old segments and checkpoints while we read them: a damaged
         // result counts only if a second look confirms it.
-        if (!meta.healthy && flags.meta !== "embedded") meta = await checkMetadata(ctx.sealed);
+        if (!meta.healthy && flags.meta !== "embedded") meta = await checkMetadata(sealed);
         const chunks = await checkChunks({
           store,
           references: references(),
@@ -94,7 +118,9 @@ export function fsckCommand(): Command {
           graceMs: flags.grace,
           concurrency: flags.concurrency,
         }).finally(() => ctx.close());
-        const healthy = chunks.healthy && meta.healthy;
+        // A damaged checkpoint is damage even when recovery could fall back to an older one.
+        const metaHealthy = meta.healthy && !meta.checkpoints.some((c) => c.error);
+        const healthy = chunks.healthy && metaHealthy;
         if (flags.json) {
           const report = { healthy, source: ctx.source, version, metadata: meta, chunks };
           process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -108,7 +134,7 @@ export function fsckCommand(): Command {
             chunks.missing.length && `${chunks.missing.length} missing chunk(s)`,
             chunks.corrupt.length && `${chunks.corrupt.length} corrupt chunk(s)`,
             chunks.outOfRange.length && `${chunks.outOfRange.length} out-of-range extent(s)`,
-            !meta.healthy && "damaged metadata",
+            !metaHealthy && "damaged metadata",
           ].filter(Boolean);
           throw new FilespaceDamagedError(`the filespace is damaged: ${parts.join(", ")}`);
         }

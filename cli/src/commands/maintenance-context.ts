@@ -128,8 +128,12 @@ export function asUsageError(err: Error): never {
   throw err;
 }
 
-export async function openMaintenanceContext(store: ObjectStore, flags: ConnectFlags): Promise<MaintenanceContext> {
-  const { header, keyring, metaKey } = await unlockFilespace(store, flags);
+export async function openMaintenanceContext(
+  store: ObjectStore,
+  flags: ConnectFlags,
+  unlocked?: Awaited<ReturnType<typeof unlockFilespace>>,
+): Promise<MaintenanceContext> {
+  const { header, keyring, metaKey } = unlocked ?? (await unlockFilespace(store, flags));
   if (flags.meta === "embedded") {
     const { namespace, sealed } = await openMetadataOffline({ store, metaKey }).catch(asUsageError);
     return {
