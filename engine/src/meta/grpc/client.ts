@@ -10,12 +10,17 @@
  *   This is what lets a mount ride through a service restart (SIGKILL included) without errors.
  * - getattr is batched: while `getattrPipeline` calls with the same context are in flight,
  *   further getattr calls queue and go out together as one request when a slot frees.
+ * - Every other call is coalesced the same way (coalesce.ts): while `batchPipeline` rpcs of one
+ *   context are in flight, further calls queue and leave together in one Batch rpc (batch.ts).
+ *   A server without Batch (UNIMPLEMENTED) turns this off for the client's lifetime.
  * - Errors come back as the MetaError the service threw (errors.ts).
  */
 import * as grpc from "@grpc/grpc-js";
 import type * as api from "../api.js";
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from "../api.js";
-import { fromServiceError, isRetryableStatus } from "./errors.js";
+import { BATCH_RPC, decodeResult, encodeCall, MAX_BATCH_CALLS, type WireBatchResult } from "./batch.js";
+import { Coalescer, type QueuedCall } from "./coalesce.js";
+import { fromServiceError, isRetryableStatus, MetaTransportError } from "./errors.js";
 import { AUTH_HEADER, type MetaMethod, metaServiceConstructor, RPC_NAMES, SESSION_HEADER } from "./proto.js";
 import { MAX_MESSAGE_BYTES } from "./server.js";
 
@@ -28,11 +33,40 @@ export interface MetaClientOptions {
   callTimeoutMs?: number;
   /** Keep retrying UNAVAILABLE/DEADLINE_EXCEEDED for this long. Default 60 s; 0 = never retry. */
   retryBudgetMs?: number;
-  /** getattr requests in flight per context before further calls are batched. Default 4. */
+  /** getattr requests in flight per context before further calls are batched. Default 2. */
   getattrPipeline?: number;
   /** Inodes per batched getattr request. Default 1000. */
   getattrBatchMax?: number;
+  /** Coalesce concurrent calls into Batch rpcs. Default true. */
+  batch?: boolean;
+  /** Read rpcs in flight per context before further reads are coalesced. Default 2. */
+  batchPipeline?: number;
+  /** Mutation rpcs in flight per context before further mutations are coalesced. Default 1. */
+  mutationPipeline?: number;
+  /** Calls per Batch rpc. Default 256. */
+  batchMaxCalls?: number;
 }
+
+/**
+ * Calls that never wait for a journal commit. They coalesce in their own lane so a lookup is not
+ * queued behind a batch of creates waiting for its segment to become durable.
+ */
+const READS: ReadonlySet<MetaMethod> = new Set<MetaMethod>([
+  "version",
+  "lookup",
+  "readdirplus",
+  "readlink",
+  "getExtents",
+  "statfs",
+  "usage",
+  "getxattr",
+  "listxattr",
+  "getQuota",
+  "listSnapshots",
+]);
+
+/** Not coalesced: getattr has its own (cheaper) batching; the others are rare or large. */
+const UNBATCHED: ReadonlySet<MetaMethod> = new Set<MetaMethod>(["hello", "getattr", "chunkReferences"]);
 
 type Unary = (
   req: unknown,
@@ -58,6 +92,9 @@ export class MetaClient implements api.MetaApi {
   readonly #pipeline: number;
   readonly #batchMax: number;
   readonly #lanes = new Map<string, GetattrLane>();
+  readonly #reads: Coalescer<MetaMethod, api.CallContext>;
+  readonly #writes: Coalescer<MetaMethod, api.CallContext>;
+  #batching: boolean;
   /** Attempts that were retried (observability; tests assert restarts were ridden through). */
   retries = 0;
 
@@ -77,8 +114,27 @@ export class MetaClient implements api.MetaApi {
     });
     this.#callTimeoutMs = options.callTimeoutMs ?? 30_000;
     this.#retryBudgetMs = options.retryBudgetMs ?? 60_000;
-    this.#pipeline = options.getattrPipeline ?? 4;
+    this.#pipeline = options.getattrPipeline ?? 2;
     this.#batchMax = options.getattrBatchMax ?? 1000;
+    this.#batching = options.batch ?? true;
+    const coalescer = (pipeline: number) =>
+      new Coalescer<MetaMethod, api.CallContext>({
+        pipeline,
+        maxCalls: Math.min(MAX_BATCH_CALLS, options.batchMaxCalls ?? 256),
+        sendOne: (ctx, method, request) => this.#send(RPC_NAMES[method], method, ctx, request),
+        sendBatch: (ctx, calls) => this.#sendBatch(ctx, calls),
+      });
+    this.#reads = coalescer(options.batchPipeline ?? 2);
+    // Mutations of one batch share a journal commit, and the journal has one segment upload in
+    // flight at a time: a second rpc in flight would only wait for the next commit anyway.
+    this.#writes = coalescer(options.mutationPipeline ?? 1);
+  }
+
+  /** Rpcs sent through the coalescer and the calls they carried. */
+  get batchStats(): { rpcs: number; calls: number; batches: number } {
+    const r = this.#reads.stats;
+    const w = this.#writes.stats;
+    return { rpcs: r.rpcs + w.rpcs, calls: r.calls + w.calls, batches: r.batches + w.batches };
   }
 
   /** Negotiate the protocol (every version this build speaks) and learn epoch, version and rights. */
@@ -92,12 +148,43 @@ export class MetaClient implements api.MetaApi {
     this.#client.close();
   }
 
-  async #call<T>(method: MetaMethod, ctx: api.CallContext, request: unknown): Promise<T> {
+  #call<T>(method: MetaMethod, ctx: api.CallContext, request: unknown): Promise<T> {
+    if (!this.#batching || UNBATCHED.has(method)) return this.#send(RPC_NAMES[method], method, ctx, request);
+    const key = `${ctx.token}\0${ctx.sessionId ?? ""}`;
+    const lane = READS.has(method) ? this.#reads : this.#writes;
+    return lane.submit(key, ctx, method, request) as Promise<T>;
+  }
+
+  async #sendBatch(ctx: api.CallContext, calls: QueuedCall<MetaMethod>[]): Promise<void> {
+    if (!this.#batching) {
+      await Promise.all(
+        calls.map((c) => this.#send(RPC_NAMES[c.method], c.method, ctx, c.request).then(c.resolve, c.reject)),
+      );
+      return;
+    }
+    let res: { results?: WireBatchResult[] };
+    try {
+      const wire = calls.map((c) => encodeCall(c.method, c.request));
+      res = await this.#send(BATCH_RPC, "batch", ctx, { calls: wire });
+    } catch (err) {
+      if (!(err instanceof MetaTransportError && err.status === grpc.status.UNIMPLEMENTED)) throw err;
+      this.#batching = false; // an older server: plain rpcs from now on
+      return this.#sendBatch(ctx, calls);
+    }
+    calls.forEach((c, i) => {
+      const r = decodeResult(c.method, res.results?.[i]);
+      if (r.ok) c.resolve(r.value);
+      else c.reject(r.error);
+    });
+  }
+
+  /** One rpc with its deadline, retried on UNAVAILABLE/DEADLINE_EXCEEDED within the budget. */
+  async #send<T>(rpcName: string, method: string, ctx: api.CallContext, request: unknown): Promise<T> {
     const giveUpAt = Date.now() + this.#retryBudgetMs;
     const metadata = new grpc.Metadata();
     metadata.set(AUTH_HEADER, `Bearer ${ctx.token}`);
     if (ctx.sessionId) metadata.set(SESSION_HEADER, ctx.sessionId);
-    const rpc = (this.#client as unknown as Record<string, Unary>)[RPC_NAMES[method]]!.bind(this.#client);
+    const rpc = (this.#client as unknown as Record<string, Unary>)[rpcName]!.bind(this.#client);
     for (let attempt = 0; ; attempt++) {
       try {
         return await new Promise<T>((resolve, reject) => {
@@ -137,7 +224,7 @@ export class MetaClient implements api.MetaApi {
   }
 
   getattr(ctx: api.CallContext, req: api.GetattrRequest): Promise<api.GetattrResponse> {
-    if (req.inos.length >= this.#batchMax) return this.#call("getattr", ctx, req);
+    if (req.inos.length >= this.#batchMax) return this.#send("Getattr", "getattr", ctx, req);
     const key = `${ctx.token}\0${ctx.sessionId ?? ""}\0${req.snapshot ?? ""}`;
     let lane = this.#lanes.get(key);
     if (!lane) {
@@ -162,7 +249,7 @@ export class MetaClient implements api.MetaApi {
       const inos = batch.flatMap((w) => w.inos);
       lane.inFlight++;
       const request: api.GetattrRequest = snapshot === undefined ? { inos } : { inos, snapshot };
-      this.#call<api.GetattrResponse>("getattr", ctx, request)
+      this.#send<api.GetattrResponse>("Getattr", "getattr", ctx, request)
         .then(
           (res) => {
             let at = 0;

@@ -1,8 +1,9 @@
 /**
  * gRPC face of a MetaApi (normally the in-process MetaService over the durable journal).
  *
- * Per call: refuse a call whose deadline already passed (the client has given up; for a
- * mutation the retry will carry the same requestId anyway), validate the message with zod
+ * Per call (a single rpc, or each call inside a Batch — batch.ts): refuse a call whose deadline
+ * already passed (the client has given up; for a mutation the retry will carry the same
+ * requestId anyway), validate the message with zod
  * (INVALID_ARGUMENT/EINVAL naming the field), lift the call context out of the metadata
  * (bearer token, session id) and hand both to the API, which does the access check. Errors
  * come back as status + `x-meta-error` trailer (errors.ts).
@@ -13,6 +14,15 @@
 import * as grpc from "@grpc/grpc-js";
 import type { CallContext, MetaApi } from "../api.js";
 import { MetaError } from "../errors.js";
+import {
+  BATCH_RPC,
+  decodeCall,
+  encodeError,
+  encodeResponse,
+  MAX_BATCH_CALLS,
+  type WireBatchCall,
+  type WireBatchResult,
+} from "./batch.js";
 import { toServiceError } from "./errors.js";
 import {
   AUTH_HEADER,
@@ -77,6 +87,7 @@ export class MetaGrpcServer {
     const self = new MetaGrpcServer(server, options.onCall);
     const handlers: grpc.UntypedServiceImplementation = {};
     for (const method of META_METHODS) handlers[RPC_NAMES[method]] = self.#handler(options.api, method);
+    handlers[BATCH_RPC] = self.#batchHandler(options.api) as grpc.handleUnaryCall<unknown, unknown>;
     server.addService(metaServiceConstructor().service, handlers);
 
     const credentials = options.tls
@@ -91,40 +102,87 @@ export class MetaGrpcServer {
   }
 
   #handler(api: MetaApi, method: MetaMethod): grpc.handleUnaryCall<unknown, unknown> {
-    const schema = REQUEST_SCHEMAS[method];
     return (call, callback) => {
-      const started = performance.now();
-      const finish = (err: Partial<grpc.ServiceError> | null, response?: unknown) => {
-        this.#inFlight--;
-        const code = err ? grpc.status[err.code ?? grpc.status.UNKNOWN] : "OK";
-        this.#onCall?.(method, code ?? "UNKNOWN", (performance.now() - started) / 1000);
-        callback(err, response);
-      };
-      this.#inFlight++;
-      const deadline = call.getDeadline();
-      const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-      if (call.cancelled || (Number.isFinite(deadlineMs) && deadlineMs <= Date.now())) {
-        finish({ code: grpc.status.DEADLINE_EXCEEDED, details: `${method}: deadline passed before the call started` });
+      if (deadlinePassed(call)) {
+        this.#onCall?.(method, "DEADLINE_EXCEEDED", 0);
+        callback({
+          code: grpc.status.DEADLINE_EXCEEDED,
+          details: `${method}: deadline passed before the call started`,
+        });
         return;
       }
-      const parsed = schema.safeParse(call.request ?? {});
-      if (!parsed.success) {
-        finish(toServiceError(new MetaError("EINVAL", `${method}: ${describeIssues(parsed.error)}`)));
+      this.#run(api, method, contextFrom(call.metadata), call.request).then(
+        (response) => callback(null, response),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    };
+  }
+
+  /** Batch: every call starts now (in order, so concurrent mutations join one journal commit). */
+  #batchHandler(api: MetaApi): grpc.handleUnaryCall<{ calls?: WireBatchCall[] }, unknown> {
+    return (call, callback) => {
+      const calls = call.request?.calls ?? [];
+      if (deadlinePassed(call)) {
+        callback({ code: grpc.status.DEADLINE_EXCEEDED, details: "batch: deadline passed before the call started" });
+        return;
+      }
+      if (calls.length > MAX_BATCH_CALLS) {
+        const err = new MetaError(
+          "EINVAL",
+          `batch: calls must hold at most ${MAX_BATCH_CALLS} calls, got ${calls.length}`,
+        );
+        callback(toServiceError(err));
         return;
       }
       const ctx = contextFrom(call.metadata);
-      const invoke = api[method] as (ctx: CallContext, req: unknown) => Promise<unknown>;
-      let pending: Promise<unknown>;
+      const results = calls.map((wire): Promise<WireBatchResult> => {
+        let decoded: { method: MetaMethod; request: unknown };
+        try {
+          decoded = decodeCall(wire);
+        } catch (err) {
+          return Promise.resolve(encodeError(err));
+        }
+        return this.#run(api, decoded.method, ctx, decoded.request).then(
+          (response) => encodeResponse(decoded.method, response),
+          encodeError,
+        );
+      });
+      Promise.all(results).then(
+        (r) => callback(null, { results: r }),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    };
+  }
+
+  /** One call: validate (zod, EINVAL naming the field), invoke the API, account for it. */
+  #run(api: MetaApi, method: MetaMethod, ctx: CallContext, request: unknown): Promise<unknown> {
+    const started = performance.now();
+    this.#inFlight++;
+    let pending: Promise<unknown>;
+    const parsed = REQUEST_SCHEMAS[method].safeParse(request ?? {});
+    if (!parsed.success) {
+      pending = Promise.reject(new MetaError("EINVAL", `${method}: ${describeIssues(parsed.error)}`));
+    } else {
       try {
+        const invoke = api[method] as (ctx: CallContext, req: unknown) => Promise<unknown>;
         pending = invoke.call(api, ctx, parsed.data);
       } catch (err) {
         pending = Promise.reject(err);
       }
-      pending.then(
-        (response) => finish(null, response ?? {}),
-        (err: unknown) => finish(toServiceError(err)),
-      );
-    };
+    }
+    return pending.then(
+      (response) => {
+        this.#inFlight--;
+        this.#onCall?.(method, "OK", (performance.now() - started) / 1000);
+        return response ?? {};
+      },
+      (err: unknown) => {
+        this.#inFlight--;
+        const code = toServiceError(err).code ?? grpc.status.UNKNOWN;
+        this.#onCall?.(method, grpc.status[code] ?? "UNKNOWN", (performance.now() - started) / 1000);
+        throw err;
+      },
+    );
   }
 
   /**
@@ -152,6 +210,13 @@ export class MetaGrpcServer {
 }
 
 const BEARER = /^Bearer\s+(.+)$/i;
+
+/** The client has given up already (for a mutation its retry carries the same requestId anyway). */
+function deadlinePassed(call: grpc.ServerUnaryCall<unknown, unknown>): boolean {
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  return call.cancelled || (Number.isFinite(deadlineMs) && deadlineMs <= Date.now());
+}
 
 function contextFrom(metadata: grpc.Metadata): CallContext {
   const auth = metadata.get(AUTH_HEADER)[0];
