@@ -1,11 +1,13 @@
 /**
- * `filespace snapshot create|list|delete` against a running metadata service (gRPC). Needs an
- * admin access token (`--token` or FILESPACE_META_TOKEN); snapshots are O(1) on the service.
+ * `filespace snapshot create|list|delete` against a running metadata service (gRPC, `--meta`;
+ * needs an admin access token: `--token` or FILESPACE_META_TOKEN) or through a running mount
+ * (a mount point as the last argument: its control socket). Snapshots are O(1) on the service.
  */
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { CallContext } from "@filespaces/engine/meta";
+import type { CallContext, SnapshotInfo } from "@filespaces/engine/meta";
 import { MetaClient } from "@filespaces/engine/meta/grpc";
+import { type ControlRequest, controlRequest, findMount } from "@filespaces/engine/mount";
 import { Command } from "commander";
 import { z } from "zod";
 import { parseFlags } from "../flags.js";
@@ -30,7 +32,7 @@ const snapshotName = z
 
 function withConnectOptions(command: Command): Command {
   return command
-    .requiredOption("--meta <host:port>", "address of the metadata service")
+    .option("--meta <host:port>", "address of the metadata service (or give a mount point)")
     .option("--token <token>", "access token (admin for create/delete; default FILESPACE_META_TOKEN)")
     .option("--tls-ca <file>", "connect with TLS, trusting this CA certificate (PEM)")
     .option("--timeout <ms>", "give up after this long if the service stays unreachable", "15000");
@@ -56,6 +58,14 @@ export async function withMetaClient<T>(
   }
 }
 
+/** Through the control socket of the mount holding `dir`. */
+async function viaMount(dir: string, req: ControlRequest): Promise<Record<string, unknown>> {
+  const found = findMount(dir);
+  const a = await controlRequest(found.socket, req);
+  if (!a.ok) throw new Error(a.error);
+  return a;
+}
+
 function parseName(name: string): string {
   return parseFlags(z.object({ name: snapshotName }), { name }).name;
 }
@@ -64,18 +74,22 @@ export function snapshotCommand(): Command {
   const create = withConnectOptions(new Command("create"))
     .description("create a snapshot (a name bound to the current version; O(1))")
     .argument("<name>")
-    .action(async (name: string, raw: Record<string, unknown>) => {
+    .argument("[mountpoint]", "a running mount of the filespace (instead of --meta)")
+    .action(async (name: string, dir: string | undefined, raw: Record<string, unknown>) => {
       const valid = parseName(name);
-      const info = await withMetaClient(raw, (c, ctx) =>
-        c.createSnapshot(ctx, { requestId: randomUUID(), name: valid }),
-      );
+      const info = dir
+        ? ((await viaMount(dir, { op: "snapshot", action: "create", name: valid })).snapshot as SnapshotInfo)
+        : await withMetaClient(raw, (c, ctx) => c.createSnapshot(ctx, { requestId: randomUUID(), name: valid }));
       process.stdout.write(`created snapshot ${info.name} at version ${info.version}\n`);
     });
   const list = withConnectOptions(new Command("list"))
     .description("list snapshots, oldest first")
     .option("--json", "print JSON")
-    .action(async (raw: Record<string, unknown>) => {
-      const { snapshots } = await withMetaClient(raw, (c, ctx) => c.listSnapshots(ctx));
+    .argument("[mountpoint]", "a running mount of the filespace (instead of --meta)")
+    .action(async (dir: string | undefined, raw: Record<string, unknown>) => {
+      const { snapshots } = dir
+        ? ((await viaMount(dir, { op: "snapshot", action: "list" })) as unknown as { snapshots: SnapshotInfo[] })
+        : await withMetaClient(raw, (c, ctx) => c.listSnapshots(ctx));
       const sorted = [...snapshots].sort((a, b) => a.version - b.version || a.name.localeCompare(b.name));
       if (raw.json) {
         process.stdout.write(`${JSON.stringify(sorted, null, 2)}\n`);
@@ -100,13 +114,15 @@ export function snapshotCommand(): Command {
   const remove = withConnectOptions(new Command("delete"))
     .description("delete a snapshot (its chunks become garbage unless still referenced)")
     .argument("<name>")
-    .action(async (name: string, raw: Record<string, unknown>) => {
+    .argument("[mountpoint]", "a running mount of the filespace (instead of --meta)")
+    .action(async (name: string, dir: string | undefined, raw: Record<string, unknown>) => {
       const valid = parseName(name);
-      await withMetaClient(raw, (c, ctx) => c.deleteSnapshot(ctx, { requestId: randomUUID(), name: valid }));
+      if (dir) await viaMount(dir, { op: "snapshot", action: "delete", name: valid });
+      else await withMetaClient(raw, (c, ctx) => c.deleteSnapshot(ctx, { requestId: randomUUID(), name: valid }));
       process.stdout.write(`deleted snapshot ${valid}\n`);
     });
   return new Command("snapshot")
-    .description("create, list and delete snapshots of a filespace served by `filespace meta serve`")
+    .description("create, list and delete snapshots (of a `filespace meta serve` service or a running mount)")
     .addCommand(create)
     .addCommand(list)
     .addCommand(remove);

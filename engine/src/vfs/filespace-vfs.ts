@@ -50,6 +50,14 @@ const rid = () => randomUUID();
 export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
   private readonly locks = new LockTable();
   private readonly flusher: FlushCoalescer;
+  /**
+   * Read-only opens of live files take no service handle (an open/release pair would be two
+   * journaled mutations per read). Local readers are counted here; before this mount unlinks or
+   * renames over an inode that has readers, it takes one service handle for them so the inode
+   * outlives its last name until they close. (Another client deleting a file we read is NFS-like:
+   * the next read fails.)
+   */
+  private readonly readers = new Map<number, { count: number; handle?: string }>();
 
   constructor(o: FilespaceVfsOptions) {
     super(o);
@@ -105,6 +113,32 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
     this.attrs.drop(parent);
     this.remember(attr.ino, parent, name);
     return this.entry(attr, attr.ino);
+  }
+
+  private async dropReader(vino: number): Promise<void> {
+    const r = this.readers.get(vino);
+    if (!r || --r.count > 0) return;
+    this.readers.delete(vino);
+    const handle = r.handle;
+    if (handle) {
+      await this.session
+        .call((c) => this.api.release(c, { requestId: rid(), handle }))
+        .catch((err) => this.log(`release of inode ${vino}: ${err}`));
+    }
+  }
+
+  /** Before a name goes away: give local readers of its inode a service handle. */
+  private async protectReaders(parent: number, name: string): Promise<void> {
+    if (this.readers.size === 0) return;
+    const loc = this.locate(parent);
+    const token = this.names.token(await this.scopeOf(parent), name);
+    const found = await this.session
+      .call((c) => this.api.lookup(c, { parent: loc.ino, name: token }))
+      .catch(() => undefined);
+    const r = found ? this.readers.get(found.attr.ino) : undefined;
+    if (!r || r.handle || !found) return;
+    const res = await this.session.call((c) => this.api.open(c, { requestId: rid(), ino: found.attr.ino }));
+    r.handle = res.handle;
   }
 
   // ---- namespace mutations -------------------------------------------------------------------
@@ -186,6 +220,7 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
   unlink(_ctx: CallerContext, parent: number, name: string): Promise<void> {
     return fsCall(async () => {
       const loc = this.writable(parent);
+      await this.protectReaders(parent, name);
       const token = this.names.token(await this.scopeOf(parent), name);
       const res = await this.session.call((c) =>
         this.api.unlink(c, { requestId: rid(), parent: loc.ino, name: token }),
@@ -216,6 +251,7 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
       const loc = this.writable(parent);
       const nloc = this.writable(newParent);
       this.guardRootName(newParent, newName);
+      if (!(flags & RENAME_EXCHANGE)) await this.protectReaders(newParent, newName);
       const token = this.names.token(await this.scopeOf(parent), name);
       const sealed = this.names.seal(await this.scopeOf(newParent), newName);
       const res = await this.session.call((c) =>
@@ -318,8 +354,13 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
       const before = this.attrs.any(ino);
       let handle: string | undefined;
       let attr: MetaAttr;
-      if (loc.snapshot) {
+      if (loc.snapshot || !write) {
         attr = await this.metaAttr(ino, true);
+        if (!loc.snapshot && attr.type === "file") {
+          const r = this.readers.get(ino) ?? { count: 0 };
+          r.count++;
+          this.readers.set(ino, r);
+        }
       } else {
         const res = await this.session.call((c) => this.api.open(c, { requestId: rid(), ino: loc.ino, write }));
         handle = res.handle;
@@ -425,6 +466,7 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
       if (flockOwner !== undefined) this.locks.releaseFlock(ino, flockOwner);
       if (!h || h.kind !== "file") return;
       this.data.release(fh);
+      if (!h.write && !h.loc.snapshot) await this.dropReader(ino);
       try {
         if (h.wrote) await this.flusher.request();
       } catch (err) {
