@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
+import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { controlRequest, findMount, runMount } from "@filespaces/engine/mount";
 import { Command } from "commander";
@@ -33,7 +34,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function daemonize(dir: string, argv: string[], logDir: string): Promise<void> {
   mkdirSync(logDir, { recursive: true });
-  const logFile = join(logDir, "mount.log");
+  const logFile = join(logDir, `mount-${dir.replace(/[^A-Za-z0-9]+/g, "_")}.log`);
   const out = openSync(logFile, "a");
   const args = argv.filter((a) => a !== "--daemon");
   const child = spawn(process.execPath, [process.argv[1] ?? "", ...args], {
@@ -87,7 +88,10 @@ export function mountCommand(): Command {
       if (flags.meta && !token) throw new UsageError("--token: --meta needs an access token (or FILESPACE_META_TOKEN)");
       if (flags.daemon) {
         const argv = process.argv.slice(2);
-        await daemonize(dir, argv, flags.cacheDir ? resolve(flags.cacheDir) : join(dir, "..", ".filespace-logs"));
+        const logDir = flags.cacheDir
+          ? resolve(flags.cacheDir)
+          : join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "filespaces", "logs");
+        await daemonize(dir, argv, logDir);
         return;
       }
       const unlock = await readCredential(flags, UNLOCK_SOURCES);
