@@ -30,6 +30,11 @@ export const mountOptionsSchema = z.object({
   /** Embedded service lease; a crashed mount's lease blocks a restart at most this long. */
   leaseTtlMs: z.number().int().min(1000).default(10_000),
   allowOther: z.boolean().default(false),
+  /**
+   * With --meta: how long a call keeps retrying an unreachable service before failing (then
+   * cached files are answered from the cache; uncached work fails with EIO).
+   */
+  metaRetryMs: z.number().int().min(0).default(10_000),
   /** Extra data-path knobs (see data/config.ts). */
   data: z.record(z.string(), z.number()).default({}),
 });

@@ -72,7 +72,11 @@ export async function runMount(
     let embedded: EmbeddedMeta | undefined;
     if (o.meta) {
       if (!o.token) throw new MountError("--meta needs an access token (--token or FILESPACE_META_TOKEN)");
-      const client = new MetaClient({ address: o.meta });
+      const client = new MetaClient({
+        address: o.meta,
+        retryBudgetMs: o.metaRetryMs,
+        callTimeoutMs: Math.max(2000, o.metaRetryMs),
+      });
       cleanups.push(async () => client.close());
       api = client;
       token = o.token;

@@ -71,6 +71,8 @@ export abstract class FilespaceVfsBase {
   protected readonly log: (line: string) => void;
   protected readonly handles = new Map<number, FileHandle | DirHandle>();
   protected readonly nameOf = new Map<number, NameOf>();
+  /** Last answer per (parent, name), for lookups while the service is unreachable. */
+  private readonly entries = new Map<string, number>();
   private nextFh = 1;
   private snapshotsAttr: Attr;
 
@@ -180,13 +182,28 @@ export abstract class FilespaceVfsBase {
       }
       if (parent === SNAPSHOTS_INO) return this.lookupSnapshot(name);
       const loc = this.locate(parent);
-      const scope = await this.scopeOf(parent);
-      const res = await this.session.call((ctx) =>
-        this.api.lookup(ctx, { parent: loc.ino, name: this.names.token(scope, name), ...this.readOpt(loc) }),
-      );
-      const vino = this.inodes.toKernel(res.attr.ino, loc.snapshot);
-      this.remember(vino, parent, name);
-      return this.entry(res.attr, vino);
+      const key = `${parent}\0${name}`;
+      try {
+        const scope = await this.scopeOf(parent);
+        const res = await this.session.call((ctx) =>
+          this.api.lookup(ctx, { parent: loc.ino, name: this.names.token(scope, name), ...this.readOpt(loc) }),
+        );
+        const vino = this.inodes.toKernel(res.attr.ino, loc.snapshot);
+        this.remember(vino, parent, name);
+        if (this.entries.size > 200_000) this.entries.clear();
+        this.entries.set(key, vino);
+        return this.entry(res.attr, vino);
+      } catch (err) {
+        const known = this.entries.get(key);
+        const stale = known === undefined ? undefined : this.attrs.any(known);
+        if (err instanceof MetaError && err.code !== "UNAVAILABLE") {
+          if (err.code === "ENOENT") this.entries.delete(key);
+          throw err;
+        }
+        if (known === undefined || !stale) throw err;
+        this.log(`metadata service unreachable; answering lookup of inode ${known} from the cache`);
+        return { attr: this.kattr(stale, known), entryTimeout: 0, attrTimeout: 0, generation: stale.generation };
+      }
     });
   }
 

@@ -2,6 +2,10 @@
  * The mount's session with the metadata service: opened at start, kept alive by heartbeats, and
  * reopened when the service says it is stale (a restarted service or a lease that ran out while
  * the link was down). Every call goes through `call`, which retries once on STALE_SESSION.
+ *
+ * Circuit breaker: after a call finds the service unreachable (each call already retried for
+ * the client's retry budget), calls fail at once for `downForMs`, so a `cat` of a cached file
+ * costs one retry budget, not one per kernel request, before the cache answers.
  */
 import { randomUUID } from "node:crypto";
 import type { CallContext, MetaApi } from "../meta/api.js";
@@ -12,6 +16,8 @@ export class MetaSession {
   private timer: NodeJS.Timeout | undefined;
   private reopening: Promise<void> | undefined;
   private closed = false;
+  private downUntil = 0;
+  downForMs = 5000;
 
   private constructor(
     readonly api: MetaApi,
@@ -56,9 +62,11 @@ export class MetaSession {
 
   /** Runs `fn` with the session context; on STALE_SESSION opens a new session and tries once more. */
   async call<T>(fn: (ctx: CallContext) => Promise<T>): Promise<T> {
+    if (Date.now() < this.downUntil) throw new MetaError("UNAVAILABLE", "metadata service unreachable (recently)");
     try {
       return await fn(this.ctx);
     } catch (err) {
+      if (err instanceof MetaError && err.code === "UNAVAILABLE") this.downUntil = Date.now() + this.downForMs;
       if (!(err instanceof MetaError && err.code === "STALE_SESSION") || this.closed) throw err;
       await this.renew();
       return fn(this.ctx);
