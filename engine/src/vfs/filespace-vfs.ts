@@ -200,6 +200,7 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
           gid: ctx.gid,
         }),
       );
+      this.linkLength.set(res.attr.ino, Buffer.byteLength(target));
       return this.made(parent, name, res.attr);
     });
   }

@@ -134,8 +134,12 @@ export abstract class FilespaceVfsBase {
     return this.locate(vino);
   }
 
-  /** Kernel attributes, with the size pending writes give the file. */
+  /** Plaintext lengths of symlink targets seen (the service only knows the sealed length). */
+  protected readonly linkLength = new Map<number, number>();
+
+  /** Kernel attributes, with the size pending writes give the file (or a symlink's real length). */
   protected kattr(a: MetaAttr, vino: number): Attr {
+    if (a.type === "symlink") return toKernelAttr(a, vino, this.linkLength.get(vino) ?? a.size);
     return toKernelAttr(a, vino, a.type === "file" ? (this.data.writeBack.pendingSize(vino) ?? a.size) : a.size);
   }
 
@@ -234,7 +238,10 @@ export abstract class FilespaceVfsBase {
     return fsCall(async () => {
       const loc = this.locate(ino);
       const res = await this.session.call((ctx) => this.api.readlink(ctx, { ino: loc.ino, ...this.readOpt(loc) }));
-      return this.names.openSymlink(res.target);
+      const target = this.names.openSymlink(res.target);
+      if (this.linkLength.size > 100_000) this.linkLength.clear();
+      this.linkLength.set(ino, Buffer.byteLength(target));
+      return target;
     });
   }
 

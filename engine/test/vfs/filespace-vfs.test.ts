@@ -132,6 +132,7 @@ describe("FilespaceVfs", () => {
     const ino = await writeFile(r.vfs, ROOT_INO, "secret-name.txt", "x");
     const l = await r.vfs.symlink(ctx, ROOT_INO, "link", "secret-target");
     expect(l.attr.mode & S_IFLNK).toBe(S_IFLNK);
+    expect(l.attr.size).toBe("secret-target".length);
     expect(await r.vfs.readlink(ctx, l.attr.ino)).toBe("secret-target");
     await r.vfs.setxattr(ctx, ino, "user.secret-xattr", Buffer.from("secret-value"), XATTR_CREATE);
     expect((await r.vfs.getxattr(ctx, ino, "user.secret-xattr")).toString()).toBe("secret-value");
