@@ -16,8 +16,10 @@
  *
  * Checkpoints need a consistent image while the machine keeps applying: `captureImage()` must
  * freeze the state at `version` synchronously and cheaply (persistent data structures make this
- * O(1)); the returned function serialises later, off the append path. A machine without it is
- * exported synchronously (correct, but it stalls the event loop for the duration).
+ * O(1)); the returned function serialises later, off the append path. `captureImageSliced()`
+ * (preferred) serialises in slices with event-loop yields between them, so appends and calls
+ * keep flowing during a 1M-inode export. A machine without either is exported synchronously
+ * (correct, but it stalls the event loop for the duration).
  */
 import type { Journal, JournalRecord, StateMachine } from "../replication.js";
 import type { LocalObjectCache } from "./cache.js";
@@ -34,6 +36,8 @@ import { writeSegmentObject } from "./segment-writer.js";
 export interface CheckpointSource extends StateMachine {
   /** Freeze the state at the current `version` (cheap, synchronous); serialise it later. */
   captureImage?(): () => Buffer;
+  /** Like `captureImage`, but the serialisation yields to the event loop as it goes (preferred). */
+  captureImageSliced?(): () => Promise<Buffer>;
 }
 
 export interface JournalOptions {
@@ -299,12 +303,13 @@ export class ObjectStoreJournal<R = unknown> implements Journal<R> {
 
   async #checkpointNow(): Promise<void> {
     const version = this.#source.version;
-    const serialise = this.#source.captureImage?.() ?? constant(this.#source.exportImage());
+    const serialise: () => Buffer | Promise<Buffer> =
+      this.#source.captureImageSliced?.() ?? this.#source.captureImage?.() ?? constant(this.#source.exportImage());
     const before = this.#sinceCheckpoint;
     await this.#waitDurable(version);
     const fromSeq = this.#segments.find((x) => x.lastVersion > version)?.seq ?? this.#nextSeq;
     await new Promise((r) => setImmediate(r));
-    const image = serialise();
+    const image = await serialise();
     if (this.#failed) throw this.#failed;
     if (!this.#s.store.capabilities.conditionalPut) await this.#lease.verify();
     const written = await writeCheckpoint(

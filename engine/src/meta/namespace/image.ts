@@ -203,16 +203,46 @@ export class ImageWriter {
 
   /** A tree or diff: [ino, inode | null (deleted)] pairs, then the end marker. */
   inodes(pairs: Iterable<[number, Inode | null]>): void {
+    runSlices(this.inodesInSlices(pairs, Number.POSITIVE_INFINITY));
+  }
+
+  /** Like `inodes`, pausing (yield) after every `every` inodes so the caller can let others run. */
+  *inodesInSlices(pairs: Iterable<[number, Inode | null]>, every: number): Generator<void, void> {
+    let count = 0;
     for (const [ino, n] of pairs) {
       this.w.f64(ino);
       this.w.u8(n ? 1 : 0);
       if (n) writeInode(this.w, n);
+      if (++count >= every) {
+        count = 0;
+        yield;
+      }
     }
     this.w.f64(0);
   }
 
   finish(): Buffer {
     return this.w.finish();
+  }
+}
+
+/** Run a sliced serialisation to the end at once. */
+export function runSlices<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Run a sliced serialisation, yielding to the event loop (setImmediate) between slices, so
+ * journal appends and calls keep being served while a big image is written.
+ */
+export async function runSlicesYielding<T>(steps: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 

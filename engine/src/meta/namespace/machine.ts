@@ -10,7 +10,7 @@ import { MetaError } from "../errors.js";
 import type { JournalRecord, StateMachine } from "../replication.js";
 import { attrOf } from "./attr.js";
 import { diffTrees } from "./diff.js";
-import { ImageReader, ImageWriter } from "./image.js";
+import { ImageReader, ImageWriter, runSlices, runSlicesYielding } from "./image.js";
 import * as ops from "./ops.js";
 import type { NsRecord } from "./records.js";
 import { restore } from "./restore.js";
@@ -287,6 +287,21 @@ export class Namespace implements StateMachine<NsRecord> {
    * copied) and return a thunk that serialises it later, off the append path.
    */
   captureImage(): () => Buffer {
+    const steps = this.#captureSteps(Number.POSITIVE_INFINITY);
+    return () => runSlices(steps());
+  }
+
+  /**
+   * Like `captureImage`, but the thunk serialises in slices of `sliceInodes` and yields to the
+   * event loop between them: the frozen trees stay consistent while the live state moves on,
+   * and appends are not stalled for the seconds a 1M-inode image takes.
+   */
+  captureImageSliced(sliceInodes = 1_000): () => Promise<Buffer> {
+    const steps = this.#captureSteps(sliceInodes);
+    return () => runSlicesYielding(steps());
+  }
+
+  #captureSteps(every: number): () => Generator<void, Buffer> {
     const tree = this.#tree;
     const nextIno = this.#nextIno;
     const sessions: ImageHeader["sessions"] = [...this.#sessions].map(([id, s]) => [
@@ -295,7 +310,7 @@ export class Namespace implements StateMachine<NsRecord> {
     ]);
     const requests = [...this.#requests];
     const snaps = [...this.#snapshots.values()].sort((a, b) => b.tree.version - a.tree.version);
-    return () => {
+    return function* () {
       const w = new ImageWriter();
       const header: ImageHeader = {
         format: IMAGE_FORMAT,
@@ -311,11 +326,12 @@ export class Namespace implements StateMachine<NsRecord> {
         })),
       };
       w.json(header);
-      w.inodes(tree.inodes);
+      yield* w.inodesInSlices(tree.inodes, every);
       let newer = tree.inodes;
       for (const s of snaps) {
-        w.inodes(newer === s.tree.inodes ? [] : diffTrees(s.tree.inodes, newer));
+        yield* w.inodesInSlices(newer === s.tree.inodes ? [] : diffTrees(s.tree.inodes, newer), every);
         newer = s.tree.inodes;
+        yield;
       }
       return w.finish();
     };
