@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
+import { PYTHON } from "../fuse/helpers.js";
 import { CLI, cleanupDir, cli, type Filespace, type Mounted, mount, newFilespace, sh, sleep } from "./helpers.js";
 
 function serveMeta(fs: Filespace, keyFile: string, port = 0): Promise<{ proc: ChildProcess; address: string }> {
@@ -93,6 +94,54 @@ describe("mount against a remote metadata service", () => {
       await sleep(500);
     }
     expect(await sh("cat after.txt", m.mnt)).toBe("after\n");
+    expect(await m.unmount()).toContain("every upload committed");
+    await m.exited;
+    m = undefined;
+  }, 180_000);
+
+  it("unmount --force while commits cannot land leaves them queued; the next mount commits them", async () => {
+    const keyFile = join(fs.dir, "meta.key");
+    const previous = meta;
+    if (previous && previous.exitCode === null) {
+      const gone = new Promise((r) => previous.once("exit", r));
+      killGroup(previous, "SIGTERM"); // clean stop releases the lease
+      await gone;
+    }
+    const served = await serveMeta(fs, keyFile);
+    meta = served.proc;
+    const token = (
+      await cli(fs, ["meta", "token", "--meta-key-file", keyFile, "--mode", "admin", "--client", "test"])
+    ).trim();
+    m = await mount(fs, { args: ["--meta", served.address, "--token", token] });
+    // Open while the service is up, write after it is gone: the data lands in the local log.
+    const go = join(fs.dir, "go");
+    const writer = spawn(
+      PYTHON,
+      [
+        "-c",
+        `import os, sys, time
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
+print("open", flush=True)
+while not os.path.exists(sys.argv[2]): time.sleep(0.05)
+os.write(fd, b"queued-while-down\\n" * 1000); os.fsync(fd); os.close(fd)
+print("done", flush=True)`,
+        join(m.mnt, "queued.txt"),
+        go,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const lines = createInterface({ input: writer.stdout! })[Symbol.asyncIterator]();
+    expect((await lines.next()).value).toBe("open");
+    killGroup(meta, "SIGKILL");
+    writeFileSync(go, "");
+    expect((await lines.next()).value).toBe("done");
+    const out = await m.unmount(true);
+    expect(out).toMatch(/[1-9]\d* write-back segment\(s\).*left queued/);
+    await m.exited;
+    const again = await serveMeta(fs, keyFile);
+    meta = again.proc;
+    m = await mount(fs, { args: ["--meta", again.address, "--token", token] });
+    expect(await sh("wc -l < queued.txt", m.mnt)).toBe("1000\n");
     expect(await m.unmount()).toContain("every upload committed");
     await m.exited;
     m = undefined;
