@@ -465,7 +465,7 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
       const h = this.handles.get(fh);
       this.handles.delete(fh);
       if (flockOwner !== undefined) this.locks.releaseFlock(ino, flockOwner);
-      if (!h || h.kind !== "file") return;
+      if (h?.kind !== "file") return;
       this.data.release(fh);
       if (!h.write && !h.loc.snapshot) await this.dropReader(ino);
       try {

@@ -114,7 +114,7 @@ export abstract class FilespaceVfsBase {
 
   protected file(fh: number): FileHandle {
     const h = this.handles.get(fh);
-    if (!h || h.kind !== "file") throw fsError("EBADF", `no open file handle ${fh}`);
+    if (h?.kind !== "file") throw fsError("EBADF", `no open file handle ${fh}`);
     return h;
   }
 
@@ -255,7 +255,7 @@ export abstract class FilespaceVfsBase {
   readdirplus(_ctx: unknown, ino: number, fh: number, cookie: number, limit: number): Promise<DirEntry[]> {
     return fsCall(async () => {
       const h = this.handles.get(fh);
-      if (!h || h.kind !== "dir") throw fsError("EBADF", `no open directory handle ${fh}`);
+      if (h?.kind !== "dir") throw fsError("EBADF", `no open directory handle ${fh}`);
       if (!h.entries || cookie === 0) h.entries = await this.listDir(ino);
       return h.entries.slice(cookie, cookie + limit);
     });

@@ -45,8 +45,8 @@ describe("control socket", () => {
     const bad = await controlRequest(found.socket, { op: "cache-resize", bytes: 1000 });
     expect(bad).toMatchObject({ ok: false });
     expect((bad as { error: string }).error).toMatch(/bytes: expected at least 1 GiB/);
-    const escape = await controlRequest(found.socket, { op: "warm", path: "../etc" });
-    expect((escape as { error: string }).error).toMatch(/'\.\.' is not allowed/);
+    const outside = await controlRequest(found.socket, { op: "warm", path: "../etc" });
+    expect((outside as { error: string }).error).toMatch(/'\.\.' is not allowed/);
 
     expect(() => findMount(join(dir, "elsewhere"))).toThrow(NotMountedError);
   });
