@@ -3,8 +3,8 @@
  * targets, file content (text and compressible) and the passphrase go in through the kernel;
  * then the object store (chunks, journal, checkpoints, lease), the disk cache and the write-back
  * log are scanned for every canary in every form (plain, base64 at all alignments, hex, UTF-16,
- * inside anything that inflates). Scans run while the mount is up (the write-back log still
- * holds records: uploads are held back by a long flush delay... see below) and after unmount.
+ * inside anything that inflates). Scans run while the mount is up (the write-back log may still
+ * hold records) and after unmount.
  */
 import { randomBytes } from "node:crypto";
 import { readdirSync, writeFileSync } from "node:fs";
@@ -41,10 +41,7 @@ describe("zero knowledge through a real mount", () => {
     // re-create with the canary passphrase (newFilespace used a fixed one)
     cleanupDir(fs.storeDir);
     await sh(`mkdir -p ${fs.storeDir}`, fs.dir);
-    await sh(
-      `node ${CLI} init ${fs.storeUrl} --kdf-n 1024 --passphrase-file ${fs.passFile}`,
-      fs.dir,
-    );
+    await sh(`node ${CLI} init ${fs.storeUrl} --kdf-n 1024 --passphrase-file ${fs.passFile}`, fs.dir);
     m = await mount(fs);
     const py = `
 import os, sys
