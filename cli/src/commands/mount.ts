@@ -18,7 +18,7 @@ const mountFlags = z.object({
   meta: hostPortFlag.optional(),
   token: z.string().optional(),
   cacheDir: z.string().optional(),
-  cacheSize: sizeFlag,
+  cacheSize: sizeFlag.refine((n) => n >= 1024 ** 3, "expected at least 1GiB"),
   readOnly: z.boolean().optional(),
   snapshot: z.string().optional(),
   metrics: hostPortFlag.optional(),
