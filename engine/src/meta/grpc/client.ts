@@ -21,6 +21,7 @@ import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from "../api.js";
 import { BATCH_RPC, decodeResult, encodeCall, MAX_BATCH_CALLS, type WireBatchResult } from "./batch.js";
 import { Coalescer, type QueuedCall } from "./coalesce.js";
 import { fromServiceError, isRetryableStatus, MetaTransportError } from "./errors.js";
+import { GetattrBatcher } from "./getattr-batcher.js";
 import { AUTH_HEADER, type MetaMethod, metaServiceConstructor, RPC_NAMES, SESSION_HEADER } from "./proto.js";
 import { MAX_MESSAGE_BYTES } from "./server.js";
 
@@ -75,23 +76,11 @@ type Unary = (
   cb: grpc.requestCallback<unknown>,
 ) => void;
 
-interface GetattrWaiter {
-  inos: number[];
-  resolve: (r: api.GetattrResponse) => void;
-  reject: (err: unknown) => void;
-}
-interface GetattrLane {
-  inFlight: number;
-  queue: GetattrWaiter[];
-}
-
 export class MetaClient implements api.MetaApi {
   readonly #client: grpc.Client;
   readonly #callTimeoutMs: number;
   readonly #retryBudgetMs: number;
-  readonly #pipeline: number;
-  readonly #batchMax: number;
-  readonly #lanes = new Map<string, GetattrLane>();
+  readonly #getattrs: GetattrBatcher;
   readonly #reads: Coalescer<MetaMethod, api.CallContext>;
   readonly #writes: Coalescer<MetaMethod, api.CallContext>;
   #batching: boolean;
@@ -114,8 +103,9 @@ export class MetaClient implements api.MetaApi {
     });
     this.#callTimeoutMs = options.callTimeoutMs ?? 30_000;
     this.#retryBudgetMs = options.retryBudgetMs ?? 60_000;
-    this.#pipeline = options.getattrPipeline ?? 2;
-    this.#batchMax = options.getattrBatchMax ?? 1000;
+    this.#getattrs = new GetattrBatcher(options.getattrPipeline ?? 2, options.getattrBatchMax ?? 1000, (ctx, request) =>
+      this.#send("Getattr", "getattr", ctx, request),
+    );
     this.#batching = options.batch ?? true;
     const coalescer = (pipeline: number) =>
       new Coalescer<MetaMethod, api.CallContext>({
@@ -224,50 +214,7 @@ export class MetaClient implements api.MetaApi {
   }
 
   getattr(ctx: api.CallContext, req: api.GetattrRequest): Promise<api.GetattrResponse> {
-    if (req.inos.length >= this.#batchMax) return this.#send("Getattr", "getattr", ctx, req);
-    const key = `${ctx.token}\0${ctx.sessionId ?? ""}\0${req.snapshot ?? ""}`;
-    let lane = this.#lanes.get(key);
-    if (!lane) {
-      lane = { inFlight: 0, queue: [] };
-      this.#lanes.set(key, lane);
-    }
-    return new Promise((resolve, reject) => {
-      lane.queue.push({ inos: req.inos, resolve, reject });
-      this.#pumpGetattr(key, lane, ctx, req.snapshot);
-    });
-  }
-
-  #pumpGetattr(key: string, lane: GetattrLane, ctx: api.CallContext, snapshot: string | undefined): void {
-    while (lane.inFlight < this.#pipeline && lane.queue.length > 0) {
-      const batch: GetattrWaiter[] = [];
-      let count = 0;
-      while (lane.queue.length > 0 && count + lane.queue[0]!.inos.length <= this.#batchMax) {
-        const w = lane.queue.shift()!;
-        batch.push(w);
-        count += w.inos.length;
-      }
-      const inos = batch.flatMap((w) => w.inos);
-      lane.inFlight++;
-      const request: api.GetattrRequest = snapshot === undefined ? { inos } : { inos, snapshot };
-      this.#send<api.GetattrResponse>("Getattr", "getattr", ctx, request)
-        .then(
-          (res) => {
-            let at = 0;
-            for (const w of batch) {
-              w.resolve({ items: res.items.slice(at, at + w.inos.length) });
-              at += w.inos.length;
-            }
-          },
-          (err) => {
-            for (const w of batch) w.reject(err);
-          },
-        )
-        .finally(() => {
-          lane.inFlight--;
-          if (lane.inFlight === 0 && lane.queue.length === 0) this.#lanes.delete(key);
-          else this.#pumpGetattr(key, lane, ctx, snapshot);
-        });
-    }
+    return this.#getattrs.submit(ctx, req);
   }
 
   readdirplus(ctx: api.CallContext, req: api.ReaddirplusRequest): Promise<api.ReaddirplusResponse> {
