@@ -4,31 +4,13 @@
  */
 import { IntegrityError } from "../crypto/errors.js";
 import { WriteBackClosedError, WriteBackFullError } from "../data/errors.js";
-import { MetaError } from "../meta/errors.js";
+import { MetaError, POSIX_ERROR_CODES } from "../meta/errors.js";
 import { FsError, type FsErrorCode } from "./errors.js";
 
-const DIRECT = new Set<string>([
-  "ENOENT",
-  "EEXIST",
-  "ENOTEMPTY",
-  "ENOTDIR",
-  "EISDIR",
-  "EINVAL",
-  "ENOSPC",
-  "EACCES",
-  "EPERM",
-  "EROFS",
-  "EXDEV",
-  "ELOOP",
-  "EMLINK",
-  "ENAMETOOLONG",
-  "ENODATA",
-  "ERANGE",
-  "EBADF",
-  "EFBIG",
-  "EBUSY",
-]);
+/** Metadata codes that are errnos pass through as they are (unless SERVICE maps them below). */
+const DIRECT = new Set<string>(POSIX_ERROR_CODES);
 
+/** Service conditions without an errno of their own, and EDQUOT (the kernel sees ENOSPC). */
 const SERVICE: Record<string, FsErrorCode> = {
   EDQUOT: "ENOSPC",
   STALE_SESSION: "ESTALE",
@@ -43,7 +25,7 @@ const SERVICE: Record<string, FsErrorCode> = {
 export function toFsError(err: unknown): FsError {
   if (err instanceof FsError) return err;
   if (err instanceof MetaError) {
-    const code = DIRECT.has(err.code) ? (err.code as FsErrorCode) : (SERVICE[err.code] ?? "EIO");
+    const code = SERVICE[err.code] ?? (DIRECT.has(err.code) ? (err.code as FsErrorCode) : "EIO");
     return new FsError(code, err.message, { cause: err });
   }
   if (err instanceof WriteBackFullError) return new FsError("ENOSPC", err.message, { cause: err });
