@@ -48,7 +48,7 @@ export function controlRequest(
   return new Promise((resolvePromise, reject) => {
     const sock = connect(socket);
     let answered = false;
-    sock.once("error", (err) =>
+    sock.on("error", (err) =>
       reject(
         (err as NodeJS.ErrnoException).code === "ECONNREFUSED" || (err as NodeJS.ErrnoException).code === "ENOENT"
           ? new NotMountedError(`the mount behind ${socket} is not running`)
@@ -56,7 +56,11 @@ export function controlRequest(
       ),
     );
     sock.once("connect", () => sock.write(`${JSON.stringify(req)}\n`));
-    createInterface({ input: sock }).on("line", (line) => {
+    // readline re-emits the socket's errors; the socket handler above already rejects, and an
+    // interface without an 'error' listener would throw them as unhandled (seen after kill -9).
+    const lines = createInterface({ input: sock });
+    lines.on("error", () => {});
+    lines.on("line", (line) => {
       const msg = JSON.parse(line) as Record<string, unknown>;
       if ("progress" in msg) onProgress?.(msg.progress as Record<string, unknown>);
       else {
