@@ -65,6 +65,12 @@ export interface Attr {
   rdev: number;
   /** Directories only: the scope clients key entry tokens with (equals `ino` unless restored/cloned). */
   nameScope?: number;
+  /**
+   * True when the inode has at least one extended attribute. The service always fills it, so
+   * a client can answer getxattr/listxattr of an inode without xattrs locally (absent: an older
+   * service; ask it).
+   */
+  hasXattrs?: boolean;
 }
 
 /** A name as the service sees it. */
@@ -166,7 +172,10 @@ export interface ReaddirplusRequest extends Read {
   ino: Ino;
   /** Continue after this cookie (from the previous page); omit to start. */
   cookie?: string;
-  /** Maximum entries in this page (service caps it; default 1000). */
+  /**
+   * Maximum entries in this page (default 1000, at most 10,000). The service may return fewer
+   * to keep a response under ~3 MiB; `cookie` then continues.
+   */
   limit?: number;
 }
 export interface DirEntryPlus {
@@ -236,14 +245,24 @@ export interface Ownership {
   gid: number;
 }
 
-export interface MknodRequest extends Mutation, Ownership {
+/**
+ * Mutations that make a new inode accept `ino`: "create it with this number", a number an
+ * earlier `reserveInodes` handed out (so a client can name a new file before the service has
+ * answered). A number never handed out (≥ the service's allocator) or one in use is refused
+ * with EINVAL (gRPC INVALID_ARGUMENT). Omitted: the service picks the number.
+ */
+export interface ChosenIno {
+  ino?: Ino;
+}
+
+export interface MknodRequest extends Mutation, Ownership, ChosenIno {
   parent: Ino;
   name: SealedName;
   type: Exclude<FileType, "dir" | "symlink">;
   rdev?: number;
 }
 
-export interface CreateRequest extends Mutation, Ownership {
+export interface CreateRequest extends Mutation, Ownership, ChosenIno {
   parent: Ino;
   name: SealedName;
   /** Also register an open handle (O_CREAT|open in one round trip; needs a session). */
@@ -258,17 +277,30 @@ export interface CreateResponse {
   created: boolean;
 }
 
-export interface MkdirRequest extends Mutation, Ownership {
+export interface MkdirRequest extends Mutation, Ownership, ChosenIno {
   parent: Ino;
   name: SealedName;
 }
 
-export interface SymlinkRequest extends Mutation {
+export interface SymlinkRequest extends Mutation, ChosenIno {
   parent: Ino;
   name: SealedName;
   target: Buffer;
   uid: number;
   gid: number;
+}
+
+/** Reserve `count` (1–10,000) inode numbers for later creates with a client-chosen `ino`. */
+export interface ReserveInodesRequest extends Mutation {
+  count: number;
+}
+/**
+ * The numbers first .. first+count-1, handed out to this caller only: journaled, so they are
+ * never handed out again, also after a restart. Unused ones are simply never used.
+ */
+export interface ReserveInodesResponse {
+  first: Ino;
+  count: number;
 }
 
 export interface LinkRequest extends Mutation {
@@ -445,6 +477,7 @@ export interface MetaApi {
   statfs(ctx: CallContext, req?: Read): Promise<StatfsResponse>;
   usage(ctx: CallContext, req: InoRequest): Promise<UsageResponse>;
 
+  reserveInodes(ctx: CallContext, req: ReserveInodesRequest): Promise<ReserveInodesResponse>;
   create(ctx: CallContext, req: CreateRequest): Promise<CreateResponse>;
   mknod(ctx: CallContext, req: MknodRequest): Promise<EntryResponse>;
   mkdir(ctx: CallContext, req: MkdirRequest): Promise<EntryResponse>;

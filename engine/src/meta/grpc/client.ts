@@ -232,6 +232,9 @@ export class MetaClient implements api.MetaApi {
   usage(ctx: api.CallContext, req: api.InoRequest): Promise<api.UsageResponse> {
     return this.#call("usage", ctx, req);
   }
+  reserveInodes(ctx: api.CallContext, req: api.ReserveInodesRequest): Promise<api.ReserveInodesResponse> {
+    return this.#call("reserveInodes", ctx, req);
+  }
   create(ctx: api.CallContext, req: api.CreateRequest): Promise<api.CreateResponse> {
     return this.#call("create", ctx, req);
   }

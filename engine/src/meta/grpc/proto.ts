@@ -35,6 +35,7 @@ export const RPC_NAMES: Record<MetaMethod, string> = {
   getExtents: "GetExtents",
   statfs: "Statfs",
   usage: "Usage",
+  reserveInodes: "ReserveInodes",
   create: "Create",
   mknod: "Mknod",
   mkdir: "Mkdir",

@@ -35,6 +35,7 @@ const snapshotName = z.string().min(1).max(255);
 const mutation = { requestId };
 const read = { snapshot: snapshotName.optional() };
 const ownership = { mode: uint.max(0o7777), uid: u32, gid: u32 };
+const chosen = { ino: ino.optional() };
 
 const extent = z.object({ offset: uint, length: uint, chunk: z.string().min(1).max(256), chunkOffset: uint });
 
@@ -63,9 +64,14 @@ export const REQUEST_SCHEMAS: Record<MetaMethod, z.ZodType> = {
   getExtents: z.object({ ...read, ino, offset: uint.optional(), length: uint.optional() }),
   statfs: z.object(read),
   usage: inoRequest,
+  reserveInodes: z.object({
+    ...mutation,
+    count: uint.min(1, "expected at least 1 inode").max(10_000, "expected at most 10,000 inodes per call"),
+  }),
   create: z.object({
     ...mutation,
     ...ownership,
+    ...chosen,
     parent: ino,
     name: sealedName,
     open: z.boolean().optional(),
@@ -74,14 +80,16 @@ export const REQUEST_SCHEMAS: Record<MetaMethod, z.ZodType> = {
   mknod: z.object({
     ...mutation,
     ...ownership,
+    ...chosen,
     parent: ino,
     name: sealedName,
     type: z.enum(["file", "fifo", "socket", "chardev", "blockdev"]),
     rdev: uint.optional(),
   }),
-  mkdir: z.object({ ...mutation, ...ownership, parent: ino, name: sealedName }),
+  mkdir: z.object({ ...mutation, ...ownership, ...chosen, parent: ino, name: sealedName }),
   symlink: z.object({
     ...mutation,
+    ...chosen,
     parent: ino,
     name: sealedName,
     target: bytesMax(MAX_SYMLINK_BYTES),

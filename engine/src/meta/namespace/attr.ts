@@ -16,6 +16,7 @@ export function attrOf(ino: number, n: Inode): Attr {
     nlink: n.nlink,
     generation: n.generation,
     rdev: n.rdev,
+    hasXattrs: (n.xattrs?.size ?? 0) > 0,
   };
   if (n.nameScope !== undefined) attr.nameScope = n.nameScope;
   return attr;

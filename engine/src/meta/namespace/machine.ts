@@ -172,6 +172,11 @@ export class Namespace implements StateMachine<NsRecord> {
         });
         return {};
       }
+      case "reserveInodes":
+        after.push(() => {
+          this.#nextIno = Math.max(this.#nextIno, r.first + r.count);
+        });
+        return { first: r.first, count: r.count };
       case "make":
         return { attr: ops.make(txn, r) };
       case "create": {

@@ -40,6 +40,8 @@ export function entryOf(txn: Txn, dir: number, token: string): [string, Dirent |
 export function make(txn: Txn, r: Rec<"make">): Attr {
   const [key, existing] = entryOf(txn, r.parent, r.token);
   if (existing) throw new MetaError("EEXIST", "name exists");
+  // A client-chosen number (from reserveInodes) may collide with a live inode; never overwrite one.
+  if (txn.find(r.ino)) throw new MetaError("EINVAL", `ino: inode ${r.ino} is in use`);
   const isDir = r.type === "dir";
   const target = r.target === undefined ? undefined : b64(r.target);
   const node: Inode = {

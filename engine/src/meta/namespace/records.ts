@@ -42,6 +42,8 @@ export type NsRecord = Base &
         sessionId?: string;
         handle?: string;
       }
+    /** Inode numbers first..first+count-1 are handed out (the allocator moves past them). */
+    | { op: "reserveInodes"; first: number; count: number }
     | { op: "link"; ino: number; newParent: number; token: string; sealed: string }
     | { op: "unlink"; parent: number; token: string; dir: boolean }
     | {

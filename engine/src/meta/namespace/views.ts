@@ -39,12 +39,19 @@ function keysOf(n: Inode): string[] {
   return keys;
 }
 
-/** One page of entries in token order after `cookie` (hex token of the last entry returned). */
+/** Wire bytes of one readdirplus entry besides its sealed name (token, attr, framing), rounded up. */
+const ENTRY_OVERHEAD_BYTES = 160;
+
+/**
+ * One page of entries in token order after `cookie` (hex token of the last entry returned):
+ * at most `limit` entries and about `maxBytes` of response (always at least one entry).
+ */
 export function readdir(
   tree: Tree,
   ino: number,
   cookie: string | undefined,
   limit: number,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): { entries: Array<[string, Dirent, Inode]>; cookie?: string } {
   const dir = dirNode(tree, ino);
   if (!dir.entries || dir.entries.size === 0) return { entries: [] };
@@ -62,9 +69,12 @@ export function readdir(
     i = lo;
   }
   const out: Array<[string, Dirent, Inode]> = [];
+  let bytes = 0;
   for (; i < keys.length && out.length < limit; i++) {
     const key = keys[i]!;
     const ent = dir.entries.get(key)!;
+    bytes += ENTRY_OVERHEAD_BYTES + ent.sealed.length;
+    if (bytes > maxBytes && out.length > 0) break;
     out.push([key, ent, node(tree, ent.ino)]);
   }
   if (i >= keys.length) return { entries: out };

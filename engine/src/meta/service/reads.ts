@@ -7,7 +7,9 @@ import * as V from "../namespace/views.js";
 import { ServiceCore } from "./core.js";
 import { parse, schemas } from "./schemas.js";
 
-const READDIR_MAX = 5_000;
+/** Most entries per readdirplus page, and the response size a page stays under. */
+const READDIR_MAX = 10_000;
+const READDIR_MAX_BYTES = 3 * 1024 * 1024;
 
 export abstract class ServiceReads extends ServiceCore {
   // ---- reads -------------------------------------------------------------------------------
@@ -39,7 +41,13 @@ export abstract class ServiceReads extends ServiceCore {
     const caller = this.caller(ctx, "ro");
     const r = parse(schemas.readdirplus, req, "readdirplus");
     const tree = this.tree(r.snapshot);
-    const page = V.readdir(tree, caller.in(tree, r.ino), r.cookie, Math.min(r.limit ?? 1000, READDIR_MAX));
+    const page = V.readdir(
+      tree,
+      caller.in(tree, r.ino),
+      r.cookie,
+      Math.min(r.limit ?? 1000, READDIR_MAX),
+      READDIR_MAX_BYTES,
+    );
     const entries = page.entries.map(([key, ent, node]) => ({
       name: { token: keyToken(key), sealed: Buffer.from(ent.sealed, "latin1") },
       attr: attrOf(ent.ino, node),

@@ -29,6 +29,8 @@ const snapshotName = z
 const mutation = { requestId };
 const read = { snapshot: snapshotName.optional() };
 const ownership = { mode: z.number().int().min(0).max(0o7777), uid: u32, gid: u32 };
+/** A client-chosen inode number for a new inode (from reserveInodes); the root is never new. */
+const chosen = { ino: ino.min(2, "a number from reserveInodes (the root, 1, is never new)").optional() };
 
 export const schemas = {
   hello: z.object({
@@ -51,9 +53,18 @@ export const schemas = {
   ino: z.object({ ...read, ino }),
   statfs: z.object(read),
   getExtents: z.object({ ...read, ino, offset: nonNeg.optional(), length: nonNeg.optional() }),
+  reserveInodes: z.object({
+    ...mutation,
+    count: z
+      .number({ message: "expected a number of inodes" })
+      .int("expected a whole number of inodes")
+      .min(1, "reserve at least 1 inode")
+      .max(10_000, "reserve at most 10,000 inodes per call"),
+  }),
   create: z.object({
     ...mutation,
     ...ownership,
+    ...chosen,
     parent: ino,
     name: sealedName,
     open: z.boolean().optional(),
@@ -62,13 +73,14 @@ export const schemas = {
   mknod: z.object({
     ...mutation,
     ...ownership,
+    ...chosen,
     parent: ino,
     name: sealedName,
     type: z.enum(["file", "fifo", "socket", "chardev", "blockdev"]),
     rdev: u32.optional(),
   }),
-  mkdir: z.object({ ...mutation, ...ownership, parent: ino, name: sealedName }),
-  symlink: z.object({ ...mutation, parent: ino, name: sealedName, target: buf(8192), uid: u32, gid: u32 }),
+  mkdir: z.object({ ...mutation, ...ownership, ...chosen, parent: ino, name: sealedName }),
+  symlink: z.object({ ...mutation, ...chosen, parent: ino, name: sealedName, target: buf(8192), uid: u32, gid: u32 }),
   link: z.object({ ...mutation, ino, newParent: ino, newName: sealedName }),
   unlink: z.object({ ...mutation, parent: ino, name: token }),
   rename: z.object({

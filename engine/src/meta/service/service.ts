@@ -3,6 +3,7 @@
  * This file holds the mutations; reads are in reads.ts, plumbing in core.ts.
  */
 import * as A from "../api.js";
+import { MetaError } from "../errors.js";
 import type { NsRecord } from "../namespace/records.js";
 import type { Caller } from "./context.js";
 import { ServiceReads } from "./reads.js";
@@ -15,13 +16,35 @@ const b64 = (b: Buffer) => b.toString("base64");
 export class MetaService extends ServiceReads implements A.MetaApi {
   // ---- namespace mutations -----------------------------------------------------------------
 
+  async reserveInodes(ctx: A.CallContext, req: A.ReserveInodesRequest): Promise<A.ReserveInodesResponse> {
+    const caller = this.caller(ctx, "rw");
+    const r = parse(schemas.reserveInodes, req, "reserveInodes");
+    return this.mutate(caller, r.requestId, (t) => ({
+      op: "reserveInodes",
+      t,
+      first: this.ns.nextIno,
+      count: r.count,
+    }));
+  }
+
+  /**
+   * The number of a new inode: the allocator's next one, or the client's choice, which must be
+   * one reserveInodes handed out (below the allocator). "In use" is refused by the namespace.
+   */
+  #newIno(chosen: number | undefined): number {
+    if (chosen === undefined) return this.ns.nextIno;
+    if (chosen >= this.ns.nextIno)
+      throw new MetaError("EINVAL", `ino: ${chosen} was never handed out by reserveInodes`);
+    return chosen;
+  }
+
   async create(ctx: A.CallContext, req: A.CreateRequest): Promise<A.CreateResponse> {
     const caller = this.caller(ctx, "rw");
     const r = parse(schemas.create, req, "create");
     const parent = caller.in(this.ns.live, r.parent);
     const sessionId = r.open ? this.session(caller) : undefined;
     const handle = r.open ? this.newId() : undefined;
-    const ino = this.ns.nextIno;
+    const ino = this.#newIno(r.ino);
     const res = await this.mutate<A.CreateResponse>(caller, r.requestId, (t) => ({
       op: "create",
       t,
@@ -38,9 +61,16 @@ export class MetaService extends ServiceReads implements A.MetaApi {
     return { ...res, attr: caller.attr(res.attr) };
   }
 
-  #make(caller: Caller, requestId: string, parent: number, name: A.SealedName, fields: Partial<NsRecord> & object) {
+  #make(
+    caller: Caller,
+    requestId: string,
+    parent: number,
+    name: A.SealedName,
+    chosen: number | undefined,
+    fields: Partial<NsRecord> & object,
+  ) {
     const real = caller.in(this.ns.live, parent);
-    const ino = this.ns.nextIno;
+    const ino = this.#newIno(chosen);
     return this.mutate<{ attr: A.Attr }>(
       caller,
       requestId,
@@ -66,21 +96,21 @@ export class MetaService extends ServiceReads implements A.MetaApi {
     const caller = this.caller(ctx, "rw");
     const r = parse(schemas.mknod, req, "mknod");
     const fields = { type: r.type, mode: r.mode, uid: r.uid, gid: r.gid, rdev: r.rdev ?? 0 };
-    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, fields));
+    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r.ino, fields));
   }
 
   async mkdir(ctx: A.CallContext, req: A.MkdirRequest): Promise<A.EntryResponse> {
     const caller = this.caller(ctx, "rw");
     const r = parse(schemas.mkdir, req, "mkdir");
     const fields = { type: "dir" as const, mode: r.mode, uid: r.uid, gid: r.gid };
-    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, fields));
+    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r.ino, fields));
   }
 
   async symlink(ctx: A.CallContext, req: A.SymlinkRequest): Promise<A.EntryResponse> {
     const caller = this.caller(ctx, "rw");
     const r = parse(schemas.symlink, req, "symlink");
     const fields = { type: "symlink" as const, mode: 0o777, uid: r.uid, gid: r.gid, target: b64(r.target) };
-    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, fields));
+    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r.ino, fields));
   }
 
   async link(ctx: A.CallContext, req: A.LinkRequest): Promise<A.EntryResponse> {
