@@ -106,6 +106,8 @@ export class MountControl {
         blocksWasted: acc.wasted,
         accuracy: acc.prefetched > 0 ? acc.used / acc.prefetched : null,
       },
+      /** Creates answered locally and queued for the metadata service (conflicts: re-created under another name). */
+      namespace: this.d.vfs.namespaceStats(),
       pins: this.pins,
     };
   }

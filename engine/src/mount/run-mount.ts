@@ -97,12 +97,17 @@ export async function runMount(
     cleanups.push(() => session.close());
 
     const inodes = new InodeMap(o.snapshot);
-    const extents = new CachedExtentSource(new MetaExtentSource(session, inodes));
     let vfs: FilespaceVfs | undefined;
-    const sink = new MetaCommitSink(session, {
-      committed: (vino, attr) => vfs?.onCommitted(vino, attr),
-      dropped: (vino) => vfs?.onCommitted(vino, undefined),
-    });
+    const settleCreate = (vino: number) => vfs?.settle(vino) ?? Promise.resolve();
+    const extents = new CachedExtentSource(new MetaExtentSource(session, inodes, settleCreate));
+    const sink = new MetaCommitSink(
+      session,
+      {
+        committed: (vino, attr) => vfs?.onCommitted(vino, attr),
+        dropped: (vino) => vfs?.onCommitted(vino, undefined),
+      },
+      settleCreate,
+    );
     const config = parseDataPathConfig({ ...o.data, diskCacheBytes: o.cacheSizeBytes, chunkBytes: header.chunkSize });
     const data = await DataPath.open(
       {
@@ -127,6 +132,7 @@ export async function runMount(
       readOnly: o.readOnly,
       ...(o.snapshot ? { snapshot: o.snapshot } : {}),
       attrTimeoutS: o.attrTimeoutS,
+      hostName: hostname(),
       log,
     });
     const fuse: FuseMount = await mountVfs(
@@ -149,6 +155,8 @@ export async function runMount(
     const stop = (opts: { force?: boolean } = {}) => {
       stopping ??= (async () => {
         await fuse.unmount().catch((err) => log(`unmount: ${(err as Error).message}`));
+        // Queued creates first: the write-back's commits wait for them anyway.
+        await drainNamespace(vfs as FilespaceVfs, opts.force ?? false, log);
         let pending = { pendingSegments: 0, pendingBytes: 0 };
         try {
           pending = await data.close(opts);
@@ -201,4 +209,22 @@ export async function runMount(
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * Waits for the namespace queue. Forced: waits a few seconds at most, then says how many creates
+ * are lost (that queue lives in memory; their files' data stays in the write-back log and is
+ * dropped when it commits, with a log line).
+ */
+async function drainNamespace(vfs: FilespaceVfs, force: boolean, log: (line: string) => void): Promise<void> {
+  const queued = vfs.namespaceStats().queued;
+  if (queued === 0) return;
+  log(`waiting for ${queued} queued namespace changes to reach the metadata service`);
+  if (!force) return vfs.drainNamespace();
+  await Promise.race([vfs.drainNamespace(), new Promise((r) => setTimeout(r, 5000).unref())]);
+  const left = vfs.namespaceStats().queued;
+  if (left > 0)
+    log(
+      `forced unmount: ${left} queued namespace changes (new files, directories) did not reach the service and are lost`,
+    );
 }

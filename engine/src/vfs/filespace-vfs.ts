@@ -16,11 +16,11 @@ import { randomUUID } from "node:crypto";
 import type { PredictedFile } from "../data/prefetch/prefetcher.js";
 import type { Attr as MetaAttr } from "../meta/api.js";
 import { fsError } from "./errors.js";
-import { metaTypeOfMode } from "./fs-attrs.js";
-import { FilespaceVfsBase, type FilespaceVfsOptions } from "./fs-base.js";
+import type { FilespaceVfsOptions } from "./fs-base.js";
+import { FilespaceVfsCreates } from "./fs-creates.js";
 import { FlushCoalescer } from "./fs-data.js";
 import { fsCall } from "./fs-errors.js";
-import { SNAPSHOTS_DIR_NAME, SNAPSHOTS_INO } from "./fs-inodes.js";
+import { SNAPSHOTS_INO } from "./fs-inodes.js";
 import { LockTable } from "./memory-locks.js";
 import {
   type Attr,
@@ -31,7 +31,6 @@ import {
   type OpenResult,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
-  ROOT_INO,
   S_IFMT,
   S_IFREG,
   type SetAttr,
@@ -43,11 +42,10 @@ import {
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
-const O_EXCL = 0o200;
 
 const rid = () => randomUUID();
 
-export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
+export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
   private readonly locks = new LockTable();
   private readonly flusher: FlushCoalescer;
   /**
@@ -103,18 +101,6 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
     return out;
   }
 
-  private guardRootName(parent: number, name: string): void {
-    if (parent === ROOT_INO && name === SNAPSHOTS_DIR_NAME && !this.baseSnapshot)
-      throw fsError("EEXIST", `${SNAPSHOTS_DIR_NAME} is reserved for snapshots`);
-    if (Buffer.byteLength(name) > 255) throw fsError("ENAMETOOLONG", name.slice(0, 32));
-  }
-
-  private async made(parent: number, name: string, attr: MetaAttr): Promise<Entry> {
-    this.attrs.drop(parent);
-    this.remember(attr.ino, parent, name);
-    return this.entry(attr, attr.ino);
-  }
-
   private async dropReader(vino: number): Promise<void> {
     const r = this.readers.get(vino);
     if (!r || --r.count > 0) return;
@@ -143,66 +129,10 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
 
   // ---- namespace mutations -------------------------------------------------------------------
 
-  mknod(ctx: CallerContext, parent: number, name: string, mode: number, rdev: number): Promise<Entry> {
-    return fsCall(async () => {
-      const loc = this.writable(parent);
-      this.guardRootName(parent, name);
-      const type = metaTypeOfMode(mode);
-      if (type === "dir" || type === "symlink") throw fsError("EINVAL", "mknod of a directory or symlink");
-      const sealed = this.names.seal(await this.scopeOf(parent), name);
-      const res = await this.session.call((c) =>
-        this.api.mknod(c, {
-          requestId: rid(),
-          parent: loc.ino,
-          name: sealed,
-          type,
-          rdev,
-          mode: mode & 0o7777,
-          uid: ctx.uid,
-          gid: ctx.gid,
-        }),
-      );
-      return this.made(parent, name, res.attr);
-    });
-  }
-
-  mkdir(ctx: CallerContext, parent: number, name: string, mode: number): Promise<Entry> {
-    return fsCall(async () => {
-      const loc = this.writable(parent);
-      this.guardRootName(parent, name);
-      const sealed = this.names.seal(await this.scopeOf(parent), name);
-      const res = await this.session.call((c) =>
-        this.api.mkdir(c, {
-          requestId: rid(),
-          parent: loc.ino,
-          name: sealed,
-          mode: mode & 0o7777,
-          uid: ctx.uid,
-          gid: ctx.gid,
-        }),
-      );
-      return this.made(parent, name, res.attr);
-    });
-  }
-
-  symlink(ctx: CallerContext, parent: number, name: string, target: string): Promise<Entry> {
-    return fsCall(async () => {
-      const loc = this.writable(parent);
-      this.guardRootName(parent, name);
-      const sealed = this.names.seal(await this.scopeOf(parent), name);
-      const res = await this.session.call((c) =>
-        this.api.symlink(c, {
-          requestId: rid(),
-          parent: loc.ino,
-          name: sealed,
-          target: this.names.sealSymlink(target),
-          uid: ctx.uid,
-          gid: ctx.gid,
-        }),
-      );
-      this.linkLength.set(res.attr.ino, Buffer.byteLength(target));
-      return this.made(parent, name, res.attr);
-    });
+  /** The inode `name` in `parent` is known here to be (for waiting on its queued create). */
+  private knownIno(parent: number, name: string): number[] {
+    const k = this.dirs.answer(parent, name);
+    return k && k !== "absent" ? [k.vino] : [];
   }
 
   link(_ctx: CallerContext, ino: number, newParent: number, newName: string): Promise<Entry> {
@@ -210,23 +140,29 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
       const loc = this.writable(ino);
       const ploc = this.writable(newParent);
       this.guardRootName(newParent, newName);
+      await this.pending.settle([ino, newParent]);
       const sealed = this.names.seal(await this.scopeOf(newParent), newName);
       const res = await this.session.call((c) =>
         this.api.link(c, { requestId: rid(), ino: loc.ino, newParent: ploc.ino, newName: sealed }),
       );
-      return this.made(newParent, newName, res.attr);
+      return this.made(newParent, newName, res.attr, ino);
     });
   }
 
   unlink(_ctx: CallerContext, parent: number, name: string): Promise<void> {
     return fsCall(async () => {
       const loc = this.writable(parent);
+      await this.pending.settle([parent, ...this.knownIno(parent, name)]);
       await this.protectReaders(parent, name);
       const token = this.names.token(await this.scopeOf(parent), name);
-      const res = await this.session.call((c) =>
-        this.api.unlink(c, { requestId: rid(), parent: loc.ino, name: token }),
-      );
-      this.attrs.drop(parent);
+      const res = await this.session
+        .call((c) => this.api.unlink(c, { requestId: rid(), parent: loc.ino, name: token }))
+        .catch((err) => {
+          this.dirs.invalidate(parent);
+          throw err;
+        });
+      this.dirs.remove(parent, name);
+      this.touchDir(parent);
       this.attrs.drop(res.ino);
     });
   }
@@ -234,9 +170,19 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
   rmdir(_ctx: CallerContext, parent: number, name: string): Promise<void> {
     return fsCall(async () => {
       const loc = this.writable(parent);
+      const target = this.knownIno(parent, name);
+      await this.pending.settle([parent, ...target]);
+      for (const t of target) await this.pending.settleChildren(t);
       const token = this.names.token(await this.scopeOf(parent), name);
-      await this.session.call((c) => this.api.rmdir(c, { requestId: rid(), parent: loc.ino, name: token }));
-      this.attrs.drop(parent);
+      await this.session
+        .call((c) => this.api.rmdir(c, { requestId: rid(), parent: loc.ino, name: token }))
+        .catch((err) => {
+          this.dirs.invalidate(parent);
+          throw err;
+        });
+      this.dirs.remove(parent, name);
+      for (const t of target) this.dirs.invalidate(t);
+      this.touchDir(parent);
     });
   }
 
@@ -252,22 +198,38 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
       const loc = this.writable(parent);
       const nloc = this.writable(newParent);
       this.guardRootName(newParent, newName);
+      const source = this.knownIno(parent, name);
+      await this.pending.settle([parent, newParent, ...source, ...this.knownIno(newParent, newName)]);
       if (!(flags & RENAME_EXCHANGE)) await this.protectReaders(newParent, newName);
       const token = this.names.token(await this.scopeOf(parent), name);
       const sealed = this.names.seal(await this.scopeOf(newParent), newName);
-      const res = await this.session.call((c) =>
-        this.api.rename(c, {
-          requestId: rid(),
-          parent: loc.ino,
-          name: token,
-          newParent: nloc.ino,
-          newName: sealed,
-          ...(flags & RENAME_NOREPLACE ? { noReplace: true } : {}),
-          ...(flags & RENAME_EXCHANGE ? { exchange: true } : {}),
-        }),
-      );
-      this.attrs.drop(parent);
-      this.attrs.drop(newParent);
+      const res = await this.session
+        .call((c) =>
+          this.api.rename(c, {
+            requestId: rid(),
+            parent: loc.ino,
+            name: token,
+            newParent: nloc.ino,
+            newName: sealed,
+            ...(flags & RENAME_NOREPLACE ? { noReplace: true } : {}),
+            ...(flags & RENAME_EXCHANGE ? { exchange: true } : {}),
+          }),
+        )
+        .catch((err) => {
+          this.dirs.invalidate(parent);
+          this.dirs.invalidate(newParent);
+          throw err;
+        });
+      if (flags & RENAME_EXCHANGE || source.length === 0) {
+        this.dirs.invalidate(parent);
+        this.dirs.invalidate(newParent);
+      } else {
+        this.dirs.remove(parent, name);
+        this.dirs.add(newParent, newName, source[0] as number);
+      }
+      this.touchDir(parent);
+      this.touchDir(newParent);
+      for (const s of source) this.remember(s, newParent, newName);
       if (res.replaced !== undefined) this.attrs.drop(res.replaced);
     });
   }
@@ -287,32 +249,55 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
         changes.gid !== undefined ||
         changes.atimeMs !== undefined ||
         changes.mtimeMs !== undefined;
-      if (other) {
-        const times = changes.atimeMs !== undefined || changes.mtimeMs !== undefined;
+      if (!other) return this.kattr(await this.metaAttr(ino), ino);
+      const times = changes.atimeMs !== undefined || changes.mtimeMs !== undefined;
+      const req = {
+        ino: loc.ino,
+        ...(changes.mode !== undefined ? { mode: changes.mode & 0o7777 } : {}),
+        ...(changes.uid !== undefined ? { uid: changes.uid } : {}),
+        ...(changes.gid !== undefined ? { gid: changes.gid } : {}),
+        ...(changes.atimeMs === "now"
+          ? { atimeNow: true }
+          : changes.atimeMs !== undefined
+            ? { atime: changes.atimeMs }
+            : {}),
+        ...(changes.mtimeMs === "now"
+          ? { mtimeNow: true }
+          : changes.mtimeMs !== undefined
+            ? { mtime: changes.mtimeMs }
+            : {}),
+      };
+      const send = async () => {
         if (times && this.data.writeBack.pendingSize(ino) !== undefined) await this.flusher.request();
-        const res = await this.session.call((c) =>
-          this.api.setattr(c, {
-            requestId: rid(),
-            ino: loc.ino,
-            ...(changes.mode !== undefined ? { mode: changes.mode & 0o7777 } : {}),
-            ...(changes.uid !== undefined ? { uid: changes.uid } : {}),
-            ...(changes.gid !== undefined ? { gid: changes.gid } : {}),
-            ...(changes.atimeMs === "now"
-              ? { atimeNow: true }
-              : changes.atimeMs !== undefined
-                ? { atime: changes.atimeMs }
-                : {}),
-            ...(changes.mtimeMs === "now"
-              ? { mtimeNow: true }
-              : changes.mtimeMs !== undefined
-                ? { mtime: changes.mtimeMs }
-                : {}),
-          }),
-        );
-        this.attrs.put(ino, res.attr);
-        return this.kattr(res.attr, ino);
+        return this.session.call((c) => this.api.setattr(c, { requestId: rid(), ...req }));
+      };
+      if (this.pending.pending(ino)) {
+        // Right behind a queued create (tar's chmod/utimes): applied here, queued for the service.
+        const now = Date.now();
+        const local = this.attrs.any(ino) as MetaAttr;
+        const changed: Partial<MetaAttr> = {
+          ctime: now,
+          ...(req.mode !== undefined ? { mode: req.mode } : {}),
+          ...(req.uid !== undefined ? { uid: req.uid } : {}),
+          ...(req.gid !== undefined ? { gid: req.gid } : {}),
+          ...(changes.atimeMs !== undefined ? { atime: changes.atimeMs === "now" ? now : changes.atimeMs } : {}),
+          ...(changes.mtimeMs !== undefined ? { mtime: changes.mtimeMs === "now" ? now : changes.mtimeMs } : {}),
+        };
+        this.attrs.patch(ino, changed);
+        this.pending.add({
+          vino: ino,
+          after: [],
+          what: `setattr of inode ${ino}`,
+          run: async () => {
+            const res = await send();
+            this.attrs.put(ino, res.attr);
+          },
+        });
+        return this.kattr({ ...local, ...changed }, ino);
       }
-      return this.kattr(await this.metaAttr(ino), ino);
+      const res = await send();
+      this.learn(ino, res.attr);
+      return this.kattr(res.attr, ino);
     });
   }
 
@@ -320,6 +305,7 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
     return fsCall(async () => {
       if (ino === SNAPSHOTS_INO) throw fsError("EROFS");
       const loc = this.writable(ino);
+      await this.pending.settle([ino]);
       await this.session.call((c) =>
         this.api.setxattr(c, {
           requestId: rid(),
@@ -333,6 +319,7 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
               : {}),
         }),
       );
+      this.attrs.patch(ino, { hasXattrs: true });
     });
   }
 
@@ -340,39 +327,62 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
     return fsCall(async () => {
       if (ino === SNAPSHOTS_INO) throw fsError("EROFS");
       const loc = this.writable(ino);
+      await this.pending.settle([ino]);
       await this.session.call((c) =>
         this.api.removexattr(c, { requestId: rid(), ino: loc.ino, name: this.names.xattrToken(name) }),
       );
+      // Others may remain: the next getattr tells.
+      this.attrs.patch(ino, { hasXattrs: true });
     });
   }
 
   // ---- files ---------------------------------------------------------------------------------
 
+  /** Size, mtime and ctime when this mount last opened each file (keep the page cache if equal). */
+  private readonly openedAs = new Map<number, string>();
+
+  /**
+   * Attributes for close-to-open: ask the service unless the cached ones are younger than
+   * `openFreshMs` (the kernel's LOOKUP right before this open fetched them) or the inode's
+   * create is still queued (the service does not know it yet).
+   */
+  private async openAttr(ino: number): Promise<MetaAttr> {
+    const cached = this.attrs.any(ino);
+    if (cached && (this.pending.pending(ino) || this.attrs.age(ino) <= this.openFreshMs)) return cached;
+    return this.metaAttr(ino, true);
+  }
+
   open(_ctx: CallerContext, ino: number, flags: number): Promise<OpenResult> {
     return fsCall(async () => {
       const write = (flags & O_ACCMODE) !== 0;
       const loc = write ? this.writable(ino) : this.locate(ino);
-      const before = this.attrs.any(ino);
       let handle: string | undefined;
       let attr: MetaAttr;
       if (loc.snapshot || !write) {
-        attr = await this.metaAttr(ino, true);
+        attr = await this.openAttr(ino);
         if (!loc.snapshot && attr.type === "file") {
           const r = this.readers.get(ino) ?? { count: 0 };
           r.count++;
           this.readers.set(ino, r);
         }
       } else {
+        await this.pending.settle([ino]);
         const res = await this.session.call((c) => this.api.open(c, { requestId: rid(), ino: loc.ino, write }));
         handle = res.handle;
         attr = res.attr;
-        this.attrs.put(ino, attr);
+        this.learn(ino, attr);
       }
       if (attr.type === "dir") throw fsError("EISDIR");
-      const unchanged =
-        before !== undefined && before.mtime === attr.mtime && before.size === attr.size && before.ctime === attr.ctime;
+      const seen = `${attr.size}:${attr.mtime}:${attr.ctime}`;
+      const unchanged = this.openedAs.get(ino) === seen;
+      if (this.openedAs.size > 100_000) this.openedAs.clear();
+      this.openedAs.set(ino, seen);
       if (!unchanged) this.extents.invalidate(ino);
       if (write && flags & O_TRUNC) await this.data.truncate(ino, 0);
+      else if (!write && attr.type === "file" && attr.size > 0 && !this.pending.pending(ino)) {
+        // The first READ joins this: the extents of the start of the file are on their way.
+        this.extents.getExtents(ino, 0, 1).catch(() => undefined);
+      }
       const fh = this.newFh({
         kind: "file",
         vino: ino,
@@ -383,46 +393,6 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
         wrote: (flags & O_TRUNC) !== 0 && write,
       });
       return { fh, keepCache: unchanged && !(flags & O_TRUNC) };
-    });
-  }
-
-  create(
-    ctx: CallerContext,
-    parent: number,
-    name: string,
-    mode: number,
-    flags: number,
-  ): Promise<{ entry: Entry; open: OpenResult }> {
-    return fsCall(async () => {
-      const loc = this.writable(parent);
-      this.guardRootName(parent, name);
-      const sealed = this.names.seal(await this.scopeOf(parent), name);
-      const res = await this.session.call((c) =>
-        this.api.create(c, {
-          requestId: rid(),
-          parent: loc.ino,
-          name: sealed,
-          mode: mode & 0o7777,
-          uid: ctx.uid,
-          gid: ctx.gid,
-          open: true,
-          exclusive: (flags & O_EXCL) !== 0,
-        }),
-      );
-      const vino = res.attr.ino;
-      if (!res.created && flags & O_TRUNC) await this.data.truncate(vino, 0);
-      if (!res.created) this.extents.invalidate(vino);
-      const entry = await this.made(parent, name, res.attr);
-      const fh = this.newFh({
-        kind: "file",
-        vino,
-        loc: { ino: vino },
-        ...(res.handle ? { handle: res.handle } : {}),
-        write: true,
-        append: (flags & O_APPEND) !== 0,
-        wrote: true,
-      });
-      return { entry, open: { fh } };
     });
   }
 
@@ -453,9 +423,11 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
     return Promise.resolve();
   }
 
-  fsync(_ctx: CallerContext, _ino: number, fh: number): Promise<void> {
+  fsync(_ctx: CallerContext, ino: number, fh: number): Promise<void> {
     return fsCall(async () => {
       const h = this.handles.get(fh);
+      // A file whose create is queued is durable only once the service has it (and its directories).
+      await this.pending.settle([ino]);
       if (h?.kind === "file" && h.write) this.data.fsync();
     });
   }
@@ -473,6 +445,8 @@ export class FilespaceVfs extends FilespaceVfsBase implements Vfs {
       } catch (err) {
         this.log(`release of inode ${ino}: write-back flush failed (data stays queued): ${err}`);
       }
+      // A queued create hands its service handle over when it lands.
+      await this.pending.settle([ino]).catch(() => undefined);
       const handle = h.handle;
       if (handle) {
         await this.session

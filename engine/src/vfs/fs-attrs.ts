@@ -54,9 +54,18 @@ export function toKernelAttr(a: MetaAttr, vino: number, size = a.size): Attr {
 
 interface Cached {
   attr: MetaAttr;
+  /** When the service said so (or when this mount made the inode). */
   at: number;
+  /** Fresh until then. */
+  until: number;
 }
 
+/**
+ * Attributes by kernel inode. Entries carry their own lifetime: what a lookup or getattr
+ * returned lives `ttlMs`; what a directory listing brought may live longer (the `lstat` of every
+ * entry right after a 10,000-entry listing must not find them expired); inodes this mount made
+ * and the service does not know yet are `pinned` (fresh until replaced).
+ */
 export class AttrCache {
   private readonly map = new Map<number, Cached>();
 
@@ -65,19 +74,38 @@ export class AttrCache {
     private readonly maxEntries = 200_000,
   ) {}
 
-  put(vino: number, attr: MetaAttr): void {
+  put(vino: number, attr: MetaAttr, ttlMs = this.ttlMs): void {
+    const now = Date.now();
     this.map.delete(vino);
-    this.map.set(vino, { attr, at: Date.now() });
+    this.map.set(vino, { attr, at: now, until: now + ttlMs });
     if (this.map.size > this.maxEntries) {
       const oldest = this.map.keys().next().value;
       if (oldest !== undefined) this.map.delete(oldest);
     }
   }
 
+  /** Fresh until replaced or dropped (an inode the service does not know yet). */
+  pin(vino: number, attr: MetaAttr): void {
+    this.put(vino, attr, Number.POSITIVE_INFINITY);
+  }
+
   /** Fresh entry only. */
   fresh(vino: number): MetaAttr | undefined {
     const c = this.map.get(vino);
-    return c && Date.now() - c.at < this.ttlMs ? c.attr : undefined;
+    return c && Date.now() < c.until ? c.attr : undefined;
+  }
+
+  /** Milliseconds since the service gave this entry (Infinity when none). */
+  age(vino: number): number {
+    const c = this.map.get(vino);
+    return c ? Date.now() - c.at : Number.POSITIVE_INFINITY;
+  }
+
+  /** Seconds the entry stays fresh (0 when stale or absent), capped for the kernel. */
+  remainingS(vino: number, capS: number): number {
+    const c = this.map.get(vino);
+    if (!c) return 0;
+    return Math.max(0, Math.min(capS, (c.until - Date.now()) / 1000));
   }
 
   /** Any entry, however old (fallback while the service is unreachable, and for stable fields). */
@@ -85,7 +113,17 @@ export class AttrCache {
     return this.map.get(vino)?.attr;
   }
 
+  /** Changes the cached attr in place (local knowledge: an xattr set here, a pending chmod), keeping its lifetime. */
+  patch(vino: number, change: Partial<MetaAttr>): void {
+    const c = this.map.get(vino);
+    if (c) c.attr = { ...c.attr, ...change };
+  }
+
   drop(vino: number): void {
     this.map.delete(vino);
+  }
+
+  clear(): void {
+    this.map.clear();
   }
 }

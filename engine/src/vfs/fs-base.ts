@@ -2,10 +2,16 @@
  * The read side of the filespace VFS: state, name resolution, attributes, directory listings and
  * the `.snapshots/` view. Mutations and file data are in filespace-vfs.ts.
  *
- * Caching (the kernel's and ours): lookups and readdirplus fill an attribute cache with a short
- * TTL (`attrTimeoutS`), and the kernel gets the same lifetimes for entries and attributes.
- * Close-to-open: `open` always asks the service, so a file changed elsewhere is seen on the next
- * open; the kernel's page cache is kept only when size and mtime did not change.
+ * Caching (the kernel's and ours): lookups fill an attribute cache with a short TTL
+ * (`attrTimeoutS`), and the kernel gets the same lifetimes. A directory listing is one request
+ * per 5,000 entries, and what it brought lives `listingTtlS` (longer: the `lstat` of each of
+ * 10,000 entries that `ls -l` makes right after the listing must not find them expired); while
+ * it lives, lookups in that directory — positive and negative — are answered here (fs-dirs.ts).
+ * Getxattr/listxattr of an inode whose fresh attributes say it has no xattrs are answered here
+ * too (ls -l asks two per entry).
+ * Close-to-open: `open` asks the service unless the attributes are younger than `openFreshMs`
+ * (the kernel LOOKUP just before the open fetched them); the kernel's page cache is kept only
+ * when size, mtime and ctime did not change since this mount last opened the file.
  */
 import type { DataPath } from "../data/data-path.js";
 import type { CachedExtentSource } from "../data/extent-cache.js";
@@ -13,9 +19,11 @@ import type { MetaApi, Attr as MetaAttr, Read } from "../meta/api.js";
 import { MetaError } from "../meta/errors.js";
 import { fsError } from "./errors.js";
 import { AttrCache, toKernelAttr } from "./fs-attrs.js";
+import { DirIndex } from "./fs-dirs.js";
 import { fsCall } from "./fs-errors.js";
 import { type InodeMap, type Location, SNAPSHOTS_DIR_NAME, SNAPSHOTS_INO } from "./fs-inodes.js";
 import type { NameCodec } from "./fs-names.js";
+import { PendingQueue } from "./fs-pending.js";
 import type { MetaSession } from "./fs-session.js";
 import { type Attr, type DirEntry, type Entry, ROOT_INO, S_IFDIR, type StatFs } from "./types.js";
 
@@ -31,6 +39,14 @@ export interface FilespaceVfsOptions {
   snapshot?: string;
   /** Seconds the kernel (and we) may cache entries and attributes. Default 1. */
   attrTimeoutS?: number;
+  /** Seconds what a directory listing brought stays valid (entries, attributes, absent names). Default max(10, attrTimeoutS). */
+  listingTtlS?: number;
+  /** Attributes younger than this satisfy close-to-open at `open` (ms). Default 250. */
+  openFreshMs?: number;
+  /** Answer creates at once with reserved inode numbers and queue them (default true when the service can reserve). */
+  localCreates?: boolean;
+  /** Host name for conflict names (`name.conflict-<host>-<n>`). */
+  hostName?: string;
   log?: (line: string) => void;
 }
 
@@ -57,6 +73,9 @@ export interface NameOf {
   name: string;
 }
 
+/** Entries per readdirplus request: a 10,000-entry directory in two round trips. */
+const READDIR_PAGE = 5000;
+
 export abstract class FilespaceVfsBase {
   protected readonly api: MetaApi;
   protected readonly session: MetaSession;
@@ -66,6 +85,12 @@ export abstract class FilespaceVfsBase {
   readonly inodes: InodeMap;
   protected readonly attrs: AttrCache;
   protected readonly ttl: number;
+  protected readonly listingTtl: number;
+  protected readonly openFreshMs: number;
+  /** Whole directories known here (listed, or made by this mount). */
+  readonly dirs: DirIndex;
+  /** Namespace changes answered here that have not reached the service yet. */
+  readonly pending: PendingQueue;
   protected readonly readOnlyMount: boolean;
   protected readonly baseSnapshot: string | undefined;
   protected readonly log: (line: string) => void;
@@ -85,6 +110,10 @@ export abstract class FilespaceVfsBase {
     this.inodes = o.inodes;
     this.ttl = o.attrTimeoutS ?? 1;
     this.attrs = new AttrCache(this.ttl * 1000);
+    this.listingTtl = o.listingTtlS ?? Math.max(10, this.ttl);
+    this.openFreshMs = o.openFreshMs ?? 250;
+    this.dirs = new DirIndex(this.listingTtl * 1000, Math.max(this.ttl, this.listingTtl) * 1000);
+    this.pending = new PendingQueue((l) => this.log(l));
     this.readOnlyMount = (o.readOnly ?? false) || o.snapshot !== undefined;
     this.baseSnapshot = o.snapshot;
     this.log = o.log ?? (() => {});
@@ -143,21 +172,37 @@ export abstract class FilespaceVfsBase {
     return toKernelAttr(a, vino, a.type === "file" ? (this.data.writeBack.pendingSize(vino) ?? a.size) : a.size);
   }
 
-  protected entry(a: MetaAttr, vino: number): Entry {
-    this.attrs.put(vino, a);
-    return { attr: this.kattr(a, vino), entryTimeout: this.ttl, attrTimeout: this.ttl, generation: a.generation };
+  /**
+   * A kernel entry for `a`, cached for `ttlS`. The generation the kernel sees is always 0: the
+   * service never reuses inode numbers, and an inode this mount creates does not know its
+   * service generation yet (the kernel marks an inode bad when the generation changes).
+   */
+  protected entry(a: MetaAttr, vino: number, ttlS = this.ttl): Entry {
+    this.learn(vino, a, ttlS * 1000);
+    return { attr: this.kattr(a, vino), entryTimeout: ttlS, attrTimeout: ttlS, generation: 0 };
+  }
+
+  /** Caches attributes from the service; a file whose content changed loses its cached extents. */
+  protected learn(vino: number, a: MetaAttr, ttlMs?: number): void {
+    if (this.pending.pending(vino)) return; // local knowledge is newer until the queued change lands
+    const before = this.attrs.any(vino);
+    if (before && a.type === "file" && (before.mtime !== a.mtime || before.size !== a.size))
+      this.extents.invalidate(vino);
+    this.attrs.put(vino, a, ttlMs);
   }
 
   /** Service attributes of `vino`, cached for the TTL; stale ones serve while the service is down. */
   protected async metaAttr(vino: number, fresh = false): Promise<MetaAttr> {
-    const cached = fresh ? undefined : this.attrs.fresh(vino);
+    const cached = fresh && !this.pending.pending(vino) ? undefined : this.attrs.fresh(vino);
     if (cached) return cached;
+    const failed = this.pending.failure(vino);
+    if (failed) throw fsError("EIO", `inode ${vino} was never created: ${failed.message}`);
     const loc = this.locate(vino);
     try {
       const res = await this.session.call((ctx) => this.api.getattr(ctx, { inos: [loc.ino], ...this.readOpt(loc) }));
       const item = res.items[0];
       if (!item?.attr) throw new MetaError("ENOENT", item?.error ?? "no such inode");
-      this.attrs.put(vino, item.attr);
+      this.learn(vino, item.attr);
       return item.attr;
     } catch (err) {
       const stale = this.attrs.any(vino);
@@ -166,8 +211,9 @@ export abstract class FilespaceVfsBase {
     }
   }
 
+  /** The name scope of a directory (stable for the inode's life, so any cached attr will do). */
   protected async scopeOf(vino: number): Promise<number> {
-    const a = await this.metaAttr(vino);
+    const a = this.attrs.any(vino) ?? (await this.metaAttr(vino));
     if (a.type !== "dir") throw fsError("ENOTDIR", `inode ${vino}`);
     return a.nameScope ?? a.ino;
   }
@@ -187,6 +233,15 @@ export abstract class FilespaceVfsBase {
       if (parent === SNAPSHOTS_INO) return this.lookupSnapshot(name);
       const loc = this.locate(parent);
       const key = `${parent}\0${name}`;
+      const known = this.dirs.answer(parent, name);
+      if (known === "absent") throw fsError("ENOENT");
+      if (known) {
+        const a = this.attrs.fresh(known.vino);
+        if (a) {
+          const left = this.attrs.remainingS(known.vino, this.listingTtl);
+          return { attr: this.kattr(a, known.vino), entryTimeout: left, attrTimeout: left, generation: 0 };
+        }
+      }
       try {
         const scope = await this.scopeOf(parent);
         const res = await this.session.call((ctx) =>
@@ -201,7 +256,10 @@ export abstract class FilespaceVfsBase {
         const known = this.entries.get(key);
         const stale = known === undefined ? undefined : this.attrs.any(known);
         if (err instanceof MetaError && err.code !== "UNAVAILABLE") {
-          if (err.code === "ENOENT") this.entries.delete(key);
+          if (err.code === "ENOENT") {
+            this.entries.delete(key);
+            this.noteAbsent(key);
+          }
           throw err;
         }
         if (known === undefined || !stale) throw err;
@@ -223,6 +281,24 @@ export abstract class FilespaceVfsBase {
     return this.entry(a, this.inodes.toKernel(ROOT_INO, name));
   }
 
+  /** Names the service just said do not exist (a create right after may skip asking again). */
+  private readonly absent = new Map<string, number>();
+
+  private noteAbsent(key: string): void {
+    if (this.absent.size > 10_000) this.absent.clear();
+    this.absent.set(key, Date.now());
+  }
+
+  /** True when `name` is known not to exist in `parent` (complete directory, or a lookup just now). */
+  protected knownAbsent(parent: number, name: string): boolean {
+    const known = this.dirs.answer(parent, name);
+    if (known !== undefined) return known === "absent";
+    const key = `${parent}\0${name}`;
+    const at = this.absent.get(key);
+    this.absent.delete(key);
+    return at !== undefined && Date.now() - at < this.ttl * 1000;
+  }
+
   forget(_ino: number, _nlookup: number): void {
     // Inode lifetimes are the service's (handles and links); nothing to free here.
   }
@@ -236,6 +312,7 @@ export abstract class FilespaceVfsBase {
 
   readlink(_ctx: unknown, ino: number): Promise<string> {
     return fsCall(async () => {
+      await this.pending.settle([ino]);
       const loc = this.locate(ino);
       const res = await this.session.call((ctx) => this.api.readlink(ctx, { ino: loc.ino, ...this.readOpt(loc) }));
       const target = this.names.openSymlink(res.target);
@@ -280,17 +357,26 @@ export abstract class FilespaceVfsBase {
       return out;
     }
     const loc = this.locate(vino);
+    const local = this.localListing(vino);
+    if (local) {
+      for (const [name, entry] of local) push(name, entry);
+      return out;
+    }
+    // Creates this mount queued in the directory land first, so the service lists them.
+    await this.pending.settle([vino]);
+    await this.pending.settleChildren(vino);
     const dir = await this.metaAttr(vino, true);
     const scope = dir.nameScope ?? dir.ino;
     const self = this.entry(dir, vino);
     push(".", self);
     push("..", self);
+    const names = new Map<string, number>();
     let cookie: string | undefined;
     do {
       const page = await this.session.call((ctx) =>
         this.api.readdirplus(ctx, {
           ino: loc.ino,
-          limit: 1000,
+          limit: READDIR_PAGE,
           ...(cookie ? { cookie } : {}),
           ...this.readOpt(loc),
         }),
@@ -305,10 +391,34 @@ export abstract class FilespaceVfsBase {
         }
         const child = this.inodes.toKernel(e.attr.ino, loc.snapshot);
         this.remember(child, vino, name);
-        push(name, this.entry(e.attr, child));
+        names.set(name, child);
+        push(name, this.entry(e.attr, child, this.listingTtl));
       }
       cookie = page.cookie;
     } while (cookie);
+    this.dirs.listed(vino, names);
+    return out;
+  }
+
+  /**
+   * The listing of a directory known completely here (listed moments ago, or made by this mount
+   * and filled since), "." and ".." first; undefined when any attribute is missing.
+   */
+  private localListing(vino: number): Array<[string, Entry]> | undefined {
+    const names = this.dirs.entries(vino);
+    const self = this.attrs.any(vino);
+    if (!names || !self) return undefined;
+    const selfEntry = { attr: this.kattr(self, vino), entryTimeout: this.ttl, attrTimeout: this.ttl, generation: 0 };
+    const out: Array<[string, Entry]> = [
+      [".", selfEntry],
+      ["..", selfEntry],
+    ];
+    for (const [name, child] of names) {
+      const a = this.attrs.any(child);
+      if (!a) return undefined;
+      const left = Math.max(this.ttl, this.attrs.remainingS(child, this.listingTtl));
+      out.push([name, { attr: this.kattr(a, child), entryTimeout: left, attrTimeout: left, generation: 0 }]);
+    }
     return out;
   }
 
@@ -336,9 +446,14 @@ export abstract class FilespaceVfsBase {
     });
   }
 
+  /** True when fresh attributes say the inode has no xattrs (an older service leaves it open). */
+  private noXattrs(ino: number): boolean {
+    return this.attrs.fresh(ino)?.hasXattrs === false;
+  }
+
   getxattr(_ctx: unknown, ino: number, name: string): Promise<Buffer> {
     return fsCall(async () => {
-      if (ino === SNAPSHOTS_INO) throw fsError("ENODATA");
+      if (ino === SNAPSHOTS_INO || this.noXattrs(ino)) throw fsError("ENODATA");
       const loc = this.locate(ino);
       const res = await this.session.call((ctx) =>
         this.api.getxattr(ctx, { ino: loc.ino, name: this.names.xattrToken(name), ...this.readOpt(loc) }),
@@ -349,7 +464,8 @@ export abstract class FilespaceVfsBase {
 
   listxattr(_ctx: unknown, ino: number): Promise<string[]> {
     return fsCall(async () => {
-      if (ino === SNAPSHOTS_INO) return [];
+      if (ino === SNAPSHOTS_INO || this.noXattrs(ino)) return [];
+      await this.pending.settle([ino]);
       const loc = this.locate(ino);
       const res = await this.session.call((ctx) => this.api.listxattr(ctx, { ino: loc.ino, ...this.readOpt(loc) }));
       return res.names.map((n) => this.names.openXattrName(n.sealed));

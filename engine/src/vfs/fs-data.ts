@@ -6,22 +6,35 @@
  *
  * A commit for a file that no longer exists (unlinked and released before its data was
  * committed) is dropped: the data is garbage, and retrying it would block every later commit.
+ *
+ * Both wait first for the inode's queued create (`settle`, from the VFS's namespace queue): the
+ * service does not know a file this mount has just made until that lands. A create the service
+ * refused for good makes its data's commit fail like a gone file (dropped, with a log line
+ * from the queue naming the file).
  */
 import type { CommitOptions, CommitSink, Extent, ExtentSource } from "../data/types.js";
 import type { Attr as MetaAttr } from "../meta/api.js";
 import { isGone } from "./fs-errors.js";
 import type { InodeMap } from "./fs-inodes.js";
+import { QueuedChangeFailedError } from "./fs-pending.js";
 import type { MetaSession } from "./fs-session.js";
+
+/** Waits until the queued create of an inode reached the service. */
+export type Settle = (vino: number) => Promise<void>;
+
+const settled: Settle = () => Promise.resolve();
 
 export class MetaExtentSource implements ExtentSource {
   constructor(
     private readonly session: MetaSession,
     private readonly inodes: InodeMap,
+    private readonly settle: Settle = settled,
   ) {}
 
   async getExtents(vino: number, offset: number, length: number): Promise<Extent[]> {
     const loc = this.inodes.locate(vino);
     if (!loc) return [];
+    if (!loc.snapshot) await this.settle(vino);
     const res = await this.session.call((ctx) =>
       this.session.api.getExtents(ctx, {
         ino: loc.ino,
@@ -50,10 +63,12 @@ export class MetaCommitSink implements CommitSink {
   constructor(
     private readonly session: MetaSession,
     private readonly events: CommitEvents,
+    private readonly settle: Settle = settled,
   ) {}
 
   async commitWrite(vino: number, extents: Extent[], newSize: number, mtime: Date, o: CommitOptions): Promise<void> {
     try {
+      await this.settle(vino);
       const res = await this.session.call((ctx) =>
         this.session.api.commitWrite(ctx, {
           requestId: o.commitId,
@@ -70,19 +85,20 @@ export class MetaCommitSink implements CommitSink {
       );
       this.events.committed(vino, res.attr);
     } catch (err) {
-      if (!isGone(err)) throw err;
+      if (!isGone(err) && !(err instanceof QueuedChangeFailedError)) throw err;
       this.events.dropped(vino);
     }
   }
 
   async setSize(vino: number, size: number, mtime: Date, o: CommitOptions): Promise<void> {
     try {
+      await this.settle(vino);
       const res = await this.session.call((ctx) =>
         this.session.api.setattr(ctx, { requestId: o.commitId, ino: vino, size, mtime: mtime.getTime() }),
       );
       this.events.committed(vino, res.attr);
     } catch (err) {
-      if (!isGone(err)) throw err;
+      if (!isGone(err) && !(err instanceof QueuedChangeFailedError)) throw err;
       this.events.dropped(vino);
     }
   }

@@ -1,0 +1,318 @@
+/**
+ * The VFS over a WAN-like link: a real MetaService behind a real gRPC server, reached by
+ * MetaClient through the TCP delay proxy of bench/lib (10 ms each way = 20 ms round trip), and a
+ * real DataPath on a memory store. Rpcs are counted at the server (`onCall`: one per gRPC call,
+ * a coalesced Batch counts once). Two "mounts" (VFS instances with their own sessions) share
+ * the filespace, as two machines would.
+ *
+ * Checks: creates answer without round trips and reach the service in far fewer rpcs than
+ * files; an `ls -l` pattern on a cold 1,000-entry directory takes a handful of rpcs; open + first
+ * read pay lookup + extents only; a create that loses its name to another client is re-created
+ * under a conflict name with its data; creates queue while the service is unreachable and land
+ * once it is back.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+// @ts-expect-error: a plain .mjs bench helper without type declarations
+import { startDelayProxy } from "../../../bench/lib/delay-proxy.mjs";
+import { ChunkCodec, Keyring, NameSealer, newChunkId } from "../../src/crypto/index.js";
+import { CachedExtentSource } from "../../src/data/extent-cache.js";
+import { DataPath, parseDataPathConfig } from "../../src/data/index.js";
+import { issueToken } from "../../src/meta/access/token.js";
+import { MetaClient } from "../../src/meta/grpc/client.js";
+import { MetaGrpcServer } from "../../src/meta/grpc/server.js";
+import { MetaService } from "../../src/meta/service/service.js";
+import { MemoryObjectStore } from "../../src/object/memory.js";
+import type { FsError } from "../../src/vfs/errors.js";
+import { FilespaceVfs } from "../../src/vfs/filespace-vfs.js";
+import { MetaCommitSink, MetaExtentSource } from "../../src/vfs/fs-data.js";
+import { InodeMap } from "../../src/vfs/fs-inodes.js";
+import { NameCodec } from "../../src/vfs/fs-names.js";
+import { MetaSession } from "../../src/vfs/fs-session.js";
+import { ROOT_INO } from "../../src/vfs/types.js";
+import { MemoryJournal } from "../meta/helpers/memory-journal.js";
+
+const ctx = { uid: 1000, gid: 100, pid: 1 };
+const DELAY_MS = 10;
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "ok",
+    (e: FsError) => e.code,
+  );
+
+interface Proxy {
+  address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+interface World {
+  dir: string;
+  key: Buffer;
+  service: MetaService;
+  server: MetaGrpcServer;
+  proxy: Proxy;
+  rpcs: Map<string, number>;
+  store: MemoryObjectStore;
+  keyring: Keyring;
+  mounts: Mount[];
+}
+
+interface Mount {
+  vfs: FilespaceVfs;
+  data: DataPath;
+  session: MetaSession;
+  client: MetaClient;
+}
+
+const total = (w: World) => [...w.rpcs.values()].reduce((a, b) => a + b, 0);
+
+async function world(): Promise<World> {
+  const key = Buffer.alloc(32, 9);
+  const service = new MetaService({ journal: new MemoryJournal(), tokenKey: key, schedule: [] });
+  const rpcs = new Map<string, number>();
+  const server = await MetaGrpcServer.start({
+    api: service,
+    listen: "127.0.0.1:0",
+    onCall: (m) => rpcs.set(m, (rpcs.get(m) ?? 0) + 1),
+  });
+  const [host, port] = server.address.split(":") as [string, string];
+  const proxy = (await startDelayProxy({
+    listen: { host: "127.0.0.1", port: 0 },
+    target: { host, port: Number(port) },
+    delayMs: DELAY_MS,
+    handshake: false,
+  })) as Proxy;
+  return {
+    dir: mkdtempSync(join(tmpdir(), "fs-vfs-wan-")),
+    key,
+    service,
+    server,
+    proxy,
+    rpcs,
+    store: new MemoryObjectStore(),
+    keyring: Keyring.generate(),
+    mounts: [],
+  };
+}
+
+async function mount(w: World, host: string): Promise<Mount> {
+  const client = new MetaClient({
+    address: `127.0.0.1:${w.proxy.address.port}`,
+    retryBudgetMs: 500,
+    callTimeoutMs: 2000,
+  });
+  const token = issueToken(w.key, { client: host, mode: "rw", subtreeRoot: 1 });
+  const session = await MetaSession.open(client, token, host);
+  session.downForMs = 200;
+  const inodes = new InodeMap();
+  let vfs: FilespaceVfs | undefined;
+  const settle = (v: number) => vfs?.settle(v) ?? Promise.resolve();
+  const extents = new CachedExtentSource(new MetaExtentSource(session, inodes, settle));
+  const sink = new MetaCommitSink(
+    session,
+    { committed: (v, a) => vfs?.onCommitted(v, a), dropped: (v) => vfs?.onCommitted(v, undefined) },
+    settle,
+  );
+  const data = await DataPath.open(
+    {
+      store: w.store,
+      codec: new ChunkCodec(w.keyring),
+      extents,
+      sink,
+      newChunkId,
+      logDir: join(w.dir, `wb-${host}`),
+    },
+    parseDataPathConfig({ memoryCacheBytes: 16 << 20, flushDelayMs: 10 }),
+  );
+  vfs = new FilespaceVfs({
+    session,
+    names: new NameCodec(new NameSealer(w.keyring)),
+    data,
+    extents,
+    inodes,
+    hostName: host,
+  });
+  await vfs.ready();
+  const m = { vfs, data, session, client };
+  w.mounts.push(m);
+  return m;
+}
+
+/** What unmount does: namespace queue, then write-back. */
+async function unmount(m: Mount): Promise<void> {
+  await m.vfs.drainNamespace();
+  await m.data.close();
+  await m.session.close();
+  m.client.close();
+}
+
+async function writeFile(v: FilespaceVfs, parent: number, name: string, text: string): Promise<number> {
+  expect(await code(v.lookup(ctx, parent, name))).toBe("ENOENT");
+  const { entry, open } = await v.create(ctx, parent, name, 0o644, 0o101);
+  await v.write(ctx, entry.attr.ino, open.fh, 0, Buffer.from(text));
+  await v.flush(ctx, entry.attr.ino, open.fh, 0n);
+  void v.release(ctx, entry.attr.ino, open.fh); // the kernel sends RELEASE without the caller waiting
+  return entry.attr.ino;
+}
+
+async function readFile(v: FilespaceVfs, parent: number, name: string): Promise<string> {
+  const e = await v.lookup(ctx, parent, name);
+  const { fh } = await v.open(ctx, e.attr.ino, 0);
+  const b = await v.read(ctx, e.attr.ino, fh, 0, 1 << 20);
+  await v.release(ctx, e.attr.ino, fh);
+  return b.toString();
+}
+
+async function list(v: FilespaceVfs, ino: number, page = 100): Promise<string[]> {
+  const { fh } = await v.opendir(ctx, ino);
+  const out: string[] = [];
+  for (let cookie = 0; ; ) {
+    const got = await v.readdirplus(ctx, ino, fh, cookie, page);
+    if (got.length === 0) break;
+    for (const e of got) if (e.name !== "." && e.name !== "..") out.push(e.name);
+    cookie = got[got.length - 1]?.cookie ?? 0;
+  }
+  await v.releasedir(ctx, ino, fh);
+  return out;
+}
+
+describe("FilespaceVfs over a 20 ms link", () => {
+  let w: World;
+  beforeEach(async () => {
+    w = await world();
+  });
+  afterEach(async () => {
+    for (const m of w.mounts) {
+      await Promise.race([unmount(m).catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+    }
+    await w.proxy.close();
+    await w.server.close();
+    await w.service.close();
+    rmSync(w.dir, { recursive: true, force: true });
+  });
+
+  it("1,000 creates return without round trips and reach the service in far fewer rpcs than files", async () => {
+    const a = await mount(w, "a");
+    const names = Array.from({ length: 1000 }, (_, i) => `f${String(i).padStart(4, "0")}`);
+    w.rpcs.clear();
+    const t0 = performance.now();
+    expect(await code(a.vfs.lookup(ctx, ROOT_INO, "tree"))).toBe("ENOENT"); // the kernel asks first
+    const dir = await a.vfs.mkdir(ctx, ROOT_INO, "tree", 0o755);
+    for (const n of names) await writeFile(a.vfs, dir.attr.ino, n, `content of ${n}`);
+    const answered = performance.now() - t0;
+    await unmount(a);
+    const landed = performance.now() - t0;
+    // 1,000 files one round trip each would be ≥ 20 s; answered here means no round trip at all.
+    expect(answered).toBeLessThan(3000);
+    expect(landed).toBeLessThan(15_000);
+    // ≥ 3,000 calls (create, commit, release per file); one by one that is ≥ 60 s at 20 ms
+    expect(w.rpcs.get("create")).toBe(1000);
+    expect(landed / (2 * DELAY_MS)).toBeLessThan(400);
+    expect(a.vfs.namespaceStats()).toMatchObject({ queued: 0, failed: 0, conflicts: 0 });
+    expect(a.vfs.namespaceStats().localCreates).toBe(1001);
+
+    const b = await mount(w, "b");
+    const tree = await b.vfs.lookup(ctx, ROOT_INO, "tree");
+    expect((await list(b.vfs, tree.attr.ino)).sort()).toEqual(names);
+    expect(await readFile(b.vfs, tree.attr.ino, "f0777")).toBe("content of f0777");
+  }, 60_000);
+
+  it("ls -l of a cold 1,000-entry directory: a handful of rpcs; open + first read: lookup and extents only", async () => {
+    const a = await mount(w, "a");
+    const dir = await a.vfs.mkdir(ctx, ROOT_INO, "big", 0o755);
+    for (let i = 0; i < 1000; i++) await writeFile(a.vfs, dir.attr.ino, `e${i}`, "x".repeat(i));
+    await unmount(a);
+
+    const b = await mount(w, "b");
+    w.rpcs.clear();
+    const big = await b.vfs.lookup(ctx, ROOT_INO, "big");
+    const names = await list(b.vfs, big.attr.ino);
+    expect(names).toHaveLength(1000);
+    for (const n of names) {
+      // what `ls -l` makes the kernel ask per entry (when its caches do not answer)
+      const e = await b.vfs.lookup(ctx, big.attr.ino, n);
+      await b.vfs.getattr(ctx, e.attr.ino);
+      expect(await code(b.vfs.getxattr(ctx, e.attr.ino, "security.selinux"))).toBe("ENODATA");
+      expect(await code(b.vfs.getxattr(ctx, e.attr.ino, "system.posix_acl_access"))).toBe("ENODATA");
+      expect(await b.vfs.listxattr(ctx, e.attr.ino)).toEqual([]);
+    }
+    expect(await code(b.vfs.lookup(ctx, big.attr.ino, "not-there"))).toBe("ENOENT");
+    // lookup of "big", getattr + readdirplus of it (one page of 5,000)
+    expect(total(w)).toBeLessThanOrEqual(4);
+    expect(w.rpcs.get("lookup") ?? 0).toBe(1);
+
+    w.rpcs.clear();
+    const c = await mount(w, "c");
+    const fresh = await c.vfs.lookup(ctx, ROOT_INO, "big");
+    const e = await c.vfs.lookup(ctx, fresh.attr.ino, "e500");
+    const before = total(w);
+    const { fh } = await c.vfs.open(ctx, e.attr.ino, 0);
+    const bytes = await c.vfs.read(ctx, e.attr.ino, fh, 0, 4096);
+    expect(bytes.toString()).toBe("x".repeat(500));
+    // open took the LOOKUP's attributes; the read paid the extents only (the store is local here)
+    expect(total(w) - before).toBe(1);
+    expect(w.rpcs.get("getExtents")).toBe(1);
+  }, 60_000);
+
+  it("xattrs set here or elsewhere are still answered by the service", async () => {
+    const a = await mount(w, "a");
+    const ino = await writeFile(a.vfs, ROOT_INO, "tagged", "t");
+    await a.vfs.setxattr(ctx, ino, "user.k", Buffer.from("v"), 0);
+    expect((await a.vfs.getxattr(ctx, ino, "user.k")).toString()).toBe("v");
+    const b = await mount(w, "b");
+    const names = await list(b.vfs, ROOT_INO);
+    expect(names).toContain("tagged");
+    const e = await b.vfs.lookup(ctx, ROOT_INO, "tagged");
+    expect(await b.vfs.listxattr(ctx, e.attr.ino)).toEqual(["user.k"]);
+  }, 30_000);
+
+  it("a queued create whose name another client took meanwhile lands under a conflict name, with its data", async () => {
+    const a = await mount(w, "hostA");
+    const b = await mount(w, "hostB");
+    expect(await list(a.vfs, ROOT_INO)).toEqual([]); // a now knows the root is empty
+    await writeFile(b.vfs, ROOT_INO, "clash.txt", "from B");
+    await b.vfs.drainNamespace();
+    await b.data.flush();
+    await writeFile(a.vfs, ROOT_INO, "clash.txt", "from A"); // a still believes the name is free
+    await unmount(a);
+    expect(a.vfs.namespaceStats()).toMatchObject({ conflicts: 1, failed: 0 });
+
+    const c = await mount(w, "c");
+    expect((await list(c.vfs, ROOT_INO)).sort()).toEqual(["clash.txt", "clash.txt.conflict-hostA-1"]);
+    expect(await readFile(c.vfs, ROOT_INO, "clash.txt")).toBe("from B");
+    expect(await readFile(c.vfs, ROOT_INO, "clash.txt.conflict-hostA-1")).toBe("from A");
+  }, 30_000);
+
+  it("creates queue while the service is unreachable and land when it is back; a new directory's children wait for it", async () => {
+    const a = await mount(w, "a");
+    expect(await list(a.vfs, ROOT_INO)).toEqual([]);
+    const port = w.proxy.address.port;
+    await w.proxy.close();
+    const t0 = performance.now();
+    const d = await a.vfs.mkdir(ctx, ROOT_INO, "offline", 0o755);
+    for (let i = 0; i < 20; i++) await writeFile(a.vfs, d.attr.ino, `n${i}`, `v${i}`);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(a.vfs.namespaceStats().queued).toBeGreaterThan(0);
+    expect(a.vfs.namespaceStats().retries).toBeGreaterThan(0);
+    // reads of what this mount knows keep working
+    expect(await list(a.vfs, ROOT_INO)).toEqual(["offline"]);
+    expect((await list(a.vfs, d.attr.ino)).length).toBe(20);
+
+    const [host, p] = w.server.address.split(":") as [string, string];
+    w.proxy = (await startDelayProxy({
+      listen: { host: "127.0.0.1", port },
+      target: { host, port: Number(p) },
+      delayMs: DELAY_MS,
+      handshake: false,
+    })) as Proxy;
+    await unmount(a);
+    expect(a.vfs.namespaceStats()).toMatchObject({ queued: 0, failed: 0 });
+    const b = await mount(w, "b");
+    const off = await b.vfs.lookup(ctx, ROOT_INO, "offline");
+    expect((await list(b.vfs, off.attr.ino)).length).toBe(20);
+    expect(await readFile(b.vfs, off.attr.ino, "n7")).toBe("v7");
+  }, 60_000);
+});
