@@ -52,6 +52,7 @@ class DelayedPipe {
   constructor(from, to, delayMs, bucket, notBefore, count) {
     Object.assign(this, { from, to, delayMs, bucket, notBefore, queue: [], queued: 0, timer: null });
     this.ended = false;
+    this.flushedWaiters = [];
     from.on("data", (chunk) => {
       count(chunk.length);
       const now = performance.now();
@@ -86,7 +87,17 @@ class DelayedPipe {
       if (this.queued <= MAX_QUEUED / 2 && this.from.isPaused()) this.from.resume();
       if (!ok) return; // 'drain' calls schedule() again
     }
-    if (this.ended) this.to.end();
+    if (this.ended) {
+      this.to.end();
+      for (const f of this.flushedWaiters.splice(0)) f();
+    }
+  }
+
+  /** Calls `f` once everything received has been written on (after the source ended). */
+  whenFlushed(f) {
+    this.ended = true;
+    this.flushedWaiters.push(f);
+    this.schedule();
   }
 }
 
@@ -110,14 +121,18 @@ export async function startDelayProxy({ listen, target, delayMs, rateBytesPerSec
         upstream.destroy();
       });
     }
-    new DelayedPipe(client, upstream, delayMs, up, handshake ? started + 2 * delayMs : 0, (n) => {
+    const upPipe = new DelayedPipe(client, upstream, delayMs, up, handshake ? started + 2 * delayMs : 0, (n) => {
       totals.up += n;
     });
-    new DelayedPipe(upstream, client, delayMs, down, 0, (n) => {
+    const downPipe = new DelayedPipe(upstream, client, delayMs, down, 0, (n) => {
       totals.down += n;
     });
-    upstream.on("close", () => setTimeout(() => client.destroy(), delayMs).unref());
-    client.on("close", () => setTimeout(() => upstream.destroy(), delayMs).unref());
+    // A side that closes still has bytes in flight towards the other: tear the other side down
+    // only once those are delivered. (Destroying it a fixed delay after the close raced the
+    // queue: a `Connection: close` response could be cut before its last bytes, which the
+    // client saw as ECONNRESET and answered by uploading the whole request body again.)
+    upstream.on("close", () => downPipe.whenFlushed(() => setTimeout(() => client.destroy(), delayMs).unref()));
+    client.on("close", () => upPipe.whenFlushed(() => setTimeout(() => upstream.destroy(), delayMs).unref()));
   });
   await new Promise((resolve, reject) => {
     server.once("error", reject);
