@@ -28,6 +28,8 @@ const mountFlags = z.object({
   binding: z.enum(["auto", "native", "fuse-native"], { error: "expected auto, native or fuse-native" }),
   allowOther: z.boolean().optional(),
   leaseTtl: z.coerce.number().int().min(1000, "expected at least 1000 ms"),
+  maxBacklog: sizeFlag.refine((n) => n >= 1024 ** 2, "expected at least 1MiB").optional(),
+  backlogWait: z.coerce.number().int().min(0, "expected a number of milliseconds ≥ 0").optional(),
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,6 +83,14 @@ export function mountCommand(): Command {
     .option("--binding <name>", "FUSE binding: auto, native or fuse-native", "auto")
     .option("--allow-other", "let other users reach the mount")
     .option("--lease-ttl <ms>", "embedded service lease (a crashed mount blocks a restart this long)", "10000")
+    .option(
+      "--max-backlog <size>",
+      "write-back bound: bytes not yet committed before writes fail with ENOSPC (default 8GiB)",
+    )
+    .option(
+      "--backlog-wait <ms>",
+      "how long a write waits for room in a full write-back log before failing (default 30000)",
+    )
     .action(async (url: string, dirArg: string, raw: Record<string, unknown>) => {
       const flags = parseFlags(mountFlags, raw);
       const dir = resolve(dirArg);
@@ -110,6 +120,10 @@ export function mountCommand(): Command {
           binding: flags.binding,
           allowOther: flags.allowOther ?? false,
           leaseTtlMs: flags.leaseTtl,
+          data: {
+            ...(flags.maxBacklog !== undefined ? { maxBacklogBytes: flags.maxBacklog } : {}),
+            ...(flags.backlogWait !== undefined ? { backlogFullWaitMs: flags.backlogWait } : {}),
+          },
         },
         unlock,
         log,

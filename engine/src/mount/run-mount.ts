@@ -95,6 +95,14 @@ export async function runMount(
     }
     const session = await MetaSession.open(api, token, `mount ${hostname()}:${mountpoint}`);
     cleanups.push(() => session.close());
+    if (o.snapshot) {
+      // Fail at mount time, not with ENOENT on every lookup of an empty-looking mount.
+      const { snapshots } = await session.call((c) => api.listSnapshots(c));
+      if (!snapshots.some((s) => s.name === o.snapshot))
+        throw new MountError(
+          `--snapshot: no snapshot named ${JSON.stringify(o.snapshot)} (have: ${snapshots.map((s) => s.name).join(", ") || "none"})`,
+        );
+    }
 
     const inodes = new InodeMap(o.snapshot);
     let vfs: FilespaceVfs | undefined;
@@ -148,12 +156,14 @@ export async function runMount(
       (m, err) => log(`${m}${err ? ` ${(err as Error).message ?? err}` : ""}`),
     );
     const metrics = o.metrics ? await startMetrics(o.metrics, data) : undefined;
+    const backlogWatch = watchBacklog(data, config.maxBacklogBytes, config.backlogFullWaitMs, log);
 
     let stopping: Promise<{ pendingSegments: number; pendingBytes: number }> | undefined;
     let settle!: (r: { pendingSegments: number; pendingBytes: number }) => void;
     const done = new Promise<{ pendingSegments: number; pendingBytes: number }>((r) => (settle = r));
     const stop = (opts: { force?: boolean } = {}) => {
       stopping ??= (async () => {
+        clearInterval(backlogWatch);
         await fuse.unmount().catch((err) => log(`unmount: ${(err as Error).message}`));
         // Queued creates first: the write-back's commits wait for them anyway.
         await drainNamespace(vfs as FilespaceVfs, opts.force ?? false, log);
@@ -209,6 +219,33 @@ export async function runMount(
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * Writes that find the write-back log full fail with ENOSPC, which the FUSE layer does not log
+ * (it is an ordinary errno). Say in the mount log why, once, when the backlog comes within one
+ * write (1 MiB) or 10 % of the bound — a refused write leaves it below the bound itself — and
+ * again once it has drained.
+ */
+function watchBacklog(data: DataPath, limit: number, waitMs: number, log: (line: string) => void): NodeJS.Timeout {
+  const nearlyFull = limit - Math.max(1024 ** 2, limit / 10);
+  let full = false;
+  const timer = setInterval(() => {
+    const wb = data.stats().writeBack;
+    if (!full && wb.backlogBytes >= nearlyFull) {
+      full = true;
+      log(
+        `write-back log full: ${wb.backlogBytes} bytes not yet committed (limit ${limit}); writes that do not fit ` +
+          `fail with ENOSPC after waiting ${waitMs} ms until uploads commit again` +
+          `${wb.lastError ? ` (last error: ${wb.lastError})` : ""}`,
+      );
+    } else if (full && wb.backlogBytes < limit / 2) {
+      full = false;
+      log(`write-back log drained to ${wb.backlogBytes} bytes; writes accepted again`);
+    }
+  }, 1000);
+  timer.unref();
+  return timer;
 }
 
 /**

@@ -2,7 +2,8 @@
  * Crash test: SIGKILL the mount process in the middle of a write-heavy workload that fsyncs,
  * mount again on the same cache directory (its write-back log is replayed and uploaded), and
  * check that every fsynced byte is there and that no file is torn: what a file holds is always
- * a prefix of what was written to it, at least as long as its last fsync.
+ * a prefix of what was written to it, at least as long as its last fsync. Small files created
+ * and fsynced (with their directory) along the way all exist with their content.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -21,7 +22,9 @@ def record(k, i):
     seed = hashlib.sha256(f"{k}:{i}".encode()).digest()
     return (seed * (REC // len(seed) + 1))[:REC]
 fds = [os.open(os.path.join(mnt, f"w{k}.dat"), os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644) for k in range(4)]
+os.makedirs(os.path.join(mnt, "small"), exist_ok=True)
 synced = [0, 0, 0, 0]
+small = 0
 i = 0
 while True:
     for k, fd in enumerate(fds):
@@ -31,9 +34,15 @@ while True:
         for k, fd in enumerate(fds):
             os.fsync(fd)
             synced[k] = i * REC
+        # and a new small file, fsynced with its directory: creates survive the crash too
+        p = os.path.join(mnt, "small", f"s{small:05}.dat")
+        with open(p, "wb") as f:
+            f.write(record(9, small)[:1000 + small]); f.flush(); os.fsync(f.fileno())
+        dfd = os.open(os.path.join(mnt, "small"), os.O_RDONLY); os.fsync(dfd); os.close(dfd)
+        small += 1
         tmp = state + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(synced, f); f.flush(); os.fsync(f.fileno())
+            json.dump(synced + [small], f); f.flush(); os.fsync(f.fileno())
         os.rename(tmp, state)
 `;
 
@@ -53,7 +62,10 @@ for k in range(4):
     tail = data[full*REC:]
     tail_ok = record(k, full)[:len(tail)] == tail
     out.append({"size": len(data), "synced": synced[k], "prefixOk": good and tail_ok})
-print(json.dumps(out))
+small_ok = all(
+    open(os.path.join(mnt, "small", f"s{n:05}.dat"), "rb").read() == record(9, n)[:1000 + n]
+    for n in range(synced[4]))
+print(json.dumps({"files": out, "small": synced[4], "smallOk": small_ok}))
 `;
 
 describe("crash of the mount process", () => {
@@ -92,15 +104,17 @@ describe("crash of the mount process", () => {
     expect(synced[0]).toBeGreaterThan(0);
 
     m = await mount(fs); // same cache dir: the write-back log is replayed
-    const result = JSON.parse(await sh(`${PYTHON} -c '${EXPECT}' ${m.mnt} ${state}`, fs.dir)) as Array<{
-      size: number;
-      synced: number;
-      prefixOk: boolean;
-    }>;
-    for (const r of result) {
+    const result = JSON.parse(await sh(`${PYTHON} -c '${EXPECT}' ${m.mnt} ${state}`, fs.dir)) as {
+      files: Array<{ size: number; synced: number; prefixOk: boolean }>;
+      small: number;
+      smallOk: boolean;
+    };
+    for (const r of result.files) {
       expect(r.prefixOk).toBe(true);
       expect(r.size).toBeGreaterThanOrEqual(r.synced);
     }
+    expect(result.small).toBeGreaterThan(10);
+    expect(result.smallOk).toBe(true);
     // And it reached the store: unmount, mount with an empty cache, check again.
     expect(await m.unmount()).toContain("every upload committed");
     await m.exited;
