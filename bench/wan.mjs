@@ -6,6 +6,7 @@
  *
  *   node bench/wan.mjs [--quick] [--systems raw,filespace,s3fs,rclone] [--delay-ms 25]
  *                      [--rate-mibps N] [--timeout S] [--out FILE.json] [--svg FILE.svg]
+ *                      [--workloads seq_cold,ttfb,rand_cold,frames,...]   (a subset; default all)
  *   node bench/wan.mjs --report FILE.json     re-print tables, rewrite .svg/.md from a run
  *
  * Topology: s3rver ← delay proxy ← (raw client | s3fs | rclone | filespace mount);
@@ -32,7 +33,14 @@ const repoRoot = path.resolve(benchDir, "../..");
 const ALL = ["raw", "filespace", "s3fs", "rclone"];
 
 function parseArgs(argv) {
-  const o = { quick: false, systems: ALL, delayMs: 25, rateMiBps: undefined, timeoutS: undefined };
+  const o = {
+    quick: false,
+    systems: ALL,
+    delayMs: 25,
+    rateMiBps: undefined,
+    timeoutS: undefined,
+    workloads: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -47,6 +55,7 @@ function parseArgs(argv) {
     else if (a === "--timeout") o.timeoutS = Number(val());
     else if (a === "--out") o.out = val();
     else if (a === "--svg") o.svg = val();
+    else if (a === "--workloads") o.workloads = val().split(",");
     else throw new Error(`unknown flag ${a} (see the header of bench/wan.mjs)`);
   }
   for (const s of o.systems)
@@ -85,6 +94,7 @@ async function rawRuns(ctx, s, results) {
       },
     ).then((r) => JSON.parse(r.stdout));
   const guard = async (id, fn) => {
+    if (!ctx.wanted(id)) return;
     try {
       const meter = await ctx.meter();
       results[id].raw = await fn();
@@ -126,6 +136,7 @@ async function rawRuns(ctx, s, results) {
 
 async function runSystem(ctx, sys, s, results) {
   for (const session of sessions(ctx, s)) {
+    if (!session.ids.some((id) => ctx.wanted(id))) continue;
     let mount;
     try {
       mount = await sys.mount();
@@ -152,6 +163,9 @@ async function main() {
   trapSignals();
   const s = sizes(opts.quick);
   const infos = workloadInfo(s);
+  for (const w of opts.workloads ?? [])
+    if (!infos.some((i) => i.id === w))
+      throw new Error(`--workloads: expected some of ${infos.map((i) => i.id).join(",")}, got ${w}`);
   const results = Object.fromEntries(infos.map((i) => [i.id, {}]));
   const work = await tempDir("filespaces-wan-");
   const s3 = await startS3rver(path.join(work, "s3"), ["plain", "fsbench"], repoRoot);
@@ -169,6 +183,8 @@ async function main() {
     startProxy: (label, target) => startProxyProcess(label, target, opts),
     /** Starts metering the store's proxy; the result gives MiB up/down since. */
     meter: () => meterOf(ctx.s3proxy),
+    /** --workloads: a session runs when it measures at least one wanted workload. */
+    wanted: (id) => !opts.workloads || opts.workloads.includes(id),
   };
   const s3proxy = await ctx.startProxy("s3 proxy", { host: "127.0.0.1", port: s3.port });
   ctx.s3proxy = s3proxy;

@@ -11,7 +11,8 @@
  *
  * The mount command is being built concurrently: available() checks `mount --help` and the
  * harness prints "not available yet" rows when it is missing. Extra mount flags can be given
- * with FILESPACE_BENCH_MOUNT_ARGS (space-separated).
+ * with FILESPACE_BENCH_MOUNT_ARGS (space-separated); Node flags for the measured (WAN) mount
+ * process with FILESPACE_BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
@@ -34,6 +35,7 @@ export function filespaceSystem(ctx) {
   const storeUrl = (endpoint) => `s3://${ctx.fsBucket}/fs?endpoint=${encodeURIComponent(endpoint)}&pathStyle=true`;
   const fs = (args, opts) => runOk(process.execPath, [cli, ...args], { env, timeoutMs: 120_000, ...opts });
   const extra = (process.env.FILESPACE_BENCH_MOUNT_ARGS ?? "").split(" ").filter(Boolean);
+  const nodeArgs = (process.env.FILESPACE_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
   async function mountWith(store, meta, label) {
     const n = ++mountSeq;
@@ -44,7 +46,18 @@ export function filespaceSystem(ctx) {
     const proc = await startService(
       `filespace mount (${label})`,
       process.execPath,
-      [cli, "mount", store, dir, "--meta", meta, "--cache-dir", cacheDir, ...extra],
+      [
+        ...(label === "wan" ? nodeArgs : []),
+        cli,
+        "mount",
+        store,
+        dir,
+        "--meta",
+        meta,
+        "--cache-dir",
+        cacheDir,
+        ...extra,
+      ],
       { env, ready: () => true, graceMs: 10_000 },
     );
     await waitMounted(dir, { timeoutMs: 60_000, alive: () => !proc.exited() });
@@ -121,13 +134,14 @@ export function filespaceSystem(ctx) {
           path.join(m.dir, "frames"),
         );
         await sh("mkdir", path.join(m.dir, "write"));
-        await sh(
-          process.execPath,
-          path.join(ctx.benchDir, "io/create.mjs"),
-          path.join(m.dir, "ls"),
-          String(s.entries),
-          String(s.small),
-        );
+        if (ctx.wanted("ls"))
+          await sh(
+            process.execPath,
+            path.join(ctx.benchDir, "io/create.mjs"),
+            path.join(m.dir, "ls"),
+            String(s.entries),
+            String(s.small),
+          );
       } finally {
         await m.stop();
       }

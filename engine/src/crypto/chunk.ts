@@ -183,7 +183,10 @@ export class ChunkCodec {
       decipher.setAAD(blockAad(chunkId, index, header));
       decipher.setAuthTag(block.subarray(size - BLOCK_TAG_BYTES));
       try {
-        parts.push(decipher.update(block.subarray(BLOCK_HEADER_BYTES, size - BLOCK_TAG_BYTES)), decipher.final());
+        parts.push(decipher.update(block.subarray(BLOCK_HEADER_BYTES, size - BLOCK_TAG_BYTES)));
+        // GCM's final() yields no bytes; pushing it would force a 64 KiB concat per block.
+        const rest = decipher.final();
+        if (rest.length > 0) parts.push(rest);
       } catch (cause) {
         throw new IntegrityError(`chunk ${chunkId}: block ${index} failed authentication`, { cause });
       }

@@ -6,13 +6,15 @@
  *   once however many readers want it at the same time.
  * - Coalescing: the blocks a call must fetch from the store are grouped into contiguous runs,
  *   each one range GET (at most `maxGetBytes`); the response is split into sealed blocks, each
- *   opened on its own (a tampered block fails alone) and written sealed to the disk cache.
+ *   opened on its own (a tampered block fails alone); the run of good blocks is written sealed
+ *   to the disk cache as one file, straight from the response buffer (pooled, reused).
  * - Priority: prefetch runs in its own request pool; a demand read that joins a queued prefetch
  *   request promotes it.
  */
 import type { ObjectStore } from "../object/types.js";
 import type { DiskBlockCache } from "./block-cache/disk.js";
 import type { MemoryBlockCache } from "./block-cache/memory.js";
+import { BufferPool } from "./buffer-pool.js";
 import { BlockReadError } from "./errors.js";
 import type { RequestScheduler } from "./scheduler.js";
 import { type BlockCodec, blockKey, chunkObjectKey, type Priority } from "./types.js";
@@ -38,8 +40,12 @@ export interface FetchStats {
   joined: number;
 }
 
+/** Idle GET buffers kept for reuse: about the request pools' size (16 demand + 8 prefetch). */
+const POOLED_BUFFERS = 24;
+
 export class BlockFetcher {
   private readonly inflight = new Map<string, InFlight>();
+  readonly buffers: BufferPool;
   readonly stats: FetchStats = { gets: 0, getBytes: 0, blocksFromStore: 0, blocksFromDisk: 0, joined: 0 };
 
   constructor(
@@ -49,7 +55,10 @@ export class BlockFetcher {
     private readonly disk: DiskBlockCache | undefined,
     private readonly scheduler: RequestScheduler,
     private readonly maxGetBytes: number,
-  ) {}
+  ) {
+    const largestGet = codec.sealedRange(0, Math.max(codec.blockSize, maxGetBytes)).length;
+    this.buffers = new BufferPool(largestGet, POOLED_BUFFERS);
+  }
 
   /** Plaintext of blocks [first, first+count) of a chunk, in order. */
   getBlocks(chunkId: string, first: number, count: number, priority: Priority): Promise<Buffer[]> {
@@ -154,23 +163,30 @@ export class BlockFetcher {
     const first = run[0]!.block;
     const range = this.codec.sealedRange(first * bs, run.length * bs);
     const promoted = run.some((p) => p.flight.promoted);
+    // The body lands in a pooled buffer (see buffer-pool.ts); it goes back to the pool once the
+    // blocks are opened and the run is written to the disk cache.
+    const buf = this.buffers.acquire(range.length);
     const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () =>
-      this.store.get(chunkObjectKey(chunkId), { range: { offset: range.offset, length: range.length } }),
+      this.store.get(chunkObjectKey(chunkId), { range: { offset: range.offset, length: range.length }, into: buf }),
     );
     for (const p of run) p.flight.promoteTask = task.promote;
     let body: Buffer;
     try {
       body = await task.promise;
     } catch (err) {
+      this.buffers.release(buf);
       for (const p of run) settle(p, undefined, err);
       return;
     }
     this.stats.gets++;
     this.stats.getBytes += body.length;
+    const stride = this.codec.sealedRange(0, bs).length;
+    // Consecutive blocks that opened fine, cached on disk as one file each (a tampered block
+    // fails alone and is never cached).
+    const good: Array<{ first: number; start: number; end: number }> = [];
     for (const p of run) {
-      const r = this.codec.sealedRange(p.block * bs, bs);
-      const start = r.offset - range.offset;
-      const sealed = body.subarray(start, start + r.length);
+      const start = (p.block - first) * stride;
+      const sealed = body.subarray(start, start + stride);
       if (sealed.length === 0) {
         settle(p, undefined, new Error("block lies beyond the end of the chunk"));
         continue;
@@ -179,11 +195,21 @@ export class BlockFetcher {
         const plain = this.codec.openRange(chunkId, sealed, p.block);
         this.stats.blocksFromStore++;
         settle(p, plain);
-        // Copy: the subarray would pin the whole response buffer in the disk write queue.
-        void this.disk?.put(chunkId, p.block, Buffer.from(sealed));
+        const last = good[good.length - 1];
+        if (last && last.end === start) last.end = start + sealed.length;
+        else good.push({ first: p.block, start, end: start + sealed.length });
       } catch (err) {
         settle(p, undefined, err);
       }
     }
+    const disk = this.disk;
+    if (!disk || good.length === 0) {
+      this.buffers.release(buf);
+      return;
+    }
+    const writes = good.map((g) =>
+      disk.putRun(chunkId, g.first, Math.ceil((g.end - g.start) / stride), stride, body.subarray(g.start, g.end)),
+    );
+    void Promise.all(writes).finally(() => this.buffers.release(buf));
   }
 }

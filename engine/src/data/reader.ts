@@ -22,12 +22,17 @@ export class DataReader {
 
   /** Exactly `length` bytes of the file at `offset` (holes and unwritten ranges are zeros). */
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
-    const out = Buffer.alloc(length);
-    if (length === 0) return out;
+    if (length === 0) return Buffer.alloc(0);
     const pieces = clip(await this.extents.getExtents(ino, offset, length), offset, length);
     const blocks = await this.fetchBlocks(pieces, "demand");
     const bs = this.blockSize;
+    // Not zero-filled: every byte is either copied from a block or a hole zeroed below.
+    const out = Buffer.allocUnsafe(length);
+    let zeroFrom = 0;
     for (const p of pieces) {
+      const at = p.fileOffset - offset;
+      if (at > zeroFrom) out.fill(0, zeroFrom, at);
+      zeroFrom = Math.max(zeroFrom, at + p.length);
       let done = 0;
       while (done < p.length) {
         const pos = p.chunkOffset + done;
@@ -41,6 +46,7 @@ export class DataReader {
         done += n;
       }
     }
+    if (zeroFrom < length) out.fill(0, zeroFrom);
     return out;
   }
 

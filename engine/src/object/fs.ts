@@ -86,7 +86,8 @@ export class FileObjectStore implements ObjectStore {
     try {
       const { size } = await fh.stat();
       const [start, end] = clipRange(options?.range, size);
-      const out = Buffer.allocUnsafe(end - start);
+      const into = options?.into;
+      const out = into && into.length >= end - start ? into.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
       let done = 0;
       while (done < out.length) {
         throwIfAborted(options?.signal, key);

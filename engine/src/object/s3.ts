@@ -29,6 +29,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { readBody } from "./body.js";
 import { ObjectUnsupportedError } from "./errors.js";
 import { mapStoreError, statusOf } from "./http-errors.js";
 import {
@@ -121,9 +122,11 @@ export class S3ObjectStore implements ObjectStore {
         }),
         { abortSignal: signal },
       );
-      const bytes = (await res.Body?.transformToByteArray()) ?? new Uint8Array();
+      // In Node the body is the response stream; read it once into place (see body.ts).
+      const stream = res.Body as AsyncIterable<Uint8Array> | undefined;
+      const bytes = stream ? await readBody(stream, res.ContentLength, options?.into) : Buffer.alloc(0);
       throwIfAborted(signal, key);
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return bytes;
     } catch (err) {
       if (statusOf(err) === 416 || (err as { name?: string })?.name === "InvalidRange") return Buffer.alloc(0);
       throw mapStoreError(err, key, signal);

@@ -48,6 +48,12 @@ export interface CallOptions {
 export interface GetOptions extends CallOptions {
   /** Byte range; omit for the whole object. */
   range?: ByteRange;
+  /**
+   * A buffer the backend may read the body into, to spare an allocation per GET (the data path
+   * reuses a few of them). When it is used, the result is a view of it; backends may ignore it
+   * and return a fresh buffer. The caller must not reuse `into` while it still needs the result.
+   */
+  into?: Buffer;
 }
 
 export interface ByteRange {

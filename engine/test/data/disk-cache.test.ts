@@ -79,13 +79,15 @@ describe("DiskBlockCache", () => {
     expect(m2.fetcher.stats.blocksFromDisk).toBe(8);
     // blocks are sealed at rest: no plaintext run of the file appears in any cache file
     const files = readdirSync(join(d, "blocks"), { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
-    expect(files).toHaveLength(8);
+    // one GET of 8 blocks → one run file, named by its first block, count and stride
+    expect(files).toHaveLength(1);
+    expect(files[0]!.name).toMatch(new RegExp(`\\.0\\.8x${sealedBlock}\\.${8 * sealedBlock}$`));
     for (const f of files) {
       expect(readFileSync(join(f.parentPath, f.name)).includes(a.subarray(BLOCK, BLOCK + 64))).toBe(false);
     }
   });
 
-  it("a torn or tampered block file is detected, dropped and refetched, never served", async () => {
+  it("a torn or tampered run file is detected, dropped and refetched, never served", async () => {
     const d = dir();
     const store = new TestStore();
     const codec = makeCodec();
@@ -104,19 +106,64 @@ describe("DiskBlockCache", () => {
       );
       return { disk, reader: new DataReader(meta, fetcher, codec.blockSize) };
     };
+    const shard = join(d, "blocks", id.slice(0, 2));
     const m1 = await mount();
     await m1.reader.read(1, 0, a.length);
     await m1.disk.close();
-    const shard = join(d, "blocks", id.slice(0, 2));
-    const [f0, f1] = readdirSync(shard).sort();
-    // block 0: same size, flipped content (a torn write that kept its length); block 1: short file
-    writeFileSync(join(shard, f0!), Buffer.alloc(sealedBlock, 7));
-    writeFileSync(join(shard, f1!), Buffer.alloc(10));
+    // block 1 of the run: same size, flipped content (a torn write that kept its length)
+    const [f0] = readdirSync(shard);
+    const torn = readFileSync(join(shard, f0!));
+    torn.fill(7, sealedBlock);
+    writeFileSync(join(shard, f0!), torn);
     store.gets = [];
     const m2 = await mount();
     expect((await m2.reader.read(1, 0, a.length)).equals(a)).toBe(true);
     expect(store.gets.length).toBe(1);
-    expect(m2.disk.getStats().dropped).toBe(2);
+    expect(m2.disk.getStats().dropped).toBe(1);
     await m2.disk.close();
+    // a short file (torn by a crash): a miss, dropped, refetched
+    const [f1] = readdirSync(shard);
+    writeFileSync(join(shard, f1!), Buffer.alloc(10));
+    store.gets = [];
+    const m3 = await mount();
+    expect((await m3.reader.read(1, 0, a.length)).equals(a)).toBe(true);
+    expect(store.gets.length).toBe(1);
+    expect(m3.disk.getStats().dropped).toBe(1);
+    await m3.disk.close();
+  });
+
+  it("serves single blocks out of run files; evicts a run as a unit; reads legacy one-block files", async () => {
+    const d = dir();
+    const stride = 100;
+    const run = Buffer.concat([Buffer.alloc(stride, 1), Buffer.alloc(stride, 2), Buffer.alloc(40, 3)]);
+    const cache = await DiskBlockCache.open(d, 1000);
+    expect(await cache.putRun("chunkR", 5, 3, stride, run)).toBe(true);
+    expect(await cache.putRun("chunkR", 5, 3, stride, run)).toBe(false); // already cached
+    expect((await cache.get("chunkR", 6))!.equals(Buffer.alloc(stride, 2))).toBe(true);
+    expect((await cache.get("chunkR", 7))!.equals(Buffer.alloc(40, 3))).toBe(true);
+    expect(await cache.get("chunkR", 8)).toBeUndefined();
+    expect(cache.getStats()).toMatchObject({ blocks: 3, runs: 1, bytes: 240 });
+    // a run whose shape contradicts its stride is refused, not cached
+    expect(await cache.putRun("chunkR", 20, 2, stride, Buffer.alloc(50))).toBe(false);
+    // a file of the previous layout (one block per file) is picked up at open
+    const shard = join(d, "blocks", "ch");
+    writeFileSync(join(shard, "chunkL.3.77"), Buffer.alloc(77, 9));
+    await cache.close();
+    const again = await DiskBlockCache.open(d, 1000);
+    expect(again.getStats()).toMatchObject({ blocks: 4, runs: 2, bytes: 317 });
+    expect((await again.get("chunkL", 3))!.equals(Buffer.alloc(77, 9))).toBe(true);
+    again.resize(100); // the LRU run goes as a whole: all three blocks of chunkR
+    expect([5, 6, 7].some((b) => again.has("chunkR", b))).toBe(false);
+    expect(again.has("chunkL", 3)).toBe(true);
+    expect(readdirSync(shard)).toEqual(["chunkL.3.77"]);
+  });
+
+  it("bounds the bytes being written: beyond the bound a run is skipped, not queued", async () => {
+    const cache = await DiskBlockCache.open(dir(), 1 << 30, { maxPendingWriteBytes: 250 });
+    const writes = [0, 1, 2].map((i) => cache.putRun(`c${i}x`, 0, 1, 100, Buffer.alloc(100, i)));
+    expect(cache.getStats()).toMatchObject({ skipped: 1, pendingWriteBytes: 200 });
+    expect(await Promise.all(writes)).toEqual([true, true, false]);
+    expect(cache.getStats()).toMatchObject({ skipped: 1, pendingWriteBytes: 0, blocks: 2 });
+    await cache.close();
   });
 });

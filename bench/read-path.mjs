@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+/**
+ * The cold read path over a real HTTP store, in one process, without FUSE and metadata: s3rver
+ * behind the WAN delay proxy, the engine's S3 backend, BlockFetcher + disk cache + Prefetcher,
+ * an application reading 1 MiB at a time. Next to it, in the same run, the raw limit: the same
+ * S3 backend fetching the same sealed chunks with 16 GETs in flight (no decryption, no cache).
+ * Reports MiB/s and this process's CPU per MiB (robust to a busy machine, where MiB/s is not).
+ * Build first (`npx tsc -b`). Profile with `node --cpu-prof bench/read-path.mjs`.
+ *
+ *   node bench/read-path.mjs [--mib 256] [--delay-ms 25] [--no-disk] [--passes 2]
+ */
+import { mkdir } from "node:fs/promises";
+import { loadavg } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ChunkCodec, Keyring, newChunkId } from "../engine/dist/crypto/index.js";
+import {
+  BlockFetcher,
+  chunkObjectKey,
+  DataReader,
+  DiskBlockCache,
+  MemoryBlockCache,
+  Prefetcher,
+  parseDataPathConfig,
+  RequestScheduler,
+} from "../engine/dist/data/index.js";
+import { S3ObjectStore } from "../engine/dist/object/s3.js";
+import { cleanupAll, tempDir, trapSignals } from "./lib/procs.mjs";
+import { startProxyProcess } from "./lib/proxy-process.mjs";
+import { S3_KEY, S3_SECRET, startS3rver } from "./wan/s3.mjs";
+
+const MiB = 1024 * 1024;
+const CHUNK = 4 * MiB;
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+function args(argv) {
+  const o = { mib: 256, delayMs: 25, disk: true, passes: 2 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--mib") o.mib = Number(argv[++i]);
+    else if (a === "--delay-ms") o.delayMs = Number(argv[++i]);
+    else if (a === "--no-disk") o.disk = false;
+    else if (a === "--passes") o.passes = Number(argv[++i]);
+    else throw new Error(`unknown flag ${a} (see the header of bench/read-path.mjs)`);
+  }
+  if (!(o.mib >= 4) || !(o.delayMs >= 0) || !(o.passes >= 1)) throw new Error("bad flag value");
+  return o;
+}
+
+const store = (endpoint) =>
+  new S3ObjectStore({
+    bucket: "bench",
+    prefix: "",
+    region: "us-east-1",
+    endpoint,
+    forcePathStyle: true,
+    conditionalPut: false,
+    credentials: { accessKeyId: S3_KEY, secretAccessKey: S3_SECRET },
+  });
+
+/** CPU ms of this process and wall ms of `fn`. */
+async function measure(fn) {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await fn();
+  const cpu = process.cpuUsage(cpu0);
+  return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+async function main() {
+  const o = args(process.argv.slice(2));
+  trapSignals();
+  const work = await tempDir("filespaces-readpath-");
+  const s3 = await startS3rver(path.join(work, "s3"), ["bench"], repoRoot);
+  const proxy = await startProxyProcess("s3 proxy", { host: "127.0.0.1", port: s3.port }, { delayMs: o.delayMs });
+  const codec = new ChunkCodec(Keyring.generate());
+  const direct = store(s3.endpoint);
+  const size = o.mib * MiB;
+  const extents = [];
+  const plain = Buffer.alloc(CHUNK, 0x5a);
+  for (let off = 0; off < size; off += CHUNK) {
+    const id = newChunkId();
+    await direct.put(chunkObjectKey(id), codec.seal(id, plain));
+    extents.push({ offset: off, length: CHUNK, chunkId: id, chunkOffset: 0 });
+  }
+  const source = {
+    async getExtents(_ino, offset, length) {
+      return extents.filter((e) => e.offset < offset + length && e.offset + e.length > offset);
+    },
+  };
+  const rows = [];
+  const row = (what, r, bytes) =>
+    rows.push([
+      what,
+      `${(bytes / MiB / (r.ms / 1000)).toFixed(0)} MiB/s`,
+      `${(r.cpuMs / (bytes / MiB)).toFixed(2)} ms CPU/MiB`,
+    ]);
+
+  for (let pass = 1; pass <= o.passes; pass++) {
+    const wan = store(`http://127.0.0.1:${proxy.port}`);
+    // raw: 16 whole-chunk GETs in flight, bodies dropped
+    let next = 0;
+    const raw = await measure(() =>
+      Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < extents.length) {
+            const e = extents[next++];
+            await wan.get(chunkObjectKey(e.chunkId), { range: { offset: 0, length: codec.sealedSize(CHUNK) } });
+          }
+        }),
+      ),
+    );
+    row(`pass ${pass}: raw, 16 × 4 MiB GETs in flight`, raw, size);
+
+    const config = parseDataPathConfig({});
+    const cacheDir = path.join(work, `cache-${pass}`);
+    await mkdir(cacheDir, { recursive: true });
+    const disk = o.disk ? await DiskBlockCache.open(cacheDir, 4 * 1024 * MiB) : undefined;
+    const memory = new MemoryBlockCache(config.memoryCacheBytes);
+    const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
+    const fetcher = new BlockFetcher(wan, codec, memory, disk, scheduler, config.maxGetBytes);
+    const reader = new DataReader(source, fetcher, codec.blockSize);
+    const prefetcher = new Prefetcher(reader, config);
+    let firstMs;
+    const t0 = performance.now();
+    const cold = await measure(async () => {
+      for (let pos = 0; pos < size; pos += MiB) {
+        const p = reader.read(1, pos, MiB);
+        prefetcher.onRead(1, 1, pos, MiB, size);
+        const out = await p;
+        firstMs ??= performance.now() - t0;
+        if (out[0] !== 0x5a) throw new Error("wrong data");
+      }
+    });
+    row(`pass ${pass}: cold sequential, 1 MiB reads${o.disk ? " (+ disk cache)" : ""}`, cold, size);
+    rows.push([
+      `  first read (1 MiB)`,
+      `${firstMs.toFixed(0)} ms`,
+      `${((firstMs / 2 / o.delayMs) * 1).toFixed(1)} RTT`,
+    ]);
+    await disk?.close();
+    rows.push([
+      "  gets / disk runs / skipped / pooled buffers",
+      `${fetcher.stats.gets}`,
+      `${disk?.getStats().runs ?? "-"} / ${disk?.getStats().skipped ?? "-"} / ${fetcher.buffers.allocated}`,
+    ]);
+    await wan.close();
+  }
+  process.stdout.write(
+    `\nRead path over ${2 * o.delayMs} ms RTT (s3rver + delay proxy), ${o.mib} MiB; load average ${loadavg()[0].toFixed(1)}\n`,
+  );
+  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
+  for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w[0])}  ${b.padStart(w[1])}  ${c}\n`);
+  await direct.close();
+}
+
+main()
+  .catch((err) => {
+    process.stderr.write(`bench/read-path: ${err.stack ?? err}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanupAll();
+    process.exit();
+  });
