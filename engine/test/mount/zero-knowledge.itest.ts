@@ -3,15 +3,21 @@
  * targets, file content (text and compressible) and the passphrase go in through the kernel;
  * then the object store (chunks, journal, checkpoints, lease), the disk cache and the write-back
  * log are scanned for every canary in every form (plain, base64 at all alignments, hex, UTF-16,
- * inside anything that inflates). Scans run while the mount is up (the write-back log may still
- * hold records) and after unmount.
+ * inside anything that inflates). The first scan runs while uploads cannot land (the store's
+ * chunks/ directory is made immutable with chattr, which stops root too), so the write-back log
+ * provably holds the records being scanned (today it holds plaintext: a known bug, marked
+ * `.fails` below); the second after the uploads drained and unmount.
  */
+
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { scanForCanaries } from "../helpers/canaries.js";
-import { CLI, cleanupDir, type Filespace, type Mounted, mount, newFilespace, sh } from "./helpers.js";
+import { CLI, cleanupDir, cli, type Filespace, type Mounted, mount, newFilespace, sh } from "./helpers.js";
+
+const chattr = (flag: "+i" | "-i", dir: string) => execFileSync("chattr", [flag, dir]);
 
 const tag = randomBytes(4).toString("hex");
 const C = {
@@ -31,11 +37,17 @@ describe("zero knowledge through a real mount", () => {
   let m: Mounted | undefined;
 
   afterAll(async () => {
+    if (fs) chattr("-i", join(fs.storeDir, "chunks"));
     await m?.cleanup();
     if (fs) cleanupDir(fs.dir);
   });
 
-  it("no canary reaches the store, the cache or the write-back log", async () => {
+  const scan = async (what: string, dir: string) => {
+    const found = await scanForCanaries(dir, canaries, { step: 4096 });
+    expect(found, `${what}: ${JSON.stringify(found.slice(0, 5))}`).toEqual([]);
+  };
+
+  it("canaries go in through the kernel while uploads cannot land: they wait in the write-back log", async () => {
     fs = newFilespace();
     writeFileSync(fs.passFile, `${C.passphrase}\n`);
     // re-create with the canary passphrase (newFilespace used a fixed one)
@@ -43,6 +55,8 @@ describe("zero knowledge through a real mount", () => {
     await sh(`mkdir -p ${fs.storeDir}`, fs.dir);
     await sh(`node ${CLI} init ${fs.storeUrl} --kdf-n 1024 --passphrase-file ${fs.passFile}`, fs.dir);
     m = await mount(fs);
+    mkdirSync(join(fs.storeDir, "chunks"), { recursive: true });
+    chattr("+i", join(fs.storeDir, "chunks")); // uploads fail and stay queued in the write-back log
     const py = `
 import os, sys
 d = os.path.join(sys.argv[1], sys.argv[2]); os.mkdir(d)
@@ -60,17 +74,30 @@ for fd in [os.open(p, os.O_RDONLY)]:
     );
     expect(await sh(`cat ${C.dirName}/${C.name}`, m.mnt)).toBe(C.text);
     expect((await sh(`readlink ${C.dirName}/link`, m.mnt)).trim()).toBe(C.symlink);
-    const scan = async (what: string, dir: string) => {
-      const found = await scanForCanaries(dir, canaries, { step: 4096 });
-      expect(found, `${what}: ${JSON.stringify(found.slice(0, 5))}`).toEqual([]);
+    const { upload } = JSON.parse(await cli(fs, ["stats", m.mnt, "--json"])) as {
+      upload: { backlogBytes: number; uploadedBytes: number };
     };
-    // While mounted: the write-back log may still hold records, the cache holds blocks.
-    await scan("cache dir (mounted)", m.cacheDir);
-    await scan("store (mounted)", fs.storeDir);
+    expect(upload.backlogBytes).toBeGreaterThanOrEqual(C.compressible.length * 20000);
+    expect(upload.uploadedBytes).toBe(0);
+    expect(Number((await sh("du -sb writeback | cut -f1", m.cacheDir)).trim())).toBeGreaterThan(upload.backlogBytes);
+    await scan("store (mounted, uploads held)", fs.storeDir);
+  }, 120_000);
+
+  // KNOWN BUG, owner: write-back (engine/src/data/writeback, segment.ts): log segments hold
+  // file content in plaintext (seen: the text and compressible canaries, form "plain", in
+  // writeback/seg-*.log). Remove `.fails` once records are sealed at rest.
+  it.fails("the queued write-back log and the cache dir hold no canary (content sealed at rest)", async () => {
+    if (!m) throw new Error("no mount");
+    await scan("cache dir with a queued write-back log (mounted)", m.cacheDir);
+  }, 120_000);
+
+  it("after the uploads drain and unmount: no canary in the store, the cache or the write-back log", async () => {
+    if (!m) throw new Error("no mount");
+    chattr("-i", join(fs.storeDir, "chunks"));
     expect(await m.unmount()).toContain("every upload committed");
     await m.exited;
     m = undefined;
-    expect(readdirSync(fs.storeDir).length).toBeGreaterThan(0);
+    expect(readdirSync(join(fs.storeDir, "chunks")).length).toBeGreaterThan(0);
     await scan("store", fs.storeDir);
     await scan("cache dir (blocks, metadata cache, write-back log)", join(fs.dir, "cache"));
   }, 180_000);
