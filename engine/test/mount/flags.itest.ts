@@ -209,6 +209,20 @@ describe("mount flags and by-mount-point commands", () => {
     expect(existsSync(join(cacheDir, logs[0] ?? ""))).toBe(true);
     expect(await sh(`cat ${join(cacheDir, logs[0] ?? "")}`, fs.dir)).toContain("every upload committed");
   }, 120_000);
+
+  it("flag mistakes are usage errors that name the flag", async () => {
+    const mnt = join(fs.dir, "mnt-bad");
+    const tryMount = (extra: string[]) =>
+      cli(fs, ["mount", fs.storeUrl, mnt, "--passphrase-file", fs.passFile, ...extra]).then(
+        () => "mounted",
+        (e: { stderr?: string }) => e.stderr ?? "",
+      );
+    expect(await tryMount(["--max-backlog", "100"])).toMatch(/--max-backlog: expected at least 1MiB/);
+    expect(await tryMount(["--backlog-wait", "soon"])).toMatch(/--backlog-wait: /);
+    expect(await tryMount(["--cache-size", "10MiB"])).toMatch(/--cache-size: expected at least 1GiB/);
+    expect(await tryMount(["--metrics", "nowhere"])).toMatch(/--metrics: expected HOST:PORT/);
+    expect(isMounted(mnt)).toBe(false);
+  }, 60_000);
 });
 
 function processAlive(pid: number): boolean {
