@@ -11,6 +11,8 @@
  * Shutdown drains: no new calls are taken (clients see UNAVAILABLE and retry against the
  * next instance) while the ones in flight finish, bounded by a grace period.
  */
+import type { EventEmitter } from "node:events";
+import type { Http2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import type { CallContext, MetaApi } from "../api.js";
 import { MetaError } from "../errors.js";
@@ -51,6 +53,8 @@ export interface MetaGrpcServerOptions {
   tls?: TlsFiles;
   /** Server keepalive ping period; a dead client connection is noticed after period + 10 s. Default 30 s. */
   keepaliveMs?: number;
+  /** HTTP/2 receive window per connection and stream (bytes client → server in flight). Default 32 MiB. */
+  receiveWindowBytes?: number;
   /** Observer for every finished call (metrics, logs). `code` is the gRPC status name. */
   onCall?: (method: MetaMethod, code: string, seconds: number) => void;
 }
@@ -98,6 +102,7 @@ export class MetaGrpcServer {
     );
     const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
     self.#address = `${host}:${port}`;
+    widenReceiveWindow(server, options.receiveWindowBytes ?? RECEIVE_WINDOW_BYTES);
     return self;
   }
 
@@ -206,6 +211,29 @@ export class MetaGrpcServer {
   /** Immediate stop: in-flight calls fail with UNAVAILABLE/CANCELLED. */
   close(): void {
     this.#server.forceShutdown();
+  }
+}
+
+const RECEIVE_WINDOW_BYTES = 32 * 1024 * 1024;
+
+/**
+ * HTTP/2 grants a peer 64 KiB in flight per connection and stream until it is told otherwise,
+ * so a request bigger than that (a Batch of commits with their extents) crawls in at 64 KiB per
+ * round trip over a WAN. grpc-js has a client option for its receive window but none for the
+ * server: widen it on every new session. (Reaches into grpc-js's `http2Servers`; without it
+ * nothing breaks, requests are only slower.)
+ */
+function widenReceiveWindow(server: grpc.Server, bytes: number): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
+  for (const h2 of http2Servers?.keys() ?? []) {
+    h2.on("session", (session: Http2Session) => {
+      try {
+        session.settings({ initialWindowSize: Math.min(bytes, 2 ** 31 - 1) });
+        session.setLocalWindowSize(bytes);
+      } catch {
+        // a session closing as it opens: nothing to widen
+      }
+    });
   }
 }
 

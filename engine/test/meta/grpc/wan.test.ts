@@ -125,6 +125,55 @@ describe("metadata over a 50 ms link", () => {
     }
   }, 60_000);
 
+  it("a large request (a commit with 8,000 extents, ~0.5 MiB) is not held back by the server's window", async () => {
+    const { c, ctx } = await connect();
+    /** Best of two commits of 8,000 extents, each into a fresh file (the service's cost stays flat). */
+    const commit = async (serverWindow: number | undefined) => {
+      const other = await MetaGrpcServer.start({
+        api: fx.service,
+        listen: "127.0.0.1:0",
+        ...(serverWindow ? { receiveWindowBytes: serverWindow } : {}),
+      });
+      const p = await startDelayProxy({
+        listen: { host: "127.0.0.1", port: 0 },
+        target: { host: "127.0.0.1", port: Number(other.address.split(":").pop()) },
+        delayMs: DELAY_MS,
+      });
+      const client = new MetaClient({ address: `127.0.0.1:${p.address.port}`, retryBudgetMs: 10_000 });
+      try {
+        await client.version(ctx); // connect
+        let best = Number.POSITIVE_INFINITY;
+        for (let round = 0; round < 2; round++) {
+          const name = sealName(ROOT_INO, `big-${randomBytes(6).toString("hex")}`);
+          const f = await c.create(ctx, { requestId: randomBytes(8).toString("hex"), parent: ROOT_INO, name, ...own });
+          const extents = Array.from({ length: 8_000 }, (_, i) => ({
+            offset: i * 4096,
+            length: 4096,
+            chunk: `chunk-${randomBytes(20).toString("hex")}`,
+            chunkOffset: 0,
+          }));
+          const t0 = performance.now();
+          const req = { requestId: randomBytes(8).toString("hex"), ino: f.attr.ino, extents, newSize: 8_000 * 4096 };
+          await client.commitWrite(ctx, { ...req, mtime: 1 });
+          best = Math.min(best, performance.now() - t0);
+        }
+        return best;
+      } finally {
+        client.close();
+        await p.close();
+        other.close();
+      }
+    };
+    const slow = await commit(65_535);
+    const fast = await commit(undefined);
+    console.log(
+      `commitWrite of 8,000 extents over ${RTT} ms: ${fast.toFixed(0)} ms (${(fast / RTT).toFixed(1)} RTT) ` +
+        `vs ${slow.toFixed(0)} ms (${(slow / RTT).toFixed(1)} RTT) with the 64 KiB default window`,
+    );
+    expect(slow).toBeGreaterThan(8 * RTT); // ~0.5 MiB at 64 KiB per round trip
+    expect(fast).toBeLessThan(slow * 0.6);
+  }, 60_000);
+
   it("a 10,000-entry readdirplus page is not held back by the 64 KiB HTTP/2 window", async () => {
     const { c, ctx } = await connect();
     const token = fx.issue({ client: "seed", mode: "rw", subtreeRoot: ROOT_INO });
