@@ -7,7 +7,7 @@
  * Reports MiB/s and this process's CPU per MiB (robust to a busy machine, where MiB/s is not).
  * Build first (`npx tsc -b`). Profile with `node --cpu-prof bench/read-path.mjs`.
  *
- *   node bench/read-path.mjs [--mib 256] [--delay-ms 25] [--no-disk] [--passes 2]
+ *   node bench/read-path.mjs [--mib 256] [--delay-ms 25] [--no-disk] [--passes 2] [--pending-mib N]
  */
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -34,13 +34,14 @@ const CHUNK = 4 * MiB;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function args(argv) {
-  const o = { mib: 256, delayMs: 25, disk: true, passes: 2 };
+  const o = { mib: 256, delayMs: 25, disk: true, passes: 2, pendingMiB: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--mib") o.mib = Number(argv[++i]);
     else if (a === "--delay-ms") o.delayMs = Number(argv[++i]);
     else if (a === "--no-disk") o.disk = false;
     else if (a === "--passes") o.passes = Number(argv[++i]);
+    else if (a === "--pending-mib") o.pendingMiB = Number(argv[++i]);
     else throw new Error(`unknown flag ${a} (see the header of bench/read-path.mjs)`);
   }
   if (!(o.mib >= 4) || !(o.delayMs >= 0) || !(o.passes >= 1)) throw new Error("bad flag value");
@@ -115,7 +116,8 @@ async function main() {
     const config = parseDataPathConfig({});
     const cacheDir = path.join(work, `cache-${pass}`);
     await mkdir(cacheDir, { recursive: true });
-    const disk = o.disk ? await DiskBlockCache.open(cacheDir, 4 * 1024 * MiB) : undefined;
+    const diskOptions = o.pendingMiB ? { maxPendingWriteBytes: o.pendingMiB * MiB } : {};
+    const disk = o.disk ? await DiskBlockCache.open(cacheDir, 4 * 1024 * MiB, diskOptions) : undefined;
     const memory = new MemoryBlockCache(config.memoryCacheBytes);
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
     const fetcher = new BlockFetcher(wan, codec, memory, disk, scheduler, config.maxGetBytes);

@@ -106,6 +106,7 @@ export function sessions(ctx, s) {
         const out = {
           seq_cold: {
             value: mib(cold.files[0].bytes, cold.files[0].ms),
+            note: `first byte after ${cold.files[0].firstByteMs.toFixed(0)} ms`,
             error: verify(ctx, cold.files, ["big.bin"]),
             egress: await meter(),
           },
@@ -158,8 +159,12 @@ export function sessions(ctx, s) {
         const sum = (fs) => fs.reduce((a, f) => ({ bytes: a.bytes + f.bytes, ms: a.ms + f.ms }), { bytes: 0, ms: 0 });
         const all = sum(r.files);
         const steady = sum(r.files.slice(firstFrames(s)));
+        // Where a frame's time goes: open + first read (latency) vs the rest (bandwidth).
+        const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+        const later = r.files.slice(firstFrames(s));
+        const note = `median per frame ${median(later.map((f) => f.ms)).toFixed(0)} ms, of which open + first read ${median(later.map((f) => f.firstByteMs)).toFixed(0)} ms`;
         return {
-          frames: { value: mib(steady.bytes, steady.ms), error },
+          frames: { value: mib(steady.bytes, steady.ms), error, note },
           frames_all: { value: mib(all.bytes, all.ms), error },
         };
       },

@@ -40,8 +40,11 @@ export interface FetchStats {
   joined: number;
 }
 
-/** Idle GET buffers kept for reuse: about the request pools' size (16 demand + 8 prefetch). */
-const POOLED_BUFFERS = 24;
+/**
+ * Idle GET buffers kept for reuse: the request pools (16 demand + 8 prefetch) plus the runs the
+ * disk cache is still writing (its pending-write bound, 64 MiB, is 16 runs of 4 MiB).
+ */
+const POOLED_BUFFERS = 40;
 
 export class BlockFetcher {
   private readonly inflight = new Map<string, InFlight>();
@@ -122,7 +125,10 @@ export class BlockFetcher {
     };
     const fromStore: Pending[] = [];
     if (this.disk) {
-      const sealed = await Promise.all(missing.map((p) => this.disk!.get(chunkId, p.block)));
+      const sealed = await this.disk.getMany(
+        chunkId,
+        missing.map((p) => p.block),
+      );
       missing.forEach((p, i) => {
         const s = sealed[i];
         if (!s) {
@@ -163,18 +169,27 @@ export class BlockFetcher {
     const first = run[0]!.block;
     const range = this.codec.sealedRange(first * bs, run.length * bs);
     const promoted = run.some((p) => p.flight.promoted);
-    // The body lands in a pooled buffer (see buffer-pool.ts); it goes back to the pool once the
-    // blocks are opened and the run is written to the disk cache.
-    const buf = this.buffers.acquire(range.length);
-    const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () =>
-      this.store.get(chunkObjectKey(chunkId), { range: { offset: range.offset, length: range.length }, into: buf }),
-    );
+    // The body lands in a pooled buffer (see buffer-pool.ts), taken when the GET starts (not
+    // while it waits in the queue) and given back once the blocks are opened and the run is
+    // written to the disk cache.
+    let buf: Buffer | undefined;
+    const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () => {
+      buf = this.buffers.acquire(range.length);
+      return this.store.get(chunkObjectKey(chunkId), {
+        range: { offset: range.offset, length: range.length },
+        into: buf,
+      });
+    });
     for (const p of run) p.flight.promoteTask = task.promote;
+    const release = () => {
+      if (buf) this.buffers.release(buf);
+      buf = undefined;
+    };
     let body: Buffer;
     try {
       body = await task.promise;
     } catch (err) {
-      this.buffers.release(buf);
+      release();
       for (const p of run) settle(p, undefined, err);
       return;
     }
@@ -204,12 +219,12 @@ export class BlockFetcher {
     }
     const disk = this.disk;
     if (!disk || good.length === 0) {
-      this.buffers.release(buf);
+      release();
       return;
     }
     const writes = good.map((g) =>
       disk.putRun(chunkId, g.first, Math.ceil((g.end - g.start) / stride), stride, body.subarray(g.start, g.end)),
     );
-    void Promise.all(writes).finally(() => this.buffers.release(buf));
+    void Promise.all(writes).finally(release);
   }
 }

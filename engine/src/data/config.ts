@@ -37,8 +37,13 @@ export const dataPathConfigSchema = z.object({
    * prefetch. Smaller than the demand pool so prefetch cannot take all the bandwidth.
    */
   prefetchConcurrency: count(1, 256, "prefetchConcurrency").default(8),
-  /** First read-ahead window once a handle reads sequentially (two reads in a row). */
-  prefetchInitialWindowBytes: bytes(64 * KiB, "prefetchInitialWindowBytes").default(1 * MiB),
+  /**
+   * First read-ahead window once a handle reads sequentially (two reads in a row). 4 MiB (one
+   * chunk, fetched as parallel 1 MiB GETs) puts a link's bandwidth × RTT in flight from the
+   * second read on (300 MiB/s × 50 ms ≈ 15 MiB after two doublings); a random reader that
+   * happens to hit the previous read's end costs at most this much extra egress.
+   */
+  prefetchInitialWindowBytes: bytes(64 * KiB, "prefetchInitialWindowBytes").default(4 * MiB),
   /** The window doubles on each sequential read up to this; 64 MiB ≈ 0.5 s at 1 Gbit/s. */
   prefetchMaxWindowBytes: bytes(64 * KiB, "prefetchMaxWindowBytes").default(64 * MiB),
   /** All prefetch of the mount, in flight at once, is capped here (memory the cache must absorb). */

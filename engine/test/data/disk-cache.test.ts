@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { BlockFetcher, DataReader, DiskBlockCache, MemoryBlockCache, RequestScheduler } from "../../src/data/index.js";
 import { BLOCK, MemoryMeta, makeCodec, pattern, putFile, TestStore, tempDir } from "./helpers.js";
 
@@ -155,7 +155,26 @@ describe("DiskBlockCache", () => {
     again.resize(100); // the LRU run goes as a whole: all three blocks of chunkR
     expect([5, 6, 7].some((b) => again.has("chunkR", b))).toBe(false);
     expect(again.has("chunkL", 3)).toBe(true);
-    expect(readdirSync(shard)).toEqual(["chunkL.3.77"]);
+    await vi.waitFor(() => expect(readdirSync(shard)).toEqual(["chunkL.3.77"])); // unlink is in the background
+  });
+
+  it("getMany reads consecutive blocks of one run together and reports misses in place", async () => {
+    const d = dir();
+    const stride = 100;
+    const cache = await DiskBlockCache.open(d, 1 << 20);
+    await cache.putRun("chunkM", 0, 3, stride, Buffer.concat([0, 1, 2].map((i) => Buffer.alloc(stride, i))));
+    await cache.putRun("chunkM", 4, 1, stride, Buffer.alloc(stride, 4));
+    const got = await cache.getMany("chunkM", [0, 1, 2, 3, 4]);
+    expect(got.map((b) => b?.[0])).toEqual([0, 1, 2, undefined, 4]);
+    expect(got.map((b) => b?.length)).toEqual([stride, stride, stride, undefined, stride]);
+    expect(cache.getStats()).toMatchObject({ hits: 4, misses: 1 });
+    // a run file cut short: every block asked from it is a miss, and the run is dropped
+    const shard = join(d, "blocks", "ch");
+    const runFile = readdirSync(shard).find((n) => n.includes("x100"))!;
+    writeFileSync(join(shard, runFile), Buffer.alloc(150));
+    expect(await cache.getMany("chunkM", [1, 2])).toEqual([undefined, undefined]);
+    expect(cache.has("chunkM", 0)).toBe(false);
+    expect(cache.getStats().dropped).toBe(1);
   });
 
   it("bounds the bytes being written: beyond the bound a run is skipped, not queued", async () => {

@@ -63,7 +63,10 @@ export interface DiskCacheStats {
 }
 
 export interface DiskCacheOptions {
-  /** Bytes being written at once before further runs are skipped (default 256 MiB). */
+  /**
+   * Bytes being written at once before further runs are skipped (default 64 MiB: a second of a
+   * slow disk at a fast link's rate; each pending run also holds its GET buffer).
+   */
   maxPendingWriteBytes?: number;
 }
 
@@ -100,7 +103,7 @@ export class DiskBlockCache {
     private maxBytes: number,
     options: DiskCacheOptions,
   ) {
-    this.maxPendingWriteBytes = options.maxPendingWriteBytes ?? 256 * 1024 * 1024;
+    this.maxPendingWriteBytes = options.maxPendingWriteBytes ?? 64 * 1024 * 1024;
   }
 
   /** Open (or create) a cache directory and rebuild its index from the listing. */
@@ -172,21 +175,47 @@ export class DiskBlockCache {
 
   /** The sealed block, or undefined on a miss (a missing or torn file is a miss and is dropped). */
   async get(chunkId: string, block: number): Promise<Buffer | undefined> {
-    const r = this.blocks.get(blockKey(chunkId, block));
-    if (!r) {
-      this.stats.misses++;
-      return undefined;
-    }
+    return (await this.getMany(chunkId, [block]))[0];
+  }
+
+  /**
+   * Sealed blocks of one chunk, in the order asked (undefined = miss). Consecutive blocks that
+   * live in the same run file are read with one open and one read (a warm re-read of a 4 MiB
+   * run is one read, not 64).
+   */
+  async getMany(chunkId: string, blocks: readonly number[]): Promise<Array<Buffer | undefined>> {
+    const out = new Array<Buffer | undefined>(blocks.length).fill(undefined);
+    const groups: Array<{ run: Run; at: number[] }> = [];
+    blocks.forEach((b, i) => {
+      const r = this.blocks.get(blockKey(chunkId, b));
+      if (!r) {
+        this.stats.misses++;
+        return;
+      }
+      const last = groups[groups.length - 1];
+      if (last && last.run === r && blocks[last.at[last.at.length - 1]!] === b - 1) last.at.push(i);
+      else groups.push({ run: r, at: [i] });
+    });
+    await Promise.all(groups.map((g) => this.readGroup(g.run, g.at, blocks, out)));
+    return out;
+  }
+
+  private async readGroup(
+    r: Run,
+    at: number[],
+    blocks: readonly number[],
+    out: Array<Buffer | undefined>,
+  ): Promise<void> {
     if (this.lru.delete(r.name)) this.lru.set(r.name, r);
-    const at = (block - r.first) * r.stride;
-    const want = Math.min(r.stride, r.size - at);
-    const data = Buffer.allocUnsafe(want);
+    const from = (blocks[at[0]!]! - r.first) * r.stride;
+    const to = Math.min(r.size, (blocks[at[at.length - 1]!]! - r.first + 1) * r.stride);
+    const data = Buffer.allocUnsafe(to - from);
     let got = 0;
     try {
       const fh = await open(this.fileOf(r), "r");
       try {
-        while (got < want) {
-          const { bytesRead } = await fh.read(data, got, want - got, at + got);
+        while (got < data.length) {
+          const { bytesRead } = await fh.read(data, got, data.length - got, from + got);
           if (bytesRead === 0) break;
           got += bytesRead;
         }
@@ -196,13 +225,15 @@ export class DiskBlockCache {
     } catch {
       got = -1;
     }
-    if (got !== want) {
+    if (got !== data.length) {
       this.dropRun(r);
-      this.stats.misses++;
-      return undefined;
+      this.stats.misses += at.length;
+      return;
     }
-    this.stats.hits++;
-    return data;
+    this.stats.hits += at.length;
+    at.forEach((i, k) => {
+      out[i] = data.subarray(k * r.stride, Math.min(data.length, (k + 1) * r.stride));
+    });
   }
 
   /** Store one sealed block. Errors (disk full, ...) only lose the cache entry, never fail a read. */
