@@ -7,6 +7,7 @@
  *
  *   node bench/meta-wan-creates.mjs [--files 2000] [--inflight 64] [--delay-ms 25]
  *                                   [--s3 1] [--budget-ms 10000] [--window BYTES] [--listers N]
+ *                                   [--pipeline N]   (mutation rpcs in flight; client default 1)
  *
  * `--listers N` runs N loops of cold-`ls`-like reads (readdirplus pages of 1,000 over a
  * 10,000-entry directory, seeded first) while the creates run; `--window` sets the client's
@@ -30,7 +31,7 @@ import { S3_KEY, S3_SECRET, startS3rver } from "./wan/s3.mjs";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function parseArgs(argv) {
-  const o = { files: 2000, inflight: 64, delayMs: 25, budgetMs: 10_000, s3: 0, window: 0, listers: 0 };
+  const o = { files: 2000, inflight: 64, delayMs: 25, budgetMs: 10_000, s3: 0, window: 0, listers: 0, pipeline: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = Number(argv[++i]);
@@ -42,6 +43,7 @@ function parseArgs(argv) {
     else if (a === "--s3") o.s3 = v;
     else if (a === "--window") o.window = v;
     else if (a === "--listers") o.listers = v;
+    else if (a === "--pipeline") o.pipeline = v;
     else throw new Error(`unknown flag ${a} (see the header of bench/meta-wan-creates.mjs)`);
   }
   return o;
@@ -74,6 +76,7 @@ async function main() {
     retryBudgetMs: o.budgetMs,
     callTimeoutMs: Math.max(2000, o.budgetMs),
     ...(o.window ? { flowControlWindowBytes: o.window } : {}),
+    ...(o.pipeline ? { mutationPipeline: o.pipeline } : {}),
   });
   const token = issueToken(deriveAccessTokenKey(key), { client: "bench", mode: "rw", subtreeRoot: 1 });
   const s = await client.openSession({ token }, { requestId: "s", clientName: "bench" });

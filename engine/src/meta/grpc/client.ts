@@ -42,7 +42,7 @@ export interface MetaClientOptions {
   batch?: boolean;
   /** Read rpcs in flight per context before further reads are coalesced. Default 2. */
   batchPipeline?: number;
-  /** Mutation rpcs in flight per context before further mutations are coalesced. Default 1. */
+  /** Mutation rpcs in flight per context before further mutations are coalesced. Default 2. */
   mutationPipeline?: number;
   /** Calls per Batch rpc. Default 256. */
   batchMaxCalls?: number;
@@ -125,8 +125,11 @@ export class MetaClient implements api.MetaApi {
       });
     this.#reads = coalescer(options.batchPipeline ?? 2);
     // Mutations of one batch share a journal commit, and the journal has one segment upload in
-    // flight at a time: a second rpc in flight would only wait for the next commit anyway.
-    this.#writes = coalescer(options.mutationPipeline ?? 1);
+    // flight at a time. Still, a second rpc in flight pays off: it travels (and is decoded and
+    // applied) while the first one's segment is written, and becomes the next segment instead
+    // of waiting a round trip to be sent. Measured with 512 creates in flight: 1 → 2 doubled
+    // files/s both over a 50 ms link (335 → 635) and on loopback (572 → 1,174).
+    this.#writes = coalescer(options.mutationPipeline ?? 2);
   }
 
   /** Rpcs sent through the coalescer and the calls they carried. */
