@@ -1,4 +1,8 @@
-/** Request validation at the service edge: every field checked, messages name the field. */
+/**
+ * Request validation, the one definition of every request field: the service parses each call
+ * with these, and the gRPC server checks them at the wire edge (grpc/schemas.ts maps rpcs here).
+ * Every field checked; messages name the field.
+ */
 import { z } from "zod";
 import { MAX_SEALED_NAME_BYTES, NAME_TOKEN_BYTES } from "../api.js";
 import { MetaError } from "../errors.js";
