@@ -144,7 +144,7 @@ async function main() {
     rows.push([
       "  gets / disk runs / skipped / pooled buffers",
       `${fetcher.stats.gets}`,
-      `${disk?.getStats().runs ?? "-"} / ${disk?.getStats().skipped ?? "-"} / ${fetcher.buffers.allocated}`,
+      `${disk?.getStats().runs ?? "-"} / ${disk?.getStats().skipped ?? "-"} / ${fetcher.buffers?.allocated ?? "-"}`,
     ]);
     await wan.close();
   }

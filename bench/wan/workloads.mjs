@@ -106,7 +106,7 @@ export function sessions(ctx, s) {
         const out = {
           seq_cold: {
             value: mib(cold.files[0].bytes, cold.files[0].ms),
-            note: `first byte after ${cold.files[0].firstByteMs.toFixed(0)} ms`,
+            note: `open ${cold.files[0].openMs.toFixed(0)} ms, first byte after ${cold.files[0].firstByteMs.toFixed(0)} ms`,
             error: verify(ctx, cold.files, ["big.bin"]),
             egress: await meter(),
           },
@@ -162,7 +162,8 @@ export function sessions(ctx, s) {
         // Where a frame's time goes: open + first read (latency) vs the rest (bandwidth).
         const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
         const later = r.files.slice(firstFrames(s));
-        const note = `median per frame ${median(later.map((f) => f.ms)).toFixed(0)} ms, of which open + first read ${median(later.map((f) => f.firstByteMs)).toFixed(0)} ms`;
+        const ms = (key) => median(later.map((f) => f[key])).toFixed(0);
+        const note = `median per frame ${ms("ms")} ms: open ${ms("openMs")} ms, open + first read ${ms("firstByteMs")} ms`;
         return {
           frames: { value: mib(steady.bytes, steady.ms), error, note },
           frames_all: { value: mib(all.bytes, all.ms), error },

@@ -4,7 +4,7 @@
  * it). Sequential 1 MiB reads, one at a time, like `dd bs=1M`; per file it reports the time
  * to first byte, total time, bytes and (with --hash) SHA-256 so results are verified.
  *
- *   read.mjs [--hash] [--bytes N] FILE…   → one JSON line: { files: [{ file, ms, firstByteMs, bytes, sha256 }] }
+ *   read.mjs [--hash] [--bytes N] FILE…   → one JSON line: { files: [{ file, ms, openMs, firstByteMs, bytes, sha256 }] }
  */
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
@@ -23,6 +23,7 @@ const out = [];
 for (const file of files) {
   const start = performance.now();
   const fh = await open(file, "r");
+  const openMs = performance.now() - start;
   const h = hash ? createHash("sha256") : undefined;
   let bytes = 0;
   let firstByteMs;
@@ -37,6 +38,6 @@ for (const file of files) {
   } finally {
     await fh.close();
   }
-  out.push({ file, ms: performance.now() - start, firstByteMs, bytes, sha256: h?.digest("hex") });
+  out.push({ file, ms: performance.now() - start, openMs, firstByteMs, bytes, sha256: h?.digest("hex") });
 }
 process.stdout.write(`${JSON.stringify({ files: out })}\n`);

@@ -150,6 +150,7 @@ export class ChunkCodec {
 
   #openBlocks(chunkId: string, sealed: Buffer, firstBlock: number, expectFinal: boolean) {
     checkChunkId(chunkId);
+    const prefix = aadPrefix(chunkId);
     const parts: Buffer[] = [];
     let keyId: number | undefined;
     let compressed: boolean | undefined;
@@ -180,7 +181,7 @@ export class ChunkCodec {
         this.#keyring.subkeyObject("chunkData", blockKeyId),
         header.subarray(6),
       );
-      decipher.setAAD(blockAad(chunkId, index, header));
+      decipher.setAAD(blockAadFrom(prefix, index, header));
       decipher.setAuthTag(block.subarray(size - BLOCK_TAG_BYTES));
       try {
         parts.push(decipher.update(block.subarray(BLOCK_HEADER_BYTES, size - BLOCK_TAG_BYTES)));
@@ -205,7 +206,19 @@ function checkChunkId(chunkId: string): void {
 }
 
 function blockAad(chunkId: string, index: number, header: Buffer): Buffer {
-  const idx = Buffer.allocUnsafe(4);
-  idx.writeUInt32BE(index);
-  return Buffer.concat([AAD_LABEL, Buffer.from(chunkId), Buffer.from([0]), idx, header]);
+  return blockAadFrom(aadPrefix(chunkId), index, header);
+}
+
+/** label | chunk id | 0: the part of every block's associated data that names the chunk. */
+function aadPrefix(chunkId: string): Buffer {
+  return Buffer.concat([AAD_LABEL, Buffer.from(chunkId), Buffer.from([0])]);
+}
+
+/** prefix | block index (u32 BE) | header, in one allocation (opened once per 64 KiB block). */
+function blockAadFrom(prefix: Buffer, index: number, header: Buffer): Buffer {
+  const aad = Buffer.allocUnsafe(prefix.length + 4 + header.length);
+  prefix.copy(aad, 0);
+  aad.writeUInt32BE(index, prefix.length);
+  header.copy(aad, prefix.length + 4);
+  return aad;
 }

@@ -292,7 +292,15 @@ export class DiskBlockCache {
       }
       await ready;
       const tmp = join(this.dir, "tmp", randomBytes(8).toString("hex"));
-      await writeFile(tmp, sealed);
+      // One write call for the whole run (writeFile would cut it into 512 KiB calls, each a
+      // hop into the thread pool that costs the event loop time on a busy machine).
+      const fh = await open(tmp, "w");
+      try {
+        let done = 0;
+        while (done < sealed.length) done += (await fh.write(sealed, done, sealed.length - done, done)).bytesWritten;
+      } finally {
+        await fh.close();
+      }
       await rename(tmp, this.fileOf(run));
     } catch {
       return false;
