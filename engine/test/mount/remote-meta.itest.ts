@@ -1,13 +1,15 @@
 /**
  * `filespace mount --meta HOST:PORT`: the metadata service runs as its own process
  * (`filespace meta serve`), the mount talks gRPC to it. Data written through the mount is read
- * back; while the service is down, a file read before stays readable from the cache.
+ * back; while the service is down, a file read before stays readable from the cache, and writes
+ * queue in the write-back log up to its bound (`--max-backlog`), then fail with ENOSPC and a
+ * mount log line that says why.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { PYTHON } from "../fuse/helpers.js";
 import { CLI, cleanupDir, cli, type Filespace, type Mounted, mount, newFilespace, sh, sleep } from "./helpers.js";
 
@@ -53,6 +55,11 @@ describe("mount against a remote metadata service", () => {
   let fs: Filespace;
   let m: Mounted | undefined;
   let meta: ChildProcess | undefined;
+
+  afterEach((ctx) => {
+    // the mount's own log is the first thing to read when a step fails
+    if (ctx.task.result?.state === "fail" && m) process.stderr.write(`--- mount log:\n${m.stderr()}\n`);
+  });
 
   afterAll(async () => {
     await m?.cleanup();
@@ -123,8 +130,9 @@ describe("mount against a remote metadata service", () => {
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
 print("open", flush=True)
 while not os.path.exists(sys.argv[2]): time.sleep(0.05)
-os.write(fd, b"queued-while-down\\n" * 1000); os.fsync(fd); os.close(fd)
-print("done", flush=True)`,
+os.write(fd, b"queued-while-down\\n" * 1000); print("written", flush=True)
+os.fsync(fd); print("synced", flush=True)
+os.close(fd); print("done", flush=True)`,
         join(m.mnt, "queued.txt"),
         go,
       ],
@@ -134,7 +142,12 @@ print("done", flush=True)`,
     expect((await lines.next()).value).toBe("open");
     killGroup(meta, "SIGKILL");
     writeFileSync(go, "");
-    expect((await lines.next()).value).toBe("done");
+    // Each step answers locally (fsync = durable in the local log), none waits for the service.
+    for (const step of ["written", "synced", "done"])
+      expect(
+        await Promise.race([lines.next().then((l) => l.value), sleep(20_000).then(() => "(no answer in 20 s)")]),
+        step,
+      ).toBe(step);
     const out = await m.unmount(true);
     expect(out).toMatch(/[1-9]\d* write-back segment\(s\).*left queued/);
     await m.exited;
@@ -142,6 +155,86 @@ print("done", flush=True)`,
     meta = again.proc;
     m = await mount(fs, { args: ["--meta", again.address, "--token", token] });
     expect(await sh("wc -l < queued.txt", m.mnt)).toBe("1000\n");
+    expect(await m.unmount()).toContain("every upload committed");
+    await m.exited;
+    m = undefined;
+  }, 180_000);
+
+  it("service down: writes queue up to --max-backlog, then fail with ENOSPC; cached files stay readable", async () => {
+    if (m) {
+      await m.cleanup(); // a failed step before left its mount behind
+      m = undefined;
+    }
+    const keyFile = join(fs.dir, "meta.key");
+    const previous = meta;
+    if (previous && previous.exitCode === null && previous.signalCode === null) {
+      const gone = new Promise((r) => previous.once("exit", r));
+      killGroup(previous, "SIGTERM"); // clean stop releases the lease
+      await gone;
+    }
+    const served = await serveMeta(fs, keyFile);
+    meta = served.proc;
+    const address = served.address;
+    const token = (
+      await cli(fs, ["meta", "token", "--meta-key-file", keyFile, "--mode", "admin", "--client", "test"])
+    ).trim();
+    m = await mount(fs, {
+      args: ["--meta", address, "--token", token, "--max-backlog", "4MiB", "--backlog-wait", "1000"],
+    });
+    const sum = await sh("cat sum", fs.dir);
+    expect(await sh("md5sum < d/data.bin", m.mnt)).toBe(sum); // in the cache now
+    const go = join(fs.dir, "go-bounded");
+    const writer = spawn(
+      PYTHON,
+      [
+        "-c",
+        `import os, sys, time, errno
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
+print("open", flush=True)
+while not os.path.exists(sys.argv[2]): time.sleep(0.05)
+done = 0
+try:
+    for i in range(24):
+        done += os.write(fd, bytes([65 + i]) * (1 << 20))
+    print("all", done, flush=True)
+except OSError as e:
+    print(errno.errorcode[e.errno], done, e.strerror, flush=True)`,
+        join(m.mnt, "bounded.bin"),
+        go,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const lines = createInterface({ input: writer.stdout! })[Symbol.asyncIterator]();
+    expect((await lines.next()).value).toBe("open");
+    killGroup(meta, "SIGKILL");
+    writeFileSync(go, "");
+    const [code, accepted, ...why] = String((await lines.next()).value).split(" ");
+    expect(code).toBe("ENOSPC");
+    expect(why.join(" ")).toBe("No space left on device");
+    // It accepted about the bound: at least 3 MiB, not much more than the 4 MiB limit.
+    expect(Number(accepted)).toBeGreaterThanOrEqual(3 << 20);
+    expect(Number(accepted)).toBeLessThanOrEqual(6 << 20);
+    const stats = JSON.parse(await cli(fs, ["stats", m.mnt, "--json"])) as { upload: { backlogBytes: number } };
+    expect(stats.upload.backlogBytes).toBeGreaterThanOrEqual(3 << 20);
+    for (let i = 0; i < 30 && !m.stderr().includes("write-back log full"); i++) await sleep(200);
+    expect(m.stderr()).toMatch(
+      /write-back log full: \d+ bytes not yet committed \(limit 4194304\); writes that do not fit fail with ENOSPC/,
+    );
+    // still readable from the cache (from outside the mount: this checks the file, not the root's attrs)
+    expect(await sh(`md5sum < ${m.mnt}/d/data.bin`, fs.dir, 60_000)).toBe(sum);
+    // Nothing is lost: forced unmount keeps the backlog, the next mount (service back) commits it.
+    expect(await m.unmount(true)).toMatch(/[1-9]\d* write-back segment\(s\).*left queued/);
+    await m.exited;
+    const again = await serveMeta(fs, keyFile);
+    meta = again.proc;
+    m = await mount(fs, { args: ["--meta", again.address, "--token", token] });
+    const got = await sh(
+      `stat -c %s bounded.bin && ${PYTHON} -c 'import sys
+d = open(sys.argv[1], "rb").read()
+print(all(d[i] == 65 + (i >> 20) for i in range(0, len(d), 4096)))' bounded.bin`,
+      m.mnt,
+    );
+    expect(got).toBe(`${accepted}\nTrue\n`);
     expect(await m.unmount()).toContain("every upload committed");
     await m.exited;
     m = undefined;
