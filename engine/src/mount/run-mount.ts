@@ -106,7 +106,17 @@ export async function runMount(
 
     const inodes = new InodeMap(o.snapshot);
     let vfs: FilespaceVfs | undefined;
-    const settleCreate = (vino: number) => vfs?.settle(vino) ?? Promise.resolve();
+    // Commits replayed from the write-back log wait until the VFS has replayed its namespace journal.
+    let vfsReady!: () => void;
+    const vfsMade = new Promise<void>((r) => (vfsReady = r));
+    const settleCreate = async (vino: number) => {
+      await vfsMade;
+      await vfs?.settle(vino);
+    };
+    const settleCommit = async (vino: number) => {
+      await vfsMade;
+      await vfs?.settleForCommit(vino);
+    };
     const extents = new CachedExtentSource(new MetaExtentSource(session, inodes, settleCreate));
     const sink = new MetaCommitSink(
       session,
@@ -114,7 +124,7 @@ export async function runMount(
         committed: (vino, attr) => vfs?.onCommitted(vino, attr),
         dropped: (vino) => vfs?.onCommitted(vino, undefined),
       },
-      settleCreate,
+      settleCommit,
     );
     const config = parseDataPathConfig({ ...o.data, diskCacheBytes: o.cacheSizeBytes, chunkBytes: header.chunkSize });
     const data = await DataPath.open(
@@ -141,8 +151,10 @@ export async function runMount(
       ...(o.snapshot ? { snapshot: o.snapshot } : {}),
       attrTimeoutS: o.attrTimeoutS,
       hostName: hostname(),
+      namespaceLogDir: join(cacheDir, "namespace"),
       log,
     });
+    vfsReady();
     const fuse: FuseMount = await mountVfs(
       vfs,
       mountpoint,
@@ -249,9 +261,8 @@ function watchBacklog(data: DataPath, limit: number, waitMs: number, log: (line:
 }
 
 /**
- * Waits for the namespace queue. Forced: waits a few seconds at most, then says how many creates
- * are lost (that queue lives in memory; their files' data stays in the write-back log and is
- * dropped when it commits, with a log line).
+ * Waits for the namespace queue. Forced: waits a few seconds at most, then leaves the rest in the
+ * namespace journal (the next mount sends them before their files' data commits).
  */
 async function drainNamespace(vfs: FilespaceVfs, force: boolean, log: (line: string) => void): Promise<void> {
   const queued = vfs.namespaceStats().queued;
@@ -259,9 +270,8 @@ async function drainNamespace(vfs: FilespaceVfs, force: boolean, log: (line: str
   log(`waiting for ${queued} queued namespace changes to reach the metadata service`);
   if (!force) return vfs.drainNamespace();
   await Promise.race([vfs.drainNamespace(), new Promise((r) => setTimeout(r, 5000).unref())]);
+  vfs.stopNamespace();
   const left = vfs.namespaceStats().queued;
   if (left > 0)
-    log(
-      `forced unmount: ${left} queued namespace changes (new files, directories) did not reach the service and are lost`,
-    );
+    log(`forced unmount: ${left} queued namespace changes left in the local journal; the next mount sends them`);
 }

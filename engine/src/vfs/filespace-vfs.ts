@@ -374,10 +374,13 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
       }
       if (attr.type === "dir") throw fsError("EISDIR");
       const seen = `${attr.size}:${attr.mtime}:${attr.ctime}`;
-      const unchanged = this.openedAs.get(ino) === seen;
+      const prev = this.openedAs.get(ino);
+      const unchanged = prev === seen;
       if (this.openedAs.size > 100_000) this.openedAs.clear();
       this.openedAs.set(ino, seen);
-      if (!unchanged) this.extents.invalidate(ino);
+      // Changed since this mount last opened it. (A first open keeps extents the prefetcher or the
+      // LOOKUP's attributes vouch for: `learn` drops them when size or mtime move.)
+      if (prev !== undefined && !unchanged) this.extents.invalidate(ino);
       if (write && flags & O_TRUNC) await this.data.truncate(ino, 0);
       else if (!write && attr.type === "file" && attr.size > 0 && !this.pending.pending(ino)) {
         // The first READ joins this: the extents of the start of the file are on their way.
@@ -426,8 +429,10 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
   fsync(_ctx: CallerContext, ino: number, fh: number): Promise<void> {
     return fsCall(async () => {
       const h = this.handles.get(fh);
-      // A file whose create is queued is durable only once the service has it (and its directories).
-      await this.pending.settle([ino]);
+      // A file whose create is queued: durable in the namespace journal (sent later), or, without
+      // one, once the service has it (and its directories).
+      if (this.pending.pending(ino) && this.nsLog) this.nsLog.sync();
+      else await this.pending.settle([ino]);
       if (h?.kind === "file" && h.write) this.data.fsync();
     });
   }

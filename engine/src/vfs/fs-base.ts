@@ -47,6 +47,8 @@ export interface FilespaceVfsOptions {
   localCreates?: boolean;
   /** Host name for conflict names (`name.conflict-<host>-<n>`). */
   hostName?: string;
+  /** Directory of the namespace queue's journal (queued creates survive a crash); none: in memory only. */
+  namespaceLogDir?: string;
   log?: (line: string) => void;
 }
 

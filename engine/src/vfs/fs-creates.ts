@@ -24,6 +24,8 @@ import { type FileHandle, FilespaceVfsBase, type FilespaceVfsOptions } from "./f
 import { fsCall } from "./fs-errors.js";
 import { InodePool } from "./fs-inode-pool.js";
 import { SNAPSHOTS_DIR_NAME } from "./fs-inodes.js";
+import { transient } from "./fs-pending.js";
+import { type LoggedCreate, NamespaceLog } from "./fs-pending-log.js";
 import { type CallerContext, type Entry, type OpenResult, ROOT_INO } from "./types.js";
 
 const O_TRUNC = 0o1000;
@@ -58,6 +60,7 @@ export interface NamespaceStats {
 
 export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
   protected readonly pool: InodePool | undefined;
+  protected readonly nsLog: NamespaceLog | undefined;
   private readonly host: string;
   private conflicts = 0;
   private localCreates = 0;
@@ -74,6 +77,27 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
       );
       this.firstReservation = this.pool.refill().catch(() => undefined);
     }
+    if (o.namespaceLogDir && !this.readOnlyMount) {
+      const { log, unlanded } = NamespaceLog.open(
+        o.namespaceLogDir,
+        (b) => this.names.sealXattrValue(b),
+        (b) => this.names.openXattrValue(b),
+        (l) => this.log(l),
+      );
+      this.nsLog = log;
+      if (unlanded.length > 0)
+        this.log(`namespace journal: sending ${unlanded.length} creates queued before a restart`);
+      for (const c of unlanded) this.replay(c);
+      if (unlanded.length === 0) log.reset();
+    }
+  }
+
+  /** A create queued by an earlier run of this mount that never landed: queue it again. */
+  private replay(c: LoggedCreate): void {
+    const made = c.made as Made;
+    if (made.kind === "file") made.req = { ...made.req, open: false };
+    const owner = made.kind === "file" ? made.req : made;
+    this.createLocally({ uid: owner.uid, gid: owner.gid, pid: 0 }, c.parent, c.name, c.vino, made);
   }
 
   private firstReservation: Promise<void> = Promise.resolve();
@@ -86,6 +110,16 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
   /** Waits until queued changes of `vino` reached the service (write-back commits, fsync). */
   settle(vino: number): Promise<void> {
     return this.pending.settle([vino]);
+  }
+
+  /** For the write-back's commits: waits, or fails fast with UNAVAILABLE while the service is unreachable. */
+  settleForCommit(vino: number): Promise<void> {
+    return this.pending.settleUnlessUnreachable(vino);
+  }
+
+  /** Stops sending queued changes (forced unmount); the journal keeps them for the next mount. */
+  stopNamespace(): void {
+    this.pending.stop();
   }
 
   /** Waits until every queued namespace change reached the service (unmount). */
@@ -159,13 +193,22 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
     this.attrs.pin(vino, attr);
     if (made.kind === "dir") this.dirs.made(vino);
     this.localCreates++;
+    this.nsLog?.created({ vino, parent, name, made });
     this.pending.add({
       vino,
       parent,
       after: [parent],
       what: `${type} ${JSON.stringify(name)} (inode ${vino})`,
       run: async () => {
-        const res = await this.land(parent, name, vino, made);
+        let res: { attr: MetaAttr; handle?: string };
+        try {
+          res = await this.land(parent, name, vino, made);
+        } catch (err) {
+          // Refused by the service for good (logged and counted by the queue): not again after a restart.
+          if (err instanceof MetaError && !transient(err)) this.logLanded(vino);
+          throw err;
+        }
+        this.logLanded(vino);
         this.attrs.put(vino, res.attr);
         if (made.kind === "dir") this.dirs.landed(vino);
         onLanded?.(res.attr, res.handle);
@@ -175,6 +218,19 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
     this.dirs.add(parent, name, vino);
     this.remember(vino, parent, name);
     return { attr: this.kattr(attr, vino), entryTimeout: this.ttl, attrTimeout: this.ttl, generation: 0 };
+  }
+
+  private logLanded(vino: number): void {
+    if (!this.nsLog) return;
+    if (this.pending.size() <= 1) this.nsLog.reset();
+    else this.nsLog.landed(vino);
+  }
+
+  /** Already made under this name (a replay after a crash lost the "landed" line)? */
+  private async alreadyThere(parent: number, name: string, vino: number) {
+    const token = this.names.token(await this.scopeOf(parent), name);
+    const found = await this.session.call((c) => this.api.lookup(c, { parent, name: token })).catch(() => undefined);
+    return found?.attr.ino === vino ? found : undefined;
   }
 
   /** Sends a queued create; on EEXIST/ENOENT retries under a conflict name (see the top). */
@@ -189,6 +245,10 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
         return res;
       } catch (err) {
         const code = err instanceof MetaError ? err.code : undefined;
+        if (code === "EEXIST" || code === "EINVAL") {
+          const there = await this.alreadyThere(at, as, vino);
+          if (there) return there;
+        }
         if ((code !== "EEXIST" && code !== "ENOENT") || n > 5) throw err;
         const parentGone = code === "ENOENT" && at !== ROOT_INO;
         if (code === "ENOENT" && !parentGone) throw err;

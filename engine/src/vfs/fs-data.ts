@@ -63,6 +63,7 @@ export class MetaCommitSink implements CommitSink {
   constructor(
     private readonly session: MetaSession,
     private readonly events: CommitEvents,
+    /** Waits for the inode's queued create, or throws UNAVAILABLE while it cannot land (the write-back retries). */
     private readonly settle: Settle = settled,
   ) {}
 

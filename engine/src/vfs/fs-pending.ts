@@ -43,7 +43,7 @@ export class QueuedChangeFailedError extends Error {
 }
 
 /** Worth retrying: the service (or the link to it) is down, not refusing. */
-const transient = (err: unknown) =>
+export const transient = (err: unknown) =>
   err instanceof MetaError
     ? err.code === "UNAVAILABLE" || err.code === "STALE_SESSION"
     : (err as Error | undefined)?.name === "MetaTransportError";
@@ -57,6 +57,11 @@ export class PendingQueue {
   private inFlight = 0;
   private readonly slots: Array<() => void> = [];
   private landedCount = 0;
+  private stopped = false;
+  /** When a queued change last found the service unreachable (0: never). */
+  private unreachableAt = 0;
+  /** When a queued change last landed. */
+  private landedAt = 0;
   private retries = 0;
   private failedCount = 0;
 
@@ -88,7 +93,9 @@ export class PendingQueue {
       try {
         await this.runWithRetry(c);
         this.landedCount++;
+        this.landedAt = Date.now();
       } catch (err) {
+        if (this.stopped && transient(err)) throw err; // left queued (in the journal) by a forced unmount
         this.failedCount++;
         this.failures.set(c.vino, err as Error);
         this.log(`queued ${c.what} failed for good: ${(err as Error).message}`);
@@ -139,6 +146,40 @@ export class PendingQueue {
     return this.failures.get(vino);
   }
 
+  /**
+   * Like `settle` for one inode, but while its change is queued and the service was found
+   * unreachable in the last `withinMs`, throws UNAVAILABLE at once, and after `maxWaitMs` of
+   * waiting too (the write-back then counts the failure and retries on its own schedule).
+   */
+  async settleUnlessUnreachable(vino: number, withinMs = 10_000, maxWaitMs = 2000): Promise<void> {
+    const tail = this.tails.get(vino);
+    if (!tail) return this.settle([vino]);
+    const unreachable = () =>
+      new MetaError("UNAVAILABLE", `the create of inode ${vino} is still queued: metadata service unreachable`);
+    if (Date.now() - this.unreachableAt < withinMs) throw unreachable();
+    const done = tail.then(
+      () => "ok" as const,
+      () => "ok" as const,
+    );
+    // Keep waiting while the queue makes progress (a long queue over a slow link); give up when
+    // nothing has landed for `maxWaitMs` (the service is probably gone: the client is still retrying).
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const slow = new Promise<"slow">((r) => {
+        timer = setTimeout(() => r("slow"), maxWaitMs).unref();
+      });
+      const won = await Promise.race([done, slow]);
+      clearTimeout(timer);
+      if (won === "ok") return this.settle([vino]);
+      if (Date.now() - this.landedAt > maxWaitMs) throw unreachable();
+    }
+  }
+
+  /** Stops retrying (forced unmount): what is still queued stays in the journal for the next mount. */
+  stop(): void {
+    this.stopped = true;
+  }
+
   /** Waits until the queue is empty (unmount). */
   async drain(): Promise<void> {
     while (this.all.size > 0) await Promise.all([...this.all].map((p) => p.catch(() => undefined)));
@@ -160,11 +201,12 @@ export class PendingQueue {
       try {
         return await c.run();
       } catch (err) {
-        if (!transient(err)) throw err;
+        if (!transient(err) || this.stopped) throw err;
         this.retries++;
+        this.unreachableAt = Date.now();
         if (attempt === 1 || attempt % 20 === 0)
           this.log(`queued ${c.what}: service unreachable, kept queued (${(err as Error).message})`);
-        await new Promise((r) => setTimeout(r, wait));
+        await new Promise((r) => setTimeout(r, wait).unref());
         wait = Math.min(this.o.retryMaxMs, wait * 2);
       }
     }

@@ -108,12 +108,21 @@ async function mount(w: World, host: string): Promise<Mount> {
   session.downForMs = 200;
   const inodes = new InodeMap();
   let vfs: FilespaceVfs | undefined;
-  const settle = (v: number) => vfs?.settle(v) ?? Promise.resolve();
+  // as in run-mount: replayed commits wait until the VFS has replayed its namespace journal
+  let ready!: () => void;
+  const made = new Promise<void>((r) => (ready = r));
+  const settle = async (v: number) => {
+    await made;
+    await vfs?.settle(v);
+  };
   const extents = new CachedExtentSource(new MetaExtentSource(session, inodes, settle));
   const sink = new MetaCommitSink(
     session,
     { committed: (v, a) => vfs?.onCommitted(v, a), dropped: (v) => vfs?.onCommitted(v, undefined) },
-    settle,
+    async (v) => {
+      await made;
+      await vfs?.settleForCommit(v);
+    },
   );
   const data = await DataPath.open(
     {
@@ -133,7 +142,10 @@ async function mount(w: World, host: string): Promise<Mount> {
     extents,
     inodes,
     hostName: host,
+    namespaceLogDir: join(w.dir, `ns-${host}`),
+    log: (l) => process.env.N1_DEBUG && console.log(host, l),
   });
+  ready();
   await vfs.ready();
   const m = { vfs, data, session, client };
   w.mounts.push(m);
@@ -146,6 +158,16 @@ async function unmount(m: Mount): Promise<void> {
   await m.data.close();
   await m.session.close();
   m.client.close();
+}
+
+async function restartProxy(w: World, port: number): Promise<void> {
+  const [host, p] = w.server.address.split(":") as [string, string];
+  w.proxy = (await startDelayProxy({
+    listen: { host: "127.0.0.1", port },
+    target: { host, port: Number(p) },
+    delayMs: DELAY_MS,
+    handshake: false,
+  })) as Proxy;
 }
 
 async function writeFile(v: FilespaceVfs, parent: number, name: string, text: string): Promise<number> {
@@ -301,18 +323,35 @@ describe("FilespaceVfs over a 20 ms link", () => {
     expect(await list(a.vfs, ROOT_INO)).toEqual(["offline"]);
     expect((await list(a.vfs, d.attr.ino)).length).toBe(20);
 
-    const [host, p] = w.server.address.split(":") as [string, string];
-    w.proxy = (await startDelayProxy({
-      listen: { host: "127.0.0.1", port },
-      target: { host, port: Number(p) },
-      delayMs: DELAY_MS,
-      handshake: false,
-    })) as Proxy;
+    await restartProxy(w, port);
     await unmount(a);
     expect(a.vfs.namespaceStats()).toMatchObject({ queued: 0, failed: 0 });
     const b = await mount(w, "b");
     const off = await b.vfs.lookup(ctx, ROOT_INO, "offline");
     expect((await list(b.vfs, off.attr.ino)).length).toBe(20);
     expect(await readFile(b.vfs, off.attr.ino, "n7")).toBe("v7");
+  }, 60_000);
+
+  it("creates queued while the service is down survive a crash of the mount: the next mount sends them, then their data", async () => {
+    const a = await mount(w, "a");
+    expect(await list(a.vfs, ROOT_INO)).toEqual([]);
+    const port = w.proxy.address.port;
+    await w.proxy.close();
+    const d = await a.vfs.mkdir(ctx, ROOT_INO, "kept", 0o755);
+    const { entry, open } = await a.vfs.create(ctx, d.attr.ino, "fsynced.txt", 0o644, 0o101);
+    await a.vfs.write(ctx, entry.attr.ino, open.fh, 0, Buffer.from("survives"));
+    await a.vfs.fsync(ctx, entry.attr.ino, open.fh, false); // answers while the service is down
+    // "crash": the process is gone; only its cache directory (write-back log, namespace journal) is left
+    w.mounts.splice(w.mounts.indexOf(a), 1);
+    await a.data.close({ force: true });
+    a.client.close();
+    await restartProxy(w, port);
+
+    const again = await mount(w, "a"); // same cache directories
+    await again.vfs.drainNamespace();
+    await again.data.flush();
+    const b = await mount(w, "b");
+    const kept = await b.vfs.lookup(ctx, ROOT_INO, "kept");
+    expect(await readFile(b.vfs, kept.attr.ino, "fsynced.txt")).toBe("survives");
   }, 60_000);
 });
