@@ -59,6 +59,8 @@ const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
  */
 const READS: ReadonlySet<MetaMethod> = new Set<MetaMethod>([
   "version",
+  // Not journaled: a lease renewal must not queue behind a backlog of creates and commits.
+  "heartbeat",
   "lookup",
   "readdirplus",
   "readlink",
