@@ -169,15 +169,46 @@ export class BlockFetcher {
     const first = run[0]!.block;
     const range = this.codec.sealedRange(first * bs, run.length * bs);
     const promoted = run.some((p) => p.flight.promoted);
+    const stride = this.codec.sealedRange(0, bs).length;
+    // Consecutive blocks that opened fine, cached on disk as one file each (a tampered block
+    // fails alone and is never cached).
+    const good: Array<{ first: number; start: number; end: number }> = [];
+    let opened = 0; // blocks of the run opened so far, in order
+    const openNext = (from: Buffer) => {
+      const p = run[opened]!;
+      const start = opened * stride;
+      opened++;
+      const sealed = from.subarray(start, start + stride);
+      if (sealed.length === 0) {
+        settle(p, undefined, new Error("block lies beyond the end of the chunk"));
+        return;
+      }
+      try {
+        const plain = this.codec.openRange(chunkId, sealed, p.block);
+        this.stats.blocksFromStore++;
+        settle(p, plain);
+        const last = good[good.length - 1];
+        if (last && last.end === start) last.end = start + sealed.length;
+        else good.push({ first: p.block, start, end: start + sealed.length });
+      } catch (err) {
+        settle(p, undefined, err);
+      }
+    };
     // The body lands in a pooled buffer (see buffer-pool.ts), taken when the GET starts (not
     // while it waits in the queue) and given back once the blocks are opened and the run is
-    // written to the disk cache.
+    // written to the disk cache. Blocks are opened as their bytes arrive (streaming decode), so
+    // a reader waiting for the first block of a 4 MiB GET does not wait for its last byte.
     let buf: Buffer | undefined;
     const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () => {
-      buf = this.buffers.acquire(range.length);
+      const into = this.buffers.acquire(range.length);
+      buf = into;
       return this.store.get(chunkObjectKey(chunkId), {
         range: { offset: range.offset, length: range.length },
-        into: buf,
+        into,
+        onProgress: (bytes) => {
+          // full blocks only: a short last block is checked against the whole body below
+          while (opened < run.length && (opened + 1) * stride <= bytes) openNext(into);
+        },
       });
     });
     for (const p of run) p.flight.promoteTask = task.promote;
@@ -190,33 +221,12 @@ export class BlockFetcher {
       body = await task.promise;
     } catch (err) {
       release();
-      for (const p of run) settle(p, undefined, err);
+      for (const p of run.slice(opened)) settle(p, undefined, err);
       return;
     }
     this.stats.gets++;
     this.stats.getBytes += body.length;
-    const stride = this.codec.sealedRange(0, bs).length;
-    // Consecutive blocks that opened fine, cached on disk as one file each (a tampered block
-    // fails alone and is never cached).
-    const good: Array<{ first: number; start: number; end: number }> = [];
-    for (const p of run) {
-      const start = (p.block - first) * stride;
-      const sealed = body.subarray(start, start + stride);
-      if (sealed.length === 0) {
-        settle(p, undefined, new Error("block lies beyond the end of the chunk"));
-        continue;
-      }
-      try {
-        const plain = this.codec.openRange(chunkId, sealed, p.block);
-        this.stats.blocksFromStore++;
-        settle(p, plain);
-        const last = good[good.length - 1];
-        if (last && last.end === start) last.end = start + sealed.length;
-        else good.push({ first: p.block, start, end: start + sealed.length });
-      } catch (err) {
-        settle(p, undefined, err);
-      }
-    }
+    while (opened < run.length) openNext(body);
     const disk = this.disk;
     if (!disk || good.length === 0) {
       release();

@@ -5,7 +5,8 @@
  * them: a second copy, and a fresh allocation per GET (a fresh 4 MiB allocation costs tens of
  * milliseconds of page faults on small VMs, a reused buffer about one). Knowing the length from
  * Content-Length, the body is copied once, into the caller's reusable buffer when it offers one
- * (`GetOptions.into`) that is large enough, else into one allocation of the right size.
+ * (`GetOptions.into`) that is large enough, else into one allocation of the right size; as bytes
+ * land in the caller's buffer, `onProgress` tells it how many are final.
  */
 
 /** Bytes of `body` in one buffer: a view of `into` when it fits, else a fresh buffer. */
@@ -13,6 +14,7 @@ export async function readBody(
   body: AsyncIterable<Uint8Array>,
   contentLength: number | undefined,
   into?: Buffer,
+  onProgress?: (bytes: number) => void,
 ): Promise<Buffer> {
   if (contentLength === undefined || !Number.isSafeInteger(contentLength) || contentLength < 0) {
     const parts: Buffer[] = [];
@@ -30,6 +32,7 @@ export async function readBody(
     }
     out.set(chunk, pos);
     pos += chunk.byteLength;
+    if (out === into) onProgress?.(pos);
   }
   return out.subarray(0, pos);
 }

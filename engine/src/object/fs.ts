@@ -87,7 +87,8 @@ export class FileObjectStore implements ObjectStore {
       const { size } = await fh.stat();
       const [start, end] = clipRange(options?.range, size);
       const into = options?.into;
-      const out = into && into.length >= end - start ? into.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
+      const usingInto = into !== undefined && into.length >= end - start;
+      const out = usingInto ? into.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
       let done = 0;
       while (done < out.length) {
         throwIfAborted(options?.signal, key);
@@ -95,6 +96,7 @@ export class FileObjectStore implements ObjectStore {
         const { bytesRead } = await fh.read(out, done, want, start + done);
         if (bytesRead === 0) break; // cannot shrink: every write is a fresh inode
         done += bytesRead;
+        if (usingInto) options?.onProgress?.(done);
       }
       throwIfAborted(options?.signal, key);
       return out.subarray(0, done);

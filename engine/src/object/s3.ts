@@ -124,7 +124,9 @@ export class S3ObjectStore implements ObjectStore {
       );
       // In Node the body is the response stream; read it once into place (see body.ts).
       const stream = res.Body as AsyncIterable<Uint8Array> | undefined;
-      const bytes = stream ? await readBody(stream, res.ContentLength, options?.into) : Buffer.alloc(0);
+      const bytes = stream
+        ? await readBody(stream, res.ContentLength, options?.into, options?.onProgress)
+        : Buffer.alloc(0);
       throwIfAborted(signal, key);
       return bytes;
     } catch (err) {

@@ -54,6 +54,12 @@ export interface GetOptions extends CallOptions {
    * and return a fresh buffer. The caller must not reuse `into` while it still needs the result.
    */
   into?: Buffer;
+  /**
+   * Called as the body arrives, when it is being read into `into`: the first `bytes` bytes of
+   * `into` are final (lets the data path open blocks while the rest streams in). Backends may
+   * never call it; a retried GET may call it again from a lower count.
+   */
+  onProgress?: (bytes: number) => void;
 }
 
 export interface ByteRange {

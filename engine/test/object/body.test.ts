@@ -28,3 +28,15 @@ describe("readBody", () => {
     expect((await readBody(chunks(), 0)).length).toBe(0);
   });
 });
+
+describe("readBody progress", () => {
+  it("reports the bytes final in the caller's buffer as they land, and nothing without one", async () => {
+    const seen: number[] = [];
+    const into = Buffer.alloc(16);
+    await readBody(chunks("abc", "defg", "h"), 8, into, (n) => seen.push(n));
+    expect(seen).toEqual([3, 7, 8]);
+    const none: number[] = [];
+    await readBody(chunks("abc", "defg"), 7, undefined, (n) => none.push(n));
+    expect(none).toEqual([]);
+  });
+});
