@@ -22,6 +22,7 @@ import { BATCH_RPC, decodeResult, encodeCall, MAX_BATCH_CALLS, type WireBatchRes
 import { Coalescer, type QueuedCall } from "./coalesce.js";
 import { fromServiceError, isRetryableStatus, MetaTransportError } from "./errors.js";
 import { GetattrBatcher } from "./getattr-batcher.js";
+import { unpackEntries } from "./packed-entries.js";
 import { AUTH_HEADER, type MetaMethod, metaServiceConstructor, RPC_NAMES, SESSION_HEADER } from "./proto.js";
 import { MAX_MESSAGE_BYTES } from "./server.js";
 
@@ -231,8 +232,14 @@ export class MetaClient implements api.MetaApi {
     return this.#getattrs.submit(ctx, req);
   }
 
-  readdirplus(ctx: api.CallContext, req: api.ReaddirplusRequest): Promise<api.ReaddirplusResponse> {
-    return this.#call("readdirplus", ctx, req);
+  async readdirplus(ctx: api.CallContext, req: api.ReaddirplusRequest): Promise<api.ReaddirplusResponse> {
+    const res = await this.#call<api.ReaddirplusResponse & { packed?: Buffer }>("readdirplus", ctx, {
+      ...req,
+      packed: true,
+    });
+    if (res.packed === undefined) return res; // a server without packed pages
+    const entries = unpackEntries(res.packed);
+    return res.cookie === undefined ? { entries } : { entries, cookie: res.cookie };
   }
   readlink(ctx: api.CallContext, req: api.InoRequest): Promise<api.ReadlinkResponse> {
     return this.#call("readlink", ctx, req);

@@ -14,7 +14,7 @@
 import type { EventEmitter } from "node:events";
 import type { Http2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import type { CallContext, MetaApi } from "../api.js";
+import type { CallContext, MetaApi, ReaddirplusResponse } from "../api.js";
 import { MetaError } from "../errors.js";
 import {
   BATCH_RPC,
@@ -26,6 +26,7 @@ import {
   type WireBatchResult,
 } from "./batch.js";
 import { toServiceError } from "./errors.js";
+import { packEntries } from "./packed-entries.js";
 import {
   AUTH_HEADER,
   META_METHODS,
@@ -175,6 +176,8 @@ export class MetaGrpcServer {
         pending = Promise.reject(err);
       }
     }
+    if (method === "readdirplus" && (request as { packed?: boolean } | undefined)?.packed)
+      pending = pending.then((res) => packPage(res as ReaddirplusResponse));
     return pending.then(
       (response) => {
         this.#inFlight--;
@@ -215,6 +218,12 @@ export class MetaGrpcServer {
 }
 
 const RECEIVE_WINDOW_BYTES = 32 * 1024 * 1024;
+
+/** A readdirplus page in the packed wire form (the client asked for it). */
+function packPage(res: ReaddirplusResponse): { entries: never[]; packed: Buffer; cookie?: string } {
+  const packed = packEntries(res.entries);
+  return res.cookie === undefined ? { entries: [], packed } : { entries: [], packed, cookie: res.cookie };
+}
 
 /**
  * HTTP/2 grants a peer 64 KiB in flight per connection and stream until it is told otherwise,
