@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { PYTHON } from "../fuse/helpers.js";
 import { cleanupDir, type Filespace, type Mounted, mount, newFilespace, sh, sleep } from "./helpers.js";
 
@@ -71,6 +71,11 @@ print(json.dumps({"files": out, "small": synced[4], "smallOk": small_ok}))
 describe("crash of the mount process", () => {
   let fs: Filespace;
   let m: Mounted | undefined;
+
+  afterEach((ctx) => {
+    // the mount's own log is the first thing to read when a step fails
+    if (ctx.task.result?.state === "fail" && m) process.stderr.write(`--- mount log:\n${m.stderr()}\n`);
+  });
 
   afterAll(async () => {
     await m?.cleanup();

@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   CLI,
   cleanupDir,
@@ -67,6 +67,11 @@ describe("mount flags and by-mount-point commands", () => {
     await m.exited;
     m = undefined;
   }, 120_000);
+
+  afterEach((ctx) => {
+    // the mount's own log is the first thing to read when a step fails
+    if (ctx.task.result?.state === "fail" && m) process.stderr.write(`--- mount log:\n${m.stderr()}\n`);
+  });
 
   afterAll(async () => {
     await m?.cleanup();

@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PYTHON } from "../fuse/helpers.js";
 import { cleanupDir, type Filespace, type Mounted, manifest, mount, newFilespace, sh } from "./helpers.js";
 
@@ -56,6 +56,11 @@ describe("real tools on a real mount", () => {
     );
     m = await mount(fs);
   }, 180_000);
+
+  afterEach((ctx) => {
+    // the mount's own log is the first thing to read when a step fails
+    if (ctx.task.result?.state === "fail" && m) process.stderr.write(`--- mount log:\n${m.stderr()}\n`);
+  });
 
   afterAll(async () => {
     await m?.cleanup();
