@@ -367,7 +367,8 @@ export abstract class FilespaceVfsBase {
     // Creates this mount queued in the directory land first, so the service lists them.
     await this.pending.settle([vino]);
     await this.pending.settleChildren(vino);
-    const dir = await this.metaAttr(vino, true);
+    // The LOOKUP or GETATTR the kernel made just before (`ls` stats the directory first) will do.
+    const dir = this.attrs.fresh(vino) ?? (await this.metaAttr(vino, true));
     const scope = dir.nameScope ?? dir.ino;
     const self = this.entry(dir, vino);
     push(".", self);

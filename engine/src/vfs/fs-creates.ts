@@ -101,10 +101,15 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
   }
 
   private firstReservation: Promise<void> = Promise.resolve();
+  /** The root's attributes (its name scope): the first lookup of a fresh mount then costs one round trip, not two. */
+  private readonly rootAttr = this.metaAttr(ROOT_INO).then(
+    () => undefined,
+    () => undefined,
+  );
 
-  /** Settles when the first block of inode numbers is here (or reserving failed). */
-  ready(): Promise<void> {
-    return this.firstReservation;
+  /** Settles when the first block of inode numbers and the root's attributes are here (or failed). */
+  async ready(): Promise<void> {
+    await Promise.all([this.firstReservation, this.rootAttr]);
   }
 
   /** Waits until queued changes of `vino` reached the service (write-back commits, fsync). */
