@@ -3,6 +3,7 @@
  * `flush` with inode ids and sizes, and plugs in the metadata client as ExtentSource and
  * CommitSink. Reads lay the write-back overlay (read-your-writes) over stored data.
  */
+import type { WriteBackLogKeys } from "../crypto/writeback-log-key.js";
 import type { ObjectStore } from "../object/types.js";
 import { DiskBlockCache } from "./block-cache/disk.js";
 import { MemoryBlockCache } from "./block-cache/memory.js";
@@ -24,6 +25,8 @@ export interface DataPathDeps {
   cacheDir?: string;
   /** Write-back log directory (must be on local disk, survives restarts). */
   logDir: string;
+  /** Seal the write-back log at rest (see WriteBackDeps.logKeys). */
+  logKeys?: WriteBackLogKeys;
   sequenceHint?: SequenceHint;
 }
 
@@ -46,7 +49,14 @@ export class DataPath {
     const reader = new DataReader(deps.extents, fetcher, deps.codec.blockSize);
     const prefetcher = new Prefetcher(reader, config, deps.sequenceHint);
     const writeBack = await WriteBack.open(
-      { dir: deps.logDir, store: deps.store, codec: deps.codec, sink: deps.sink, newChunkId: deps.newChunkId },
+      {
+        dir: deps.logDir,
+        store: deps.store,
+        codec: deps.codec,
+        sink: deps.sink,
+        newChunkId: deps.newChunkId,
+        logKeys: deps.logKeys,
+      },
       config,
     );
     return new DataPath(memory, disk, scheduler, fetcher, reader, prefetcher, writeBack);
@@ -127,6 +137,12 @@ export class DataPath {
       },
       disk: this.disk?.getStats(),
       fetch: { ...this.fetcher.stats },
+      /** Pooled GET buffers: allocated over the mount's life (first-touch cost), in use, idle. */
+      buffers: {
+        allocated: this.fetcher.buffers.allocated,
+        inUse: this.fetcher.buffers.inUse,
+        idle: this.fetcher.buffers.idle,
+      },
       prefetch: { ...this.prefetcher.stats, accuracy: { ...this.memory.accuracy } },
       writeBack: this.writeBack.stats(),
     };
