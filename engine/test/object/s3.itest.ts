@@ -31,6 +31,31 @@ describe("s3 backend", () => {
     await Promise.all([inner.close(), outer.close()]);
   });
 
+  it("reads a ranged GET body into the caller's buffer, reporting progress as it lands", async () => {
+    const store = await openObjectStore(s3.url("into/"), { s3: s3.credentials });
+    const body = Buffer.alloc(3 << 20);
+    for (let i = 0; i < body.length; i += 4096) body.writeUInt32BE(i, i);
+    await store.put("big", body);
+    const into = Buffer.alloc(4 << 20);
+    const seen: number[] = [];
+    const got = await store.get("big", {
+      range: { offset: 1000, length: 2 << 20 },
+      into,
+      onProgress: (n) => seen.push(n),
+    });
+    expect(got.equals(body.subarray(1000, 1000 + (2 << 20)))).toBe(true);
+    expect(got.buffer).toBe(into.buffer); // no allocation of its own
+    expect(seen.length).toBeGreaterThan(1); // the body arrived in several socket reads
+    expect(seen.every((n, i) => i === 0 || n > seen[i - 1]!)).toBe(true);
+    expect(seen.at(-1)).toBe(2 << 20);
+    // a buffer too small is ignored rather than overrun
+    const small = Buffer.alloc(16);
+    const whole = await store.get("big", { into: small });
+    expect(whole.equals(body)).toBe(true);
+    expect(whole.buffer).not.toBe(small.buffer);
+    await store.close();
+  });
+
   it("maps a dead endpoint to a transient error, and the default retry layer gives up within budget", async () => {
     const dead = s3.url().replace(/127\.0\.0\.1%3A\d+/, "127.0.0.1%3A1");
     const bare = await openObjectStore(dead, { s3: s3.credentials, retry: false });
