@@ -181,7 +181,10 @@ export abstract class FilespaceVfsBase {
    */
   protected entry(a: MetaAttr, vino: number, ttlS = this.ttl): Entry {
     this.learn(vino, a, ttlS * 1000);
-    return { attr: this.kattr(a, vino), entryTimeout: ttlS, attrTimeout: ttlS, generation: 0 };
+    // A directory's name → inode binding may live as long as a listing: path walks (a frame
+    // sequence in frames/) then do not pay a LOOKUP of every directory each second.
+    const entryTimeout = a.type === "dir" ? Math.max(ttlS, this.listingTtl) : ttlS;
+    return { attr: this.kattr(a, vino), entryTimeout, attrTimeout: ttlS, generation: 0 };
   }
 
   /** Caches attributes from the service; a file whose content changed loses its cached extents. */

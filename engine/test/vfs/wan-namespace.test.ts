@@ -124,8 +124,15 @@ async function mount(w: World, host: string): Promise<Mount> {
       await vfs?.settleForCommit(v);
     },
   );
+  // A write-back log sealed with the filespace keyring replays after a "crash" (where the data
+  // path has that option; a process-local key otherwise).
+  const logKeys = await import("../../src/crypto/writeback-log-key.js").then(
+    (m: { writeBackLogKeys?: (k: Keyring) => unknown }) => m.writeBackLogKeys?.(w.keyring),
+    () => undefined,
+  );
   const data = await DataPath.open(
     {
+      ...(logKeys ? { logKeys: logKeys as never } : {}),
       store: w.store,
       codec: new ChunkCodec(w.keyring),
       extents,
