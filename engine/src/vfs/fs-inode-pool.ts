@@ -6,12 +6,6 @@
  * skips them; an inode number is cheap).
  */
 import { randomUUID } from "node:crypto";
-import type { CallContext } from "../meta/api.js";
-
-/** The slice of the metadata API the pool needs (interface item 1 of the session contract). */
-export interface InodeReserver {
-  reserveInodes(ctx: CallContext, req: { requestId: string; count: number }): Promise<{ first: number; count: number }>;
-}
 
 export interface InodePoolOptions {
   /** Numbers asked for per reservation (1–10,000). */
@@ -24,8 +18,8 @@ export class InodePool {
   private readonly ranges: Array<{ next: number; end: number }> = [];
   private left = 0;
   private refilling: Promise<void> | undefined;
-  /** Set when the service cannot reserve (an older service): creates then go to it directly. */
-  unsupported = false;
+  /** No background refill before then (a failed reservation backs off instead of costing every create a call). */
+  private quietUntil = 0;
 
   constructor(
     private readonly reserve: (count: number, requestId: string) => Promise<{ first: number; count: number }>,
@@ -42,7 +36,7 @@ export class InodePool {
       this.left--;
       if (r.next >= r.end) this.ranges.shift();
     }
-    if (this.left < this.o.lowWater) void this.refill().catch(() => undefined);
+    if (this.left < this.o.lowWater && Date.now() >= this.quietUntil) void this.refill().catch(() => undefined);
     return ino;
   }
 
@@ -68,7 +62,8 @@ export class InodePool {
           this.left += got.count;
         }
       } catch (err) {
-        this.log(`reserving inode numbers failed: ${(err as Error).message}`);
+        this.quietUntil = Date.now() + 5000;
+        this.log(`reserving inode numbers failed (creates ask the service meanwhile): ${(err as Error).message}`);
         throw err;
       } finally {
         this.refilling = undefined;
