@@ -29,20 +29,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { blockKey } from "../types.js";
-
-const LEGACY_NAME = /^([A-Za-z0-9_-]+)\.(\d+)\.(\d+)$/;
-const RUN_NAME = /^([A-Za-z0-9_-]+)\.(\d+)\.(\d+)x(\d+)\.(\d+)$/;
-const SAFE_ID = /^[A-Za-z0-9_-]+$/;
-
-interface Run {
-  chunkId: string;
-  first: number;
-  count: number;
-  /** Bytes per block in the file (all but the last block are exactly this long). */
-  stride: number;
-  size: number;
-  name: string;
-}
+import { isSafeChunkId, type Run, runName, runOf } from "./run-name.js";
 
 export interface DiskCacheStats {
   bytes: number;
@@ -68,19 +55,6 @@ export interface DiskCacheOptions {
    * slow disk at a fast link's rate; each pending run also holds its GET buffer).
    */
   maxPendingWriteBytes?: number;
-}
-
-function runOf(name: string): Run | undefined {
-  const m = RUN_NAME.exec(name);
-  if (m) {
-    const run = { chunkId: m[1]!, first: Number(m[2]), count: Number(m[3]), stride: Number(m[4]), size: Number(m[5]) };
-    if (run.count < 1 || run.size > run.count * run.stride || run.size <= (run.count - 1) * run.stride)
-      return undefined;
-    return { ...run, name };
-  }
-  const l = LEGACY_NAME.exec(name);
-  if (!l) return undefined;
-  return { chunkId: l[1]!, first: Number(l[2]), count: 1, stride: Number(l[3]), size: Number(l[3]), name };
 }
 
 export class DiskBlockCache {
@@ -248,7 +222,7 @@ export class DiskBlockCache {
    */
   putRun(chunkId: string, first: number, count: number, stride: number, sealed: Buffer): Promise<boolean> {
     const shapeOk = count >= 1 && sealed.length > (count - 1) * stride && sealed.length <= count * stride;
-    if (!SAFE_ID.test(chunkId) || !shapeOk) return Promise.resolve(false);
+    if (!isSafeChunkId(chunkId) || !shapeOk) return Promise.resolve(false);
     let cached = 0;
     for (let b = first; b < first + count; b++) if (this.has(chunkId, b)) cached++;
     if (cached === count) return Promise.resolve(false);
@@ -263,10 +237,7 @@ export class DiskBlockCache {
       count,
       stride,
       size: sealed.length,
-      name:
-        count === 1
-          ? `${chunkId}.${first}.${sealed.length}`
-          : `${chunkId}.${first}.${count}x${stride}.${sealed.length}`,
+      name: runName(chunkId, first, count, stride, sealed.length),
     };
     const write = this.write(run, sealed).finally(() => {
       this.pendingWriteBytes -= sealed.length;
