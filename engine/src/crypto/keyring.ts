@@ -25,6 +25,7 @@ export const SUBKEY_LABELS = {
   symlinkSeal: "filespaces/v1/symlink-seal",
   metaAtRest: "filespaces/v1/meta-at-rest",
   headerAuth: "filespaces/v1/header-auth",
+  writeBackLog: "filespaces/v1/writeback-log",
 } as const;
 export type SubkeyPurpose = keyof typeof SUBKEY_LABELS;
 

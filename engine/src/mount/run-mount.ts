@@ -14,6 +14,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { ChunkCodec, newChunkId } from "../crypto/chunk.js";
 import { NameSealer } from "../crypto/names.js";
+import { writeBackLogKeys } from "../crypto/writeback-log-key.js";
 import { parseDataPathConfig } from "../data/config.js";
 import { DataPath } from "../data/data-path.js";
 import { CachedExtentSource } from "../data/extent-cache.js";
@@ -136,6 +137,7 @@ export async function runMount(
         newChunkId,
         cacheDir: join(cacheDir, "blocks"),
         logDir: join(cacheDir, "writeback"),
+        logKeys: writeBackLogKeys(keyring),
         sequenceHint: (ino, count) => (vfs ? vfs.predictNext(ino, count) : Promise.resolve([])),
       },
       config,

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChunkCodec, Keyring, newChunkId } from "../../src/crypto/index.js";
+import { ChunkCodec, Keyring, newChunkId, writeBackLogKeys } from "../../src/crypto/index.js";
 import {
   type CommitOptions,
   type CommitSink,
@@ -16,6 +16,9 @@ import { MemoryObjectStore } from "../../src/object/memory.js";
 import type { GetOptions, ObjectStore, PutOptions } from "../../src/object/types.js";
 
 let storeCounter = 0;
+
+/** Write-back log keys of one test keyring, shared by every open in this process (replay works). */
+export const logKeys = writeBackLogKeys(Keyring.generate());
 
 /**
  * A memory store behind the object layer's latency wrapper (round trip `latencyMs`, split

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DataPath, parseDataPathConfig } from "../../src/data/index.js";
-import { MemoryMeta, makeCodec, newChunkId, pattern, TestStore, tempDir } from "./helpers.js";
+import { logKeys, MemoryMeta, makeCodec, newChunkId, pattern, TestStore, tempDir } from "./helpers.js";
 
 type Op =
   | { kind: "write"; offset: number; length: number; seed: number }
@@ -45,7 +45,7 @@ async function runModel(ops: Op[]): Promise<void> {
   const meta = new MemoryMeta();
   const open = () =>
     DataPath.open(
-      { store, codec, extents: meta, sink: meta, newChunkId, logDir: logDir.path, cacheDir: cacheDir.path },
+      { store, codec, extents: meta, sink: meta, newChunkId, logDir: logDir.path, cacheDir: cacheDir.path, logKeys },
       config,
     );
   const ino = 1;

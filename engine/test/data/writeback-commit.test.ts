@@ -18,7 +18,7 @@ import {
   WriteBack,
   type WriteBackKnobs,
 } from "../../src/data/index.js";
-import { MemoryMeta, makeCodec, newChunkId, pattern, TestStore, tempDir } from "./helpers.js";
+import { logKeys, MemoryMeta, makeCodec, newChunkId, pattern, TestStore, tempDir } from "./helpers.js";
 
 const knobs: WriteBackKnobs = {
   chunkBytes: 256 * 1024,
@@ -85,7 +85,7 @@ describe("WriteBack commits", () => {
     const store = new TestStore();
     const codec = makeCodec();
     const open = (k: Partial<WriteBackKnobs> = {}) =>
-      WriteBack.open({ dir: dir.path, store, codec, sink, newChunkId }, { ...knobs, ...k });
+      WriteBack.open({ dir: dir.path, store, codec, sink, newChunkId, logKeys }, { ...knobs, ...k });
     /** The committed file as another client sees it. */
     const stored = (ino: number) => {
       const cache = new MemoryBlockCache(64 << 20);

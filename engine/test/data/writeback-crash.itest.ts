@@ -5,8 +5,10 @@
  * (a record torn by the kill is cut, never half-applied).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { Keyring, writeBackLogKeys } from "../../src/crypto/index.js";
 import { BlockFetcher, DataReader, MemoryBlockCache, RequestScheduler, WriteBack } from "../../src/data/index.js";
 import { MemoryMeta, makeCodec, newChunkId, TestStore, tempDir } from "./helpers.js";
 
@@ -23,10 +25,16 @@ describe("write-back survives SIGKILL of the mount process", () => {
   it("commits everything fsynced and a clean prefix of the rest", async () => {
     const dir = tempDir("wb-crash");
     cleanups.push(dir.cleanup);
-    const proc: ChildProcess = spawn(process.execPath, [child, dir.path, String(RECORD), String(SYNCED)], {
-      stdio: ["ignore", "pipe", "inherit"],
-      detached: true,
-    });
+    const key = randomBytes(32);
+    const logKeys = writeBackLogKeys(new Keyring([[1, key]]));
+    const proc: ChildProcess = spawn(
+      process.execPath,
+      [child, dir.path, String(RECORD), String(SYNCED), key.toString("hex")],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+        detached: true,
+      },
+    );
     cleanups.push(() => {
       try {
         process.kill(-proc.pid!, "SIGKILL");
@@ -50,7 +58,7 @@ describe("write-back survives SIGKILL of the mount process", () => {
     const meta = new MemoryMeta();
     const codec = makeCodec();
     const wb = await WriteBack.open(
-      { dir: dir.path, store, codec, sink: meta, newChunkId },
+      { dir: dir.path, store, codec, sink: meta, newChunkId, logKeys },
       {
         chunkBytes: 1 << 20,
         segmentBytes: 1 << 20,

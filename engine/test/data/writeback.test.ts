@@ -10,7 +10,7 @@ import {
   WriteBackFullError,
   type WriteBackKnobs,
 } from "../../src/data/index.js";
-import { MemoryMeta, makeCodec, newChunkId, pattern, TestStore, tempDir } from "./helpers.js";
+import { logKeys, MemoryMeta, makeCodec, newChunkId, pattern, TestStore, tempDir } from "./helpers.js";
 
 const knobs: WriteBackKnobs = {
   chunkBytes: 64 * 1024,
@@ -29,7 +29,7 @@ function env() {
   const codec = makeCodec();
   const meta = new MemoryMeta();
   const open = (k: Partial<WriteBackKnobs> = {}, s = store) =>
-    WriteBack.open({ dir: dir.path, store: s, codec, sink: meta, newChunkId }, { ...knobs, ...k });
+    WriteBack.open({ dir: dir.path, store: s, codec, sink: meta, newChunkId, logKeys }, { ...knobs, ...k });
   const reader = () =>
     new DataReader(
       meta,

@@ -27,6 +27,7 @@
  */
 import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { ephemeralWriteBackLogKeys, type WriteBackLogKeys } from "../../crypto/writeback-log-key.js";
 import type { ObjectStore } from "../../object/types.js";
 import type { DataPathConfig } from "../config.js";
 import { WriteBackClosedError, WriteBackFullError } from "../errors.js";
@@ -60,6 +61,11 @@ export interface WriteBackDeps {
   codec: BlockCodec;
   sink: CommitSink;
   newChunkId: () => string;
+  /**
+   * Keys that seal the log at rest (from the unlocked keyring: `writeBackLogKeys`). Omitted:
+   * a process-local key, for tests and benchmarks; such a log cannot be replayed by a restart.
+   */
+  logKeys?: WriteBackLogKeys;
 }
 
 export interface WriteBackStats {
@@ -87,6 +93,7 @@ export class WriteBack {
   private stopped = false;
   private closed = false;
   private lastError: unknown;
+  private readonly logKeys: WriteBackLogKeys;
   private readonly counters = { pendingChunks: 0, uploadedChunks: 0, uploadedBytes: 0, commits: 0, retries: 0 };
 
   private constructor(
@@ -94,6 +101,7 @@ export class WriteBack {
     private readonly knobs: WriteBackKnobs,
   ) {
     this.uploadPool = new SlotPool(knobs.uploadConcurrency, () => this.stopped);
+    this.logKeys = deps.logKeys ?? ephemeralWriteBackLogKeys();
   }
 
   /** Open the log directory; replays and resumes whatever a previous process left pending. */
@@ -116,7 +124,7 @@ export class WriteBack {
     }
     found.sort((a, b) => a.seq - b.seq);
     for (const { seq, id } of found) {
-      const seg = Segment.replay(deps.dir, seq, id);
+      const seg = Segment.replay(deps.dir, seq, id, wb.logKeys);
       wb.segments.push(seg);
       for (const rec of seg.records) wb.overlay.apply(seg, rec);
       wb.nextSeq = seq + 1;
@@ -125,7 +133,7 @@ export class WriteBack {
       for (const step of planSteps(seg.records)) if (seg.done.has(step.index)) wb.release(seg, step);
       wb.seal(seg);
     }
-    wb.active = Segment.create(deps.dir, wb.nextSeq++);
+    wb.active = Segment.create(deps.dir, wb.nextSeq++, wb.logKeys);
     wb.segments.push(wb.active);
     return wb;
   }
@@ -236,7 +244,7 @@ export class WriteBack {
     this.flushTimer = undefined;
     if (this.active.records.length === 0 || this.closed) return;
     const full = this.active;
-    this.active = Segment.create(this.deps.dir, this.nextSeq++);
+    this.active = Segment.create(this.deps.dir, this.nextSeq++, this.logKeys);
     this.segments.push(this.active);
     this.seal(full);
   }
