@@ -5,8 +5,7 @@
  * log are scanned for every canary in every form (plain, base64 at all alignments, hex, UTF-16,
  * inside anything that inflates). The first scan runs while uploads cannot land (the store's
  * chunks/ directory is made immutable with chattr, which stops root too), so the write-back log
- * provably holds the records being scanned (today it holds plaintext: a known bug, marked
- * `.fails` below); the second after the uploads drained and unmount.
+ * provably holds the records being scanned; the second after the uploads drained and unmount.
  */
 
 import { execFileSync } from "node:child_process";
@@ -83,10 +82,9 @@ for fd in [os.open(p, os.O_RDONLY)]:
     await scan("store (mounted, uploads held)", fs.storeDir);
   }, 120_000);
 
-  // KNOWN BUG, owner: write-back (engine/src/data/writeback, segment.ts): log segments hold
-  // file content in plaintext (seen: the text and compressible canaries, form "plain", in
-  // writeback/seg-*.log). Remove `.fails` once records are sealed at rest.
-  it.fails("the queued write-back log and the cache dir hold no canary (content sealed at rest)", async () => {
+  // The log's record data is sealed at rest (engine/src/data/writeback/segment.ts); its clear
+  // header fields (ino, offsets, sizes, mtime) hold no canary.
+  it("the queued write-back log and the cache dir hold no canary (content sealed at rest)", async () => {
     if (!m) throw new Error("no mount");
     await scan("cache dir with a queued write-back log (mounted)", m.cacheDir);
   }, 120_000);
