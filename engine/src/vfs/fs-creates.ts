@@ -47,6 +47,12 @@ type Made =
       gid: number;
     };
 
+/** The request fields of a `Made` (without its tag). */
+function fields<T extends { kind: string }>(made: T): Omit<T, "kind"> {
+  const { kind: _kind, ...rest } = made;
+  return rest;
+}
+
 export interface NamespaceStats {
   queued: number;
   inFlight: number;
@@ -112,9 +118,9 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
     await Promise.all([this.firstReservation, this.rootAttr]);
   }
 
-  /** Waits until queued changes of `vino` reached the service (write-back commits, fsync). */
+  /** Waits until the queued create of `vino` reached the service (the data path's extents). */
   settle(vino: number): Promise<void> {
-    return this.pending.settle([vino]);
+    return this.pending.settleCreate(vino);
   }
 
   /** For the write-back's commits: waits, or fails fast with UNAVAILABLE while the service is unreachable. */
@@ -203,6 +209,7 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
       vino,
       parent,
       after: [parent],
+      creates: true,
       what: `${type} ${JSON.stringify(name)} (inode ${vino})`,
       run: async () => {
         let res: { attr: MetaAttr; handle?: string };
@@ -314,7 +321,7 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
       await this.pending.settle([parent]);
       const sealed = this.names.seal(await this.scopeOf(parent), name);
       const res = await this.session.call((c) =>
-        this.api.mknod(c, { requestId: rid(), parent: loc.ino, name: sealed, ...made }),
+        this.api.mknod(c, { requestId: rid(), parent: loc.ino, name: sealed, ...fields(made) }),
       );
       return this.made(parent, name, res.attr);
     });
@@ -330,7 +337,7 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
       await this.pending.settle([parent]);
       const sealed = this.names.seal(await this.scopeOf(parent), name);
       const res = await this.session.call((c) =>
-        this.api.mkdir(c, { requestId: rid(), parent: loc.ino, name: sealed, ...made }),
+        this.api.mkdir(c, { requestId: rid(), parent: loc.ino, name: sealed, ...fields(made) }),
       );
       const entry = this.made(parent, name, res.attr);
       this.dirs.made(res.attr.ino);
@@ -352,7 +359,7 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
       await this.pending.settle([parent]);
       const sealed = this.names.seal(await this.scopeOf(parent), name);
       const res = await this.session.call((c) =>
-        this.api.symlink(c, { requestId: rid(), parent: loc.ino, name: sealed, ...made }),
+        this.api.symlink(c, { requestId: rid(), parent: loc.ino, name: sealed, ...fields(made) }),
       );
       this.linkLength.set(res.attr.ino, Buffer.byteLength(target));
       return this.made(parent, name, res.attr);

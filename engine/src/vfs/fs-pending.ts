@@ -27,6 +27,8 @@ export interface QueuedChange {
   run(): Promise<void>;
   /** Short description for log lines. */
   what: string;
+  /** This change makes the inode (the data path waits for these only, see `settleCreate`). */
+  creates?: boolean;
 }
 
 export interface PendingStats {
@@ -52,6 +54,8 @@ export class PendingQueue {
   /** Per inode: settles when its last queued change has landed (rejects if one failed). */
   private readonly tails = new Map<number, Promise<void>>();
   private readonly byParent = new Map<number, Set<Promise<void>>>();
+  /** Per inode: its queued create. */
+  private readonly creations = new Map<number, Promise<void>>();
   private readonly failures = new Map<number, Error>();
   private readonly all = new Set<Promise<void>>();
   private inFlight = 0;
@@ -97,7 +101,7 @@ export class PendingQueue {
       } catch (err) {
         if (this.stopped && transient(err)) throw err; // left queued (in the journal) by a forced unmount
         this.failedCount++;
-        this.failures.set(c.vino, err as Error);
+        if (c.creates) this.failures.set(c.vino, err as Error);
         this.log(`queued ${c.what} failed for good: ${(err as Error).message}`);
         throw err;
       } finally {
@@ -106,6 +110,7 @@ export class PendingQueue {
     })();
     p.catch(() => undefined);
     this.tails.set(c.vino, p);
+    if (c.creates) this.creations.set(c.vino, p);
     this.all.add(p);
     let siblings: Set<Promise<void>> | undefined;
     if (c.parent !== undefined) {
@@ -116,6 +121,7 @@ export class PendingQueue {
     const done = () => {
       this.all.delete(p);
       if (this.tails.get(c.vino) === p) this.tails.delete(c.vino);
+      if (this.creations.get(c.vino) === p) this.creations.delete(c.vino);
       if (siblings && c.parent !== undefined) {
         siblings.delete(p);
         if (siblings.size === 0 && this.byParent.get(c.parent) === siblings) this.byParent.delete(c.parent);
@@ -135,6 +141,19 @@ export class PendingQueue {
     }
   }
 
+  /**
+   * Waits until the inode's queued create (only: not the changes queued behind it) has landed;
+   * throws if it failed for good. The data path uses this: a queued utimes waits for the
+   * write-back flush, so commits waiting for it would wait for themselves.
+   */
+  async settleCreate(vino: number): Promise<void> {
+    const p = this.creations.get(vino);
+    if (p) await p.catch(() => undefined);
+    const failed = this.failures.get(vino);
+    if (failed)
+      throw new QueuedChangeFailedError(`inode ${vino} was never created: ${failed.message}`, { cause: failed });
+  }
+
   /** Waits until every queued create of a name in `dir` has landed (or failed). */
   async settleChildren(dir: number): Promise<void> {
     const set = this.byParent.get(dir);
@@ -147,13 +166,13 @@ export class PendingQueue {
   }
 
   /**
-   * Like `settle` for one inode, but while its change is queued and the service was found
+   * Like `settleCreate`, but while the create is queued and the service was found
    * unreachable in the last `withinMs`, throws UNAVAILABLE at once, and after `maxWaitMs` of
    * waiting too (the write-back then counts the failure and retries on its own schedule).
    */
   async settleUnlessUnreachable(vino: number, withinMs = 10_000, maxWaitMs = 2000): Promise<void> {
-    const tail = this.tails.get(vino);
-    if (!tail) return this.settle([vino]);
+    const tail = this.creations.get(vino);
+    if (!tail) return this.settleCreate(vino);
     const unreachable = () =>
       new MetaError("UNAVAILABLE", `the create of inode ${vino} is still queued: metadata service unreachable`);
     if (Date.now() - this.unreachableAt < withinMs) throw unreachable();
@@ -170,7 +189,7 @@ export class PendingQueue {
       });
       const won = await Promise.race([done, slow]);
       clearTimeout(timer);
-      if (won === "ok") return this.settle([vino]);
+      if (won === "ok") return this.settleCreate(vino);
       if (Date.now() - this.landedAt > maxWaitMs) throw unreachable();
     }
   }

@@ -99,6 +99,7 @@ describe("PendingQueue", () => {
       vino: 4,
       after: [],
       what: "refused",
+      creates: true,
       run: async () => {
         throw new MetaError("EDQUOT", "quota");
       },

@@ -177,12 +177,19 @@ async function restartProxy(w: World, port: number): Promise<void> {
   })) as Proxy;
 }
 
-async function writeFile(v: FilespaceVfs, parent: number, name: string, text: string): Promise<number> {
+async function writeFile(
+  v: FilespaceVfs,
+  parent: number,
+  name: string,
+  text: string,
+  mtimeMs?: number,
+): Promise<number> {
   expect(await code(v.lookup(ctx, parent, name))).toBe("ENOENT");
   const { entry, open } = await v.create(ctx, parent, name, 0o644, 0o101);
   await v.write(ctx, entry.attr.ino, open.fh, 0, Buffer.from(text));
   await v.flush(ctx, entry.attr.ino, open.fh, 0n);
   void v.release(ctx, entry.attr.ino, open.fh); // the kernel sends RELEASE without the caller waiting
+  if (mtimeMs !== undefined) await v.setattr(ctx, entry.attr.ino, { mtimeMs, mode: 0o640 }); // tar's utimes + chmod
   return entry.attr.ino;
 }
 
@@ -229,7 +236,9 @@ describe("FilespaceVfs over a 20 ms link", () => {
     const t0 = performance.now();
     expect(await code(a.vfs.lookup(ctx, ROOT_INO, "tree"))).toBe("ENOENT"); // the kernel asks first
     const dir = await a.vfs.mkdir(ctx, ROOT_INO, "tree", 0o755);
-    for (const n of names) await writeFile(a.vfs, dir.attr.ino, n, `content of ${n}`);
+    // every other file gets tar's utimes + chmod right after close (queued behind its create)
+    for (const [i, n] of names.entries())
+      await writeFile(a.vfs, dir.attr.ino, n, `content of ${n}`, i % 2 ? 1_600_000_000_000 : undefined);
     const answered = performance.now() - t0;
     await unmount(a);
     const landed = performance.now() - t0;
@@ -238,6 +247,7 @@ describe("FilespaceVfs over a 20 ms link", () => {
     expect(landed).toBeLessThan(15_000);
     // ≥ 3,000 calls (create, commit, release per file); one by one that is ≥ 60 s at 20 ms
     expect(w.rpcs.get("create")).toBe(1000);
+    expect(w.rpcs.get("setattr")).toBe(500);
     expect(landed / (2 * DELAY_MS)).toBeLessThan(400);
     expect(a.vfs.namespaceStats()).toMatchObject({ queued: 0, failed: 0, conflicts: 0 });
     expect(a.vfs.namespaceStats().localCreates).toBe(1001);
@@ -246,6 +256,9 @@ describe("FilespaceVfs over a 20 ms link", () => {
     const tree = await b.vfs.lookup(ctx, ROOT_INO, "tree");
     expect((await list(b.vfs, tree.attr.ino)).sort()).toEqual(names);
     expect(await readFile(b.vfs, tree.attr.ino, "f0777")).toBe("content of f0777");
+    const touched = await b.vfs.lookup(ctx, tree.attr.ino, "f0777");
+    expect(touched.attr.mtimeMs).toBe(1_600_000_000_000);
+    expect(touched.attr.mode & 0o777).toBe(0o640);
   }, 60_000);
 
   it("ls -l of a cold 1,000-entry directory: a handful of rpcs; open + first read: lookup and extents only", async () => {
