@@ -267,10 +267,12 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
             ? { mtime: changes.mtimeMs }
             : {}),
       };
-      const send = async () => {
+      // Explicit times land after the file's pending writes, or a later commit would overwrite them.
+      const writesFirst = async () => {
         if (times && this.data.writeBack.pendingSize(ino) !== undefined) await this.flusher.request();
-        return this.session.call((c) => this.api.setattr(c, { requestId: rid(), ...req }));
       };
+      const requestId = rid();
+      const send = () => this.session.call((c) => this.api.setattr(c, { requestId, ...req }));
       if (this.pending.pending(ino)) {
         // Right behind a queued create (tar's chmod/utimes): applied here, queued for the service.
         const now = Date.now();
@@ -288,6 +290,7 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
           vino: ino,
           after: [],
           what: `setattr of inode ${ino}`,
+          before: () => writesFirst().catch(() => undefined),
           run: async () => {
             const res = await send();
             this.attrs.put(ino, res.attr);
@@ -295,6 +298,7 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
         });
         return this.kattr({ ...local, ...changed }, ino);
       }
+      await writesFirst();
       const res = await send();
       this.learn(ino, res.attr);
       return this.kattr(res.attr, ino);

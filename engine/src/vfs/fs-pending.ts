@@ -21,12 +21,14 @@ export interface QueuedChange {
   vino: number;
   /** The directory a create puts a name in (listings of it wait). */
   parent?: number;
-  /** Inodes whose queued changes must land first. */
+  /** Inodes whose queued creates must land first. */
   after: number[];
   /** Does the work; throws MetaError when the service refuses. */
   run(): Promise<void>;
   /** Short description for log lines. */
   what: string;
+  /** Waited for before the change takes one of the in-flight slots (e.g. a write-back flush). */
+  before?: () => Promise<void>;
   /** This change makes the inode (the data path waits for these only, see `settleCreate`). */
   creates?: boolean;
 }
@@ -89,10 +91,15 @@ export class PendingQueue {
   }
 
   add(c: QueuedChange): void {
-    const deps = [c.vino, ...c.after].map((v) => this.tails.get(v)).filter((p) => p !== undefined);
+    // This inode's earlier changes, and the creates of the inodes it needs (not their later
+    // changes: a queued utimes of a directory does not hold up creates in it).
+    const deps = [this.tails.get(c.vino), ...c.after.map((v) => this.creations.get(v))].filter((p) => p !== undefined);
     const p = (async () => {
       // A failed dependency fails this change too (its inode or directory does not exist).
       await Promise.all(deps);
+      // Outside the slots: a change waiting for a flush must not hold one that the creates
+      // its flush depends on need.
+      await c.before?.();
       await this.slot();
       try {
         await this.runWithRetry(c);

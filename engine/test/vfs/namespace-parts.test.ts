@@ -89,12 +89,13 @@ describe("PendingQueue", () => {
       vino: 2,
       after: [],
       what: "mkdir",
+      creates: true,
       run: async () => {
         if (++dirAttempts < 3) throw new MetaError("UNAVAILABLE", "down");
         order.push("dir");
       },
     });
-    q.add({ vino: 3, parent: 2, after: [2], what: "create", run: async () => void order.push("file") });
+    q.add({ vino: 3, parent: 2, after: [2], what: "create", creates: true, run: async () => void order.push("file") });
     q.add({
       vino: 4,
       after: [],
