@@ -268,8 +268,11 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
             : {}),
       };
       // Explicit times land after the file's pending writes, or a later commit would overwrite them.
+      // Likewise after the queued creates in a directory (each would move its mtime on landing).
       const writesFirst = async () => {
-        if (times && this.data.writeBack.pendingSize(ino) !== undefined) await this.flusher.request();
+        if (!times) return;
+        await this.pending.settleChildren(ino);
+        if (this.data.writeBack.pendingSize(ino) !== undefined) await this.flusher.request();
       };
       const requestId = rid();
       const send = () => this.session.call((c) => this.api.setattr(c, { requestId, ...req }));
@@ -293,7 +296,7 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
           before: () => writesFirst().catch(() => undefined),
           run: async () => {
             const res = await send();
-            this.attrs.put(ino, res.attr);
+            if (this.pending.queuedFor(ino) <= 1) this.attrs.put(ino, res.attr);
           },
         });
         return this.kattr({ ...local, ...changed }, ino);

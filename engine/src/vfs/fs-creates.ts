@@ -221,7 +221,8 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsBase {
           throw err;
         }
         this.logLanded(vino);
-        this.attrs.put(vino, res.attr);
+        // Changes queued behind it (tar's chmod/utimes) are newer than the service's answer.
+        if (this.pending.queuedFor(vino) <= 1) this.attrs.put(vino, res.attr);
         if (made.kind === "dir") this.dirs.landed(vino);
         onLanded?.(res.attr, res.handle);
       },

@@ -56,6 +56,8 @@ export class PendingQueue {
   /** Per inode: settles when its last queued change has landed (rejects if one failed). */
   private readonly tails = new Map<number, Promise<void>>();
   private readonly byParent = new Map<number, Set<Promise<void>>>();
+  /** Per inode: how many of its changes are queued. */
+  private readonly counts = new Map<number, number>();
   /** Per inode: its queued create. */
   private readonly creations = new Map<number, Promise<void>>();
   private readonly failures = new Map<number, Error>();
@@ -79,6 +81,11 @@ export class PendingQueue {
   /** True when `vino` has a change that has not landed yet. */
   pending(vino: number): boolean {
     return this.tails.has(vino);
+  }
+
+  /** Changes of `vino` still queued (the one running included). */
+  queuedFor(vino: number): number {
+    return this.counts.get(vino) ?? 0;
   }
 
   size(): number {
@@ -117,6 +124,7 @@ export class PendingQueue {
     })();
     p.catch(() => undefined);
     this.tails.set(c.vino, p);
+    this.counts.set(c.vino, (this.counts.get(c.vino) ?? 0) + 1);
     if (c.creates) this.creations.set(c.vino, p);
     this.all.add(p);
     let siblings: Set<Promise<void>> | undefined;
@@ -128,6 +136,9 @@ export class PendingQueue {
     const done = () => {
       this.all.delete(p);
       if (this.tails.get(c.vino) === p) this.tails.delete(c.vino);
+      const left = (this.counts.get(c.vino) ?? 1) - 1;
+      if (left > 0) this.counts.set(c.vino, left);
+      else this.counts.delete(c.vino);
       if (this.creations.get(c.vino) === p) this.creations.delete(c.vino);
       if (siblings && c.parent !== undefined) {
         siblings.delete(p);

@@ -374,4 +374,22 @@ describe("FilespaceVfs over a 20 ms link", () => {
     const kept = await b.vfs.lookup(ctx, ROOT_INO, "kept");
     expect(await readFile(b.vfs, kept.attr.ino, "fsynced.txt")).toBe("survives");
   }, 60_000);
+
+  it("rsync's times stick: a symlink's lutimes behind its queued create, a directory's utimes after queued creates in it", async () => {
+    const a = await mount(w, "a");
+    expect(await list(a.vfs, ROOT_INO)).toEqual([]);
+    const d = await a.vfs.mkdir(ctx, ROOT_INO, "synced", 0o755);
+    await writeFile(a.vfs, d.attr.ino, "file", "x", 1_500_000_000_000);
+    const l = await a.vfs.symlink(ctx, d.attr.ino, "link", "file");
+    await a.vfs.setattr(ctx, l.attr.ino, { mtimeMs: 1_400_000_000_000 });
+    await a.vfs.drainNamespace(); // the directory has landed; its children's creates may not have
+    const e = await a.vfs.symlink(ctx, d.attr.ino, "late", "file");
+    await a.vfs.setattr(ctx, d.attr.ino, { mtimeMs: 1_300_000_000_000 });
+    await unmount(a);
+    const b = await mount(w, "b");
+    const synced = await b.vfs.lookup(ctx, ROOT_INO, "synced");
+    expect(synced.attr.mtimeMs).toBe(1_300_000_000_000);
+    expect((await b.vfs.lookup(ctx, synced.attr.ino, "link")).attr.mtimeMs).toBe(1_400_000_000_000);
+    expect((await b.vfs.lookup(ctx, synced.attr.ino, "late")).attr.ino).toBe(e.attr.ino);
+  }, 30_000);
 });
