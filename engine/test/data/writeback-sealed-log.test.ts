@@ -139,7 +139,10 @@ describe("write-back log sealed at rest", () => {
     const pos = SEGMENT_HEADER_BYTES; // first record
     buf[pos + RECORD_HEADER_BYTES + 10]! ^= 0x01;
     const end = pos + RECORD_HEADER_BYTES + buf.readUInt32BE(pos + 12);
-    buf.writeUInt32BE(crc32(buf.subarray(pos + 8, end)), pos + 4);
+    buf.writeUInt32BE(
+      crc32(buf.subarray(pos + 8, pos + RECORD_HEADER_BYTES), crc32(buf.subarray(pos + RECORD_HEADER_BYTES, end))),
+      pos + 4,
+    );
     writeFileSync(file, buf);
     expect(() => Segment.replay(d, 1, seg.id, keys)).toThrow(/record 0 .* fails authentication/);
     expect(readFileSync(file).equals(buf)).toBe(true);

@@ -15,18 +15,22 @@ export const TAG_BYTES = 16;
 const NONCE_BYTES = 12;
 /** GCM's first counter for data (counter 1 is used for the tag). */
 const FIRST_DATA_COUNTER = 2;
+const SLICE_BYTES = 64 * 1024;
 
 export class RecordCipher {
   constructor(private readonly key: KeyObject) {}
 
-  /** Seals `data` of the record at `recordPos`; writes the tag into `tagOut`. */
-  seal(recordPos: number, aad: Buffer, data: Buffer | undefined, tagOut: Buffer): Buffer | undefined {
+  /**
+   * Seals `data` of the record at `recordPos`, handing the ciphertext to `out` slice by slice
+   * (no record-sized allocation; one huge `update` is also slower), then writes the tag into `tagOut`.
+   */
+  seal(recordPos: number, aad: Buffer, data: Buffer | undefined, tagOut: Buffer, out: (sealed: Buffer) => void): void {
     const cipher = createCipheriv("aes-256-gcm", this.key, nonce(recordPos));
     cipher.setAAD(aad);
-    const out = data && data.length > 0 ? cipher.update(data) : undefined;
+    if (data)
+      for (let at = 0; at < data.length; at += SLICE_BYTES) out(cipher.update(data.subarray(at, at + SLICE_BYTES)));
     cipher.final();
     cipher.getAuthTag().copy(tagOut);
-    return out;
   }
 
   /** True when `sealed` and `aad` are what was sealed at `recordPos` under this key. */
@@ -34,7 +38,7 @@ export class RecordCipher {
     const decipher = createDecipheriv("aes-256-gcm", this.key, nonce(recordPos));
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
-    if (sealed.length > 0) decipher.update(sealed);
+    for (let at = 0; at < sealed.length; at += SLICE_BYTES) decipher.update(sealed.subarray(at, at + SLICE_BYTES));
     try {
       decipher.final();
       return true;

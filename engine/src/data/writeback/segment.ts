@@ -12,7 +12,7 @@
  *   magic u32 "FSWS" | version u8 (1) | 3 reserved | key generation u32 | key check 16
  *   | crc32 u32 (of the 28 bytes before it)
  * Record = 64-byte header + sealed data:
- *   magic u32 "FSWR" | crc32 u32 (of the header after this field + the sealed data, as on disk)
+ *   magic u32 "FSWR" | crc32 u32 (of the sealed data, then the header after this field: as on disk)
  *   | type u8 | 3 reserved | length u32 | ino u64 | offset u64 (write) or size (truncate)
  *   | sizeAfter u64 | mtime ms u64 | GCM tag 16
  * The header fields stay in clear: inode numbers, offsets, sizes and times are not content (the
@@ -187,7 +187,7 @@ export class Segment {
       const length = h.readUInt32BE(12);
       const end = pos + RECORD_HEADER_BYTES + length;
       if (!type || length > MAX_RECORD_DATA || end > buf.length) break;
-      if (crc32(buf.subarray(pos + 8, end)) !== h.readUInt32BE(4)) break;
+      if (crc32(h.subarray(8), crc32(buf.subarray(pos + RECORD_HEADER_BYTES, end))) !== h.readUInt32BE(4)) break;
       const aad = h.subarray(AAD_START, AAD_END);
       if (!cipher.verify(pos, aad, buf.subarray(pos + RECORD_HEADER_BYTES, end), h.subarray(AAD_END))) {
         throw new WriteBackLogError(
@@ -266,12 +266,17 @@ export class Segment {
     h.writeBigUInt64BE(BigInt(sizeAfter), 32);
     h.writeBigUInt64BE(BigInt(mtime), 40);
     const start = this.end;
-    const sealed = this.cipher.seal(start, h.subarray(AAD_START, AAD_END), data, h.subarray(AAD_END));
-    let crc = crc32(h.subarray(8));
-    if (sealed) crc = crc32(sealed, crc);
-    h.writeUInt32BE(crc, 4);
+    // data first, then the header that carries its tag; the crc runs over the sealed data and
+    // then the header after the crc field (crash safety only needs it to cover what is on disk)
+    let pos = start + RECORD_HEADER_BYTES;
+    let crc = 0;
+    this.cipher.seal(start, h.subarray(AAD_START, AAD_END), data, h.subarray(AAD_END), (sealed) => {
+      writeAll(this.fd, sealed, pos);
+      pos += sealed.length;
+      crc = crc32(sealed, crc);
+    });
+    h.writeUInt32BE(crc32(h.subarray(8), crc), 4);
     writeAll(this.fd, h, start);
-    if (sealed) writeAll(this.fd, sealed, start + RECORD_HEADER_BYTES);
     this.end += RECORD_HEADER_BYTES + length;
     this.dirty = true;
     const rec: LogRecord = {
