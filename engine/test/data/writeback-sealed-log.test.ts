@@ -149,6 +149,23 @@ describe("write-back log sealed at rest", () => {
     await seg.remove();
   });
 
+  it("a segment whose header never reached the disk (crash right after creation) replays as empty", async () => {
+    const d = dir();
+    for (const [i, bytes] of [
+      Buffer.alloc(0),
+      Buffer.alloc(10, 0x46),
+      Buffer.alloc(SEGMENT_HEADER_BYTES + 7),
+    ].entries()) {
+      const id = `torn${i}AAAAAAAAAAAA`;
+      writeFileSync(join(d, Segment.fileName(i + 1, id)), bytes);
+      const seg = Segment.replay(d, i + 1, id, keys);
+      expect(seg.records).toEqual([]);
+      expect(seg.bytes).toBe(0);
+      expect(statSync(seg.path).size).toBe(0);
+      await seg.remove();
+    }
+  });
+
   it("a wrong keyring, a missing generation or a process-local key fail clearly and change nothing", async () => {
     const d = dir();
     const { seg, file } = writeSegment(d);
