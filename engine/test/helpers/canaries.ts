@@ -76,31 +76,59 @@ export async function scanForCanaries(
 ): Promise<CanaryFinding[]> {
   const step = options.step ?? 1024;
   const findings: CanaryFinding[] = [];
-  for (const path of await walk(dir)) {
-    const file = relative(dir, path);
-    for (const hit of findCanariesIn(Buffer.from(file), canaries))
-      findings.push({ file, ...hit, form: `path:${hit.form}` });
-    const data = await readFile(path);
-    for (const hit of findCanariesIn(data, canaries)) findings.push({ file, ...hit });
-    for (let offset = 0; offset < data.length; offset += step) {
-      for (const [name, inflate] of INFLATERS) {
-        let inflated: Buffer;
-        try {
-          inflated = inflate(data.subarray(offset));
-        } catch {
-          continue;
-        }
-        for (const hit of findCanariesIn(inflated, canaries))
-          findings.push({ file, ...hit, form: `${name}@${offset}:${hit.form}` });
-      }
+  // A live mount renames temp files while we walk: a file that vanished before it was read is
+  // skipped, and the tree is walked again for names that appeared meanwhile (its new name).
+  const scanned = new Set<string>();
+  for (let pass = 0; pass < 5; pass++) {
+    const fresh = (await walk(dir)).filter((p) => !scanned.has(p));
+    if (fresh.length === 0) break;
+    for (const path of fresh) {
+      scanned.add(path);
+      await scanFile(dir, path, canaries, step, findings);
     }
   }
   return findings;
 }
 
+async function scanFile(
+  dir: string,
+  path: string,
+  canaries: string[],
+  step: number,
+  findings: CanaryFinding[],
+): Promise<void> {
+  const file = relative(dir, path);
+  for (const hit of findCanariesIn(Buffer.from(file), canaries))
+    findings.push({ file, ...hit, form: `path:${hit.form}` });
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  for (const hit of findCanariesIn(data, canaries)) findings.push({ file, ...hit });
+  for (let offset = 0; offset < data.length; offset += step) {
+    for (const [name, inflate] of INFLATERS) {
+      let inflated: Buffer;
+      try {
+        inflated = inflate(data.subarray(offset));
+      } catch {
+        continue;
+      }
+      for (const hit of findCanariesIn(inflated, canaries))
+        findings.push({ file, ...hit, form: `${name}@${offset}:${hit.form}` });
+    }
+  }
+}
+
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return []; // removed while we walked
+    throw err;
+  });
+  for (const entry of entries) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...(await walk(path)));
     else if (entry.isFile()) out.push(path);
