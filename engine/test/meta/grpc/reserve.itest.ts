@@ -6,75 +6,37 @@
  * kill, the files created with chosen numbers must be there, and numbers reserved before the
  * kill must still be usable. Build first: `npx tsc -b`.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueToken } from "../../../src/meta/access/token.js";
 import { ROOT_INO } from "../../../src/meta/api.js";
 import { MetaClient } from "../../../src/meta/grpc/client.js";
 import { deriveAccessTokenKey } from "../../../src/meta/grpc/serve.js";
 import { nameToken, sealName } from "../helpers/names.js";
-
-const BIN = fileURLToPath(new URL("../../../../cli/bin/filespace.js", import.meta.url));
+import { freePort, killGroup, MetaServeChildren } from "./serve-child.js";
 
 let dir: string;
 let port: number;
 let key: Buffer;
-const live = new Set<ChildProcess>();
+let children: MetaServeChildren;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port: p } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
-function killGroup(c: ChildProcess): void {
-  try {
-    process.kill(-c.pid!, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
-
-function serve(cacheDir: string, extra: string[] = []): Promise<ChildProcess> {
-  const args = [BIN, "meta", "serve", `file://${join(dir, "store")}`, "--listen", `127.0.0.1:${port}`];
-  args.push("--meta-key-file", join(dir, "meta.key"), "--cache-dir", cacheDir, "--lease-ttl", "1000", ...extra);
-  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  live.add(child);
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`meta serve did not start: ${out}`)), 30_000);
-    child.stdout!.on("data", () => {
-      if (out.includes("serving filespace metadata")) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`meta serve exited with ${code}: ${out}`));
-    });
-  });
+async function serve(cacheDir: string, extra: string[] = []): Promise<ChildProcess> {
+  return (await children.start(cacheDir, extra)).child;
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "filespace-meta-reserve-"));
   port = await freePort();
+  children = new MetaServeChildren(dir, port);
   key = randomBytes(32);
   await writeFile(join(dir, "meta.key"), key.toString("base64"));
 });
 afterAll(async () => {
-  for (const c of live) killGroup(c);
+  children?.killAll();
   await rm(dir, { recursive: true, force: true });
 });
 
