@@ -154,6 +154,7 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
       const loc = this.writable(parent);
       await this.pending.settle([parent, ...this.knownIno(parent, name)]);
       await this.protectReaders(parent, name);
+      this.forgetName(parent, name);
       const token = this.names.token(await this.scopeOf(parent), name);
       const res = await this.session
         .call((c) => this.api.unlink(c, { requestId: rid(), parent: loc.ino, name: token }))
@@ -173,6 +174,7 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
       const target = this.knownIno(parent, name);
       await this.pending.settle([parent, ...target]);
       for (const t of target) await this.pending.settleChildren(t);
+      this.forgetName(parent, name);
       const token = this.names.token(await this.scopeOf(parent), name);
       await this.session
         .call((c) => this.api.rmdir(c, { requestId: rid(), parent: loc.ino, name: token }))
@@ -201,6 +203,8 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
       const source = this.knownIno(parent, name);
       await this.pending.settle([parent, newParent, ...source, ...this.knownIno(newParent, newName)]);
       if (!(flags & RENAME_EXCHANGE)) await this.protectReaders(newParent, newName);
+      this.forgetName(parent, name);
+      this.forgetName(newParent, newName);
       const token = this.names.token(await this.scopeOf(parent), name);
       const sealed = this.names.seal(await this.scopeOf(newParent), newName);
       const res = await this.session
@@ -350,7 +354,7 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
 
   /**
    * Attributes for close-to-open: ask the service unless the cached ones are younger than
-   * `openFreshMs` (the kernel's LOOKUP right before this open fetched them) or the inode's
+   * `openFreshMs` (the attribute TTL: a LOOKUP or prediction fetched them moments ago) or the inode's
    * create is still queued (the service does not know it yet).
    */
   private async openAttr(ino: number): Promise<MetaAttr> {

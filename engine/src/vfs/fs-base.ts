@@ -9,9 +9,13 @@
  * it lives, lookups in that directory — positive and negative — are answered here (fs-dirs.ts).
  * Getxattr/listxattr of an inode whose fresh attributes say it has no xattrs are answered here
  * too (ls -l asks two per entry).
+ * A name this mount resolved less than `attrTimeoutS` ago (the lifetime the kernel is given for
+ * the same entry) is answered from memory: the sequence prefetcher looks up the next frames, and
+ * the application's own LOOKUP of them then costs no round trip. Local unlink/rename forget it.
  * Close-to-open: `open` asks the service unless the attributes are younger than `openFreshMs`
- * (the kernel LOOKUP just before the open fetched them); the kernel's page cache is kept only
- * when size, mtime and ctime did not change since this mount last opened the file.
+ * (default: the attribute TTL — the same window the kernel's own attribute cache has); the
+ * kernel's page cache is kept only when size, mtime and ctime did not change since this mount
+ * last opened the file.
  */
 import type { DataPath } from "../data/data-path.js";
 import type { CachedExtentSource } from "../data/extent-cache.js";
@@ -41,7 +45,7 @@ export interface FilespaceVfsOptions {
   attrTimeoutS?: number;
   /** Seconds what a directory listing brought stays valid (entries, attributes, absent names). Default max(10, attrTimeoutS). */
   listingTtlS?: number;
-  /** Attributes younger than this satisfy close-to-open at `open` (ms). Default 250. */
+  /** Attributes younger than this satisfy close-to-open at `open` (ms). Default attrTimeoutS × 1000. */
   openFreshMs?: number;
   /** Answer creates at once with reserved inode numbers and queue them (default true when the service can reserve). */
   localCreates?: boolean;
@@ -98,8 +102,8 @@ export abstract class FilespaceVfsBase {
   protected readonly log: (line: string) => void;
   protected readonly handles = new Map<number, FileHandle | DirHandle>();
   protected readonly nameOf = new Map<number, NameOf>();
-  /** Last answer per (parent, name), for lookups while the service is unreachable. */
-  private readonly entries = new Map<string, number>();
+  /** Last answer per (parent, name): fresh ones answer lookups, stale ones serve while the service is unreachable. */
+  private readonly entries = new Map<string, { vino: number; at: number }>();
   private nextFh = 1;
   private snapshotsAttr: Attr;
 
@@ -113,7 +117,7 @@ export abstract class FilespaceVfsBase {
     this.ttl = o.attrTimeoutS ?? 1;
     this.attrs = new AttrCache(this.ttl * 1000);
     this.listingTtl = o.listingTtlS ?? Math.max(10, this.ttl);
-    this.openFreshMs = o.openFreshMs ?? 250;
+    this.openFreshMs = o.openFreshMs ?? this.ttl * 1000;
     this.dirs = new DirIndex(this.listingTtl * 1000, Math.max(this.ttl, this.listingTtl) * 1000);
     this.pending = new PendingQueue((l) => this.log(l));
     this.readOnlyMount = (o.readOnly ?? false) || o.snapshot !== undefined;
@@ -247,6 +251,12 @@ export abstract class FilespaceVfsBase {
           return { attr: this.kattr(a, known.vino), entryTimeout: left, attrTimeout: left, generation: 0 };
         }
       }
+      const seen = this.entries.get(key);
+      const seenAttr = seen && Date.now() - seen.at < this.ttl * 1000 ? this.attrs.fresh(seen.vino) : undefined;
+      if (seen && seenAttr) {
+        const left = this.attrs.remainingS(seen.vino, this.ttl);
+        return { attr: this.kattr(seenAttr, seen.vino), entryTimeout: left, attrTimeout: left, generation: 0 };
+      }
       try {
         const scope = await this.scopeOf(parent);
         const res = await this.session.call((ctx) =>
@@ -255,10 +265,10 @@ export abstract class FilespaceVfsBase {
         const vino = this.inodes.toKernel(res.attr.ino, loc.snapshot);
         this.remember(vino, parent, name);
         if (this.entries.size > 200_000) this.entries.clear();
-        this.entries.set(key, vino);
+        this.entries.set(key, { vino, at: Date.now() });
         return this.entry(res.attr, vino);
       } catch (err) {
-        const known = this.entries.get(key);
+        const known = this.entries.get(key)?.vino;
         const stale = known === undefined ? undefined : this.attrs.any(known);
         if (err instanceof MetaError && err.code !== "UNAVAILABLE") {
           if (err.code === "ENOENT") {
@@ -284,6 +294,11 @@ export abstract class FilespaceVfsBase {
     const a = res.items[0]?.attr;
     if (!a) throw fsError("ENOENT", name);
     return this.entry(a, this.inodes.toKernel(ROOT_INO, name));
+  }
+
+  /** A name changed here (unlink, rmdir, rename): its remembered answer must not serve lookups. */
+  protected forgetName(parent: number, name: string): void {
+    this.entries.delete(`${parent}\0${name}`);
   }
 
   /** Names the service just said do not exist (a create right after may skip asking again). */

@@ -298,6 +298,28 @@ describe("FilespaceVfs over a 20 ms link", () => {
     expect(w.rpcs.get("getExtents")).toBe(1);
   }, 60_000);
 
+  it("a name resolved moments ago (the sequence prefetcher's lookups) answers LOOKUP and open without rpcs; a local unlink forgets it", async () => {
+    const a = await mount(w, "a");
+    const shots = await a.vfs.mkdir(ctx, ROOT_INO, "shots", 0o755);
+    for (let i = 1; i <= 3; i++) await writeFile(a.vfs, shots.attr.ino, `shot_000${i}.exr`, `frame ${i}`);
+    await unmount(a);
+
+    const b = await mount(w, "b");
+    const dir = await b.vfs.lookup(ctx, ROOT_INO, "shots");
+    const first = await b.vfs.lookup(ctx, dir.attr.ino, "shot_0001.exr");
+    const predicted = await b.vfs.predictNext(first.attr.ino, 2);
+    expect(predicted).toHaveLength(2);
+    w.rpcs.clear();
+    const second = await b.vfs.lookup(ctx, dir.attr.ino, "shot_0002.exr");
+    const { fh } = await b.vfs.open(ctx, second.attr.ino, 0);
+    await b.vfs.release(ctx, second.attr.ino, fh);
+    expect(w.rpcs.get("lookup") ?? 0).toBe(0);
+    expect(w.rpcs.get("getattr") ?? 0).toBe(0);
+
+    await b.vfs.unlink(ctx, dir.attr.ino, "shot_0003.exr");
+    expect(await code(b.vfs.lookup(ctx, dir.attr.ino, "shot_0003.exr"))).toBe("ENOENT");
+  }, 30_000);
+
   it("xattrs set here or elsewhere are still answered by the service", async () => {
     const a = await mount(w, "a");
     const ino = await writeFile(a.vfs, ROOT_INO, "tagged", "t");
