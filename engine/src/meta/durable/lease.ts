@@ -16,6 +16,7 @@
 
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { IntegrityError } from "../../crypto/errors.js";
 import { ObjectNotFoundError, ObjectPreconditionFailedError } from "../../object/errors.js";
 import { FencedError, type LeaseHolder, ServiceAlreadyRunningError } from "./errors.js";
 import { fullKey, getSealed, LEASE_KEY, putSealed, type SealedStore } from "./layout.js";
@@ -79,6 +80,18 @@ export class Lease {
     }
   }
 
+  /** `read`, retried a few times over a torn object (another writer's put caught mid-way). */
+  static async readSettled(s: SealedStore): Promise<{ record: LeaseRecord; etag: string } | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Lease.read(s);
+      } catch (err) {
+        if (!(err instanceof IntegrityError) || attempt >= 4) throw err;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
+  }
+
   static async acquire(s: SealedStore, options: LeaseOptions = {}): Promise<Lease> {
     const now = options.now ?? Date.now;
     const ttlMs = options.ttlMs ?? 30_000;
@@ -122,9 +135,19 @@ export class Lease {
     return new Lease(s, record, etag, now, options.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3)));
   }
 
-  /** Throw FencedError unless the stored lease is still ours (same instance, same epoch). */
+  /**
+   * Throw FencedError unless the stored lease is still ours (same instance, same epoch). Waits
+   * for our own lease write in flight first: on a store whose puts are not atomic (s3rver
+   * rewrites the object file in place) a read racing that put sees a torn object, which failed
+   * the journal ("sealed metadata object is truncated") under heavy commit load.
+   */
   async verify(): Promise<void> {
-    const current = await Lease.read(this.#s);
+    await this.#writing;
+    return this.#verifyNow();
+  }
+
+  async #verifyNow(): Promise<void> {
+    const current = await Lease.readSettled(this.#s);
     const mine = current?.record;
     if (!mine || mine.released || mine.holder.instanceId !== this.#record.holder.instanceId) {
       const by = mine ? `${mine.holder.host} pid ${mine.holder.pid} (epoch ${mine.epoch})` : "nobody (deleted)";
@@ -143,7 +166,7 @@ export class Lease {
   async #writeNow(change: Partial<LeaseRecord>, retried = false): Promise<void> {
     const next = { ...this.#record, ...change, renewedAt: this.#now() };
     const conditional = this.#s.store.capabilities.conditionalPut;
-    if (!conditional) await this.verify();
+    if (!conditional) await this.#verifyNow();
     try {
       const put = await putSealed(
         this.#s,
@@ -156,7 +179,7 @@ export class Lease {
     } catch (err) {
       if (err instanceof ObjectPreconditionFailedError) {
         // Our own earlier write may have landed with its reply lost: then the lease is still ours.
-        const current = await Lease.read(this.#s);
+        const current = await Lease.readSettled(this.#s);
         if (!retried && current?.record.holder.instanceId === this.#record.holder.instanceId) {
           this.#etag = current.etag;
           return this.#writeNow(change, true);
