@@ -195,16 +195,7 @@ export class Segment {
             "(its crc is intact, so this is no torn write: the file was altered); refusing to replay, the file is left as it is",
         );
       }
-      this.records.push({
-        type,
-        ino: Number(h.readBigUInt64BE(16)),
-        offset: Number(h.readBigUInt64BE(24)),
-        sizeAfter: Number(h.readBigUInt64BE(32)),
-        mtime: Number(h.readBigUInt64BE(40)),
-        length,
-        dataPos: pos + RECORD_HEADER_BYTES,
-        index: this.records.length,
-      });
+      this.records.push(readRecord(h, 16, type, length, pos + RECORD_HEADER_BYTES, this.records.length));
       pos = end;
     }
     this.cut(buf, pos);
@@ -221,16 +212,7 @@ export class Segment {
       const end = pos + LEGACY_HEADER_BYTES + length;
       if (!type || length > MAX_RECORD_DATA || end > buf.length) break;
       if (crc32(buf.subarray(pos + 12, end)) !== h.readUInt32BE(8)) break;
-      this.records.push({
-        type,
-        ino: Number(h.readBigUInt64BE(12)),
-        offset: Number(h.readBigUInt64BE(20)),
-        sizeAfter: Number(h.readBigUInt64BE(28)),
-        mtime: Number(h.readBigUInt64BE(36)),
-        length,
-        dataPos: pos + LEGACY_HEADER_BYTES,
-        index: this.records.length,
-      });
+      this.records.push(readRecord(h, 12, type, length, pos + LEGACY_HEADER_BYTES, this.records.length));
       pos = end;
     }
     this.cut(buf, pos);
@@ -360,4 +342,17 @@ function segmentKey(path: string, buf: Buffer, id: string, keys: WriteBackLogKey
 function writeAll(fd: number, buf: Buffer, position: number): void {
   let done = 0;
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
+}
+
+/** The four u64 fields (ino, offset, sizeAfter, mtime) both record formats keep in a row from `at`. */
+function readRecord(
+  h: Buffer,
+  at: number,
+  type: RecordType,
+  length: number,
+  dataPos: number,
+  index: number,
+): LogRecord {
+  const u64 = (i: number) => Number(h.readBigUInt64BE(at + 8 * i));
+  return { type, ino: u64(0), offset: u64(1), sizeAfter: u64(2), mtime: u64(3), length, dataPos, index };
 }
