@@ -16,6 +16,7 @@ import {
   isMounted,
   type Mounted,
   mount,
+  mountArgs,
   newFilespace,
   sh,
   sleep,
@@ -187,20 +188,7 @@ describe("mount flags and by-mount-point commands", () => {
     const mnt = join(fs.dir, "mnt-daemon");
     const cacheDir = join(fs.dir, "cache-daemon");
     execFileSync("mkdir", ["-p", mnt]);
-    const out = await cli(fs, [
-      "mount",
-      fs.storeUrl,
-      mnt,
-      "--daemon",
-      "--cache-dir",
-      cacheDir,
-      "--cache-size",
-      "1GiB",
-      "--passphrase-file",
-      fs.passFile,
-      "--lease-ttl",
-      "2000",
-    ]);
+    const out = await cli(fs, [...mountArgs(fs, mnt, cacheDir), "--daemon"]);
     const pid = Number(/pid (\d+)/.exec(out)?.[1]);
     daemonPid = pid;
     expect(out).toMatch(new RegExp(`mounted on ${mnt} \\(pid \\d+; log ${cacheDir}/mount-\\S+\\.log\\)`));

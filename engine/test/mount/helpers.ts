@@ -59,15 +59,9 @@ export async function cli(fs: Filespace, args: string[], timeout = 60_000): Prom
   return (await run(process.execPath, [CLI, ...args], { env: fs.env, encoding: "utf8", timeout })).stdout;
 }
 
-export async function mount(
-  fs: Filespace,
-  opts: { mnt?: string; cacheDir?: string; args?: string[] } = {},
-): Promise<Mounted> {
-  const mnt = opts.mnt ?? join(fs.dir, "mnt");
-  const cacheDir = opts.cacheDir ?? join(fs.dir, "cache");
-  mkdirSync(mnt, { recursive: true });
-  const args = [
-    CLI,
+/** `filespace mount` arguments every test mount shares (small cache, fast lease for restarts). */
+export function mountArgs(fs: Filespace, mnt: string, cacheDir: string): string[] {
+  return [
     "mount",
     fs.storeUrl,
     mnt,
@@ -79,8 +73,17 @@ export async function mount(
     fs.passFile,
     "--lease-ttl",
     "2000",
-    ...(opts.args ?? []),
   ];
+}
+
+export async function mount(
+  fs: Filespace,
+  opts: { mnt?: string; cacheDir?: string; args?: string[] } = {},
+): Promise<Mounted> {
+  const mnt = opts.mnt ?? join(fs.dir, "mnt");
+  const cacheDir = opts.cacheDir ?? join(fs.dir, "cache");
+  mkdirSync(mnt, { recursive: true });
+  const args = [CLI, ...mountArgs(fs, mnt, cacheDir), ...(opts.args ?? [])];
   const proc = spawn(process.execPath, args, { detached: true, env: fs.env, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   proc.stderr?.on("data", (d: Buffer) => {
