@@ -4,8 +4,10 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <string>
+#include <vector>
 
 #include "filespace_fuse.h"
 
@@ -138,29 +140,51 @@ static const size_t kAsyncReplyBytes = 64 * 1024;
 
 struct BufReply {
   napi_async_work work;
-  napi_ref keepBuf;  // the JS buffer stays alive until the kernel has copied it
-  napi_ref keepReq;  // and so does the request external (its finalizer frees the Req)
+  napi_ref keepData;  // the JS buffer (or array of buffers) stays alive until the kernel copied it
+  napi_ref keepReq;   // and so does the request external (its finalizer frees the Req)
   Req* r;
-  const char* data;
-  size_t len;
+  std::vector<struct iovec> iov;
 };
 
+// Most iovecs one reply takes (a 1 MiB read of 64 KiB blocks is 17); JS joins longer lists.
+static const uint32_t kMaxReplyIov = 256;
+
+// data: one Buffer, or an array of Buffers sent back to back (a read answered from cached
+// blocks without joining them first). Zero-copy: the kernel reads straight out of the JS memory.
 static napi_value ReplyBuf(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   Req* r = Claim(env, info, &argc, argv);
   if (!r) return Result(env, -EALREADY);
-  // Zero-copy: the kernel reads straight out of the JS buffer.
-  void* data = nullptr;
-  size_t len = 0;
-  napi_get_buffer_info(env, argv[1], &data, &len);
-  if (len < kAsyncReplyBytes) {
-    int res = fuse_reply_buf(r->req, static_cast<const char*>(data), len);
+  std::vector<struct iovec> iov;
+  size_t total = 0;
+  bool isArray = false;
+  napi_is_array(env, argv[1], &isArray);
+  uint32_t count = 1;
+  if (isArray) napi_get_array_length(env, argv[1], &count);
+  bool bad = count > kMaxReplyIov;
+  if (!bad) iov.reserve(count);
+  for (uint32_t i = 0; i < count && !bad; i++) {
+    napi_value item = argv[1];
+    if (isArray) napi_get_element(env, argv[1], i, &item);
+    void* data = nullptr;
+    size_t len = 0;
+    if (napi_get_buffer_info(env, item, &data, &len) != napi_ok) bad = true;
+    if (len > 0) iov.push_back({data, len});
+    total += len;
+  }
+  if (bad) {
+    fuse_reply_err(r->req, EINVAL);
+    FinishReq(r);
+    return Result(env, -EINVAL);
+  }
+  if (total < kAsyncReplyBytes) {
+    int res = fuse_reply_iov(r->req, iov.data(), (int)iov.size());
     FinishReq(r);
     return Result(env, res);
   }
-  auto* b = new BufReply{nullptr, nullptr, nullptr, r, static_cast<const char*>(data), len};
-  napi_create_reference(env, argv[1], 1, &b->keepBuf);
+  auto* b = new BufReply{nullptr, nullptr, nullptr, r, std::move(iov)};
+  napi_create_reference(env, argv[1], 1, &b->keepData);
   napi_create_reference(env, argv[0], 1, &b->keepReq);
   napi_value name;
   napi_create_string_utf8(env, "filespace_fuse reply", NAPI_AUTO_LENGTH, &name);
@@ -168,12 +192,12 @@ static napi_value ReplyBuf(napi_env env, napi_callback_info info) {
       env, nullptr, name,
       [](napi_env, void* d) {
         auto* b = static_cast<BufReply*>(d);
-        fuse_reply_buf(b->r->req, b->data, b->len);
+        fuse_reply_iov(b->r->req, b->iov.data(), (int)b->iov.size());
         FinishReq(b->r);
       },
       [](napi_env env, napi_status, void* d) {
         auto* b = static_cast<BufReply*>(d);
-        napi_delete_reference(env, b->keepBuf);
+        napi_delete_reference(env, b->keepData);
         napi_delete_reference(env, b->keepReq);
         napi_delete_async_work(env, b->work);
         delete b;

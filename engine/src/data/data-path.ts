@@ -67,18 +67,31 @@ export class DataPath {
    * size is `fileSize` (pending writes may have changed it). Feeds the prefetcher.
    */
   async read(handle: number, ino: number, offset: number, length: number, fileSize: number): Promise<Buffer> {
+    const parts = await this.readv(handle, ino, offset, length, fileSize);
+    return Buffer.concat(parts);
+  }
+
+  /**
+   * `read` as a list of buffers (views of cached blocks when no pending write overlaps): what
+   * the FUSE reply sends as one iovec. The buffers are shared: callers must not write into them.
+   */
+  async readv(handle: number, ino: number, offset: number, length: number, fileSize: number): Promise<Buffer[]> {
     const size = this.writeBack.pendingSize(ino) ?? fileSize;
     const n = Math.max(0, Math.min(length, size - offset));
-    if (n === 0) return Buffer.alloc(0);
+    if (n === 0) return [];
     // The overlay view first, then extents: see writeback/overlay.ts for why this order.
     const view = this.writeBack.view(ino, offset, n);
     const read =
-      view.covered || (view.floor !== undefined && view.floor <= offset) ? undefined : this.reader.read(ino, offset, n);
+      view.covered || (view.floor !== undefined && view.floor <= offset)
+        ? undefined
+        : this.reader.readv(ino, offset, n);
     this.prefetcher.onRead(handle, ino, offset, n, size);
-    const out = read ? await read : Buffer.alloc(n);
+    const overlaid = view.pieces.length > 0 || (view.floor !== undefined && view.floor < offset + n);
+    if (read && !overlaid) return read;
+    const out = read ? Buffer.concat(await read, n) : Buffer.alloc(n);
     if (view.floor !== undefined && view.floor < offset + n) out.fill(0, Math.max(0, view.floor - offset));
     for (const p of view.pieces) p.data.copy(out, p.offset - offset);
-    return out;
+    return [out];
   }
 
   write(ino: number, offset: number, data: Buffer, sizeBefore: number): Promise<void> {

@@ -22,17 +22,27 @@ export class DataReader {
 
   /** Exactly `length` bytes of the file at `offset` (holes and unwritten ranges are zeros). */
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
-    if (length === 0) return Buffer.alloc(0);
+    return Buffer.concat(await this.readv(ino, offset, length), length);
+  }
+
+  /**
+   * The same bytes as `read`, as a list of views of the cached plaintext blocks (and of one
+   * shared zero buffer for holes): the FUSE reply hands them to the kernel as an iovec, so a
+   * read costs no copy and no fresh allocation. The views are shared: never write into them.
+   */
+  async readv(ino: number, offset: number, length: number): Promise<Buffer[]> {
+    if (length === 0) return [];
     const pieces = clip(await this.extents.getExtents(ino, offset, length), offset, length);
     const blocks = await this.fetchBlocks(pieces, "demand");
     const bs = this.blockSize;
-    // Not zero-filled: every byte is either copied from a block or a hole zeroed below.
-    const out = Buffer.allocUnsafe(length);
-    let zeroFrom = 0;
+    const out: Buffer[] = [];
+    let covered = 0; // bytes of [offset, offset+length) described so far
     for (const p of pieces) {
       const at = p.fileOffset - offset;
-      if (at > zeroFrom) out.fill(0, zeroFrom, at);
-      zeroFrom = Math.max(zeroFrom, at + p.length);
+      // ExtentSource promises ordered, non-overlapping extents; a list of views relies on it.
+      if (at < covered) throw new RangeError(`extents of inode ${ino} overlap or are out of order at ${p.fileOffset}`);
+      if (at > covered) pushZeros(out, at - covered);
+      covered = at + p.length;
       let done = 0;
       while (done < p.length) {
         const pos = p.chunkOffset + done;
@@ -42,11 +52,11 @@ export class DataReader {
         const n = Math.min(p.length - done, bs - inBlock);
         if (data.length < inBlock + n)
           throw new RangeError(`block ${block} of ${p.chunkId} is shorter than its extent`);
-        data.copy(out, p.fileOffset - offset + done, inBlock, inBlock + n);
+        out.push(inBlock === 0 && n === data.length ? data : data.subarray(inBlock, inBlock + n));
         done += n;
       }
     }
-    if (zeroFrom < length) out.fill(0, zeroFrom);
+    if (covered < length) pushZeros(out, length - covered);
     return out;
   }
 
@@ -90,6 +100,13 @@ export class DataReader {
     await Promise.all(jobs);
     return out;
   }
+}
+
+/** Shared, never written: holes are answered with views of it. */
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+function pushZeros(out: Buffer[], n: number): void {
+  for (let left = n; left > 0; left -= ZEROS.length) out.push(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
 }
 
 function clip(extents: Extent[], offset: number, length: number): Piece[] {

@@ -21,6 +21,9 @@ import {
   SetAttrBit,
 } from "./native-ops.js";
 
+/** The native reply takes at most this many buffers in one iovec (see reply.cc). */
+const MAX_REPLY_IOV = 256;
+
 export interface DispatchHooks {
   onClosed(): void;
   log(message: string, err?: unknown): void;
@@ -167,8 +170,11 @@ export function createDispatcher(addon: NativeAddon, vfs: Vfs, attrTimeout: numb
         return answer(
           req,
           op,
-          () => vfs.read(ctx, n(0), n(1), n(3), n(2)),
-          (buf) => addon.replyBuf(req, buf),
+          // readv: cached blocks go to the kernel as one iovec, without being joined first
+          (): Promise<Buffer | Buffer[]> =>
+            vfs.readv ? vfs.readv(ctx, n(0), n(1), n(3), n(2)) : vfs.read(ctx, n(0), n(1), n(3), n(2)),
+          (data) =>
+            addon.replyBuf(req, Array.isArray(data) && data.length > MAX_REPLY_IOV ? Buffer.concat(data) : data),
         );
       case Op.WRITE:
         return answer(

@@ -84,7 +84,8 @@ export interface NativeAddon {
   replyCreate(req: NativeReq, entry: object, open: object): number;
   replyAttr(req: NativeReq, attr: object, timeout: number): number;
   replyOpen(req: NativeReq, open: object): number;
-  replyBuf(req: NativeReq, data: Buffer): number;
+  /** One buffer, or up to 256 sent back to back (an iovec); more is refused with EINVAL. */
+  replyBuf(req: NativeReq, data: Buffer | readonly Buffer[]): number;
   replyWrite(req: NativeReq, count: number): number;
   replyXattrSize(req: NativeReq, size: number): number;
   replyReadlink(req: NativeReq, target: string): number;

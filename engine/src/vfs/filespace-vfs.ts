@@ -410,11 +410,15 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
     });
   }
 
-  read(_ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer> {
+  read(ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer> {
+    return this.readv(ctx, ino, fh, offset, size).then((parts) => Buffer.concat(parts));
+  }
+
+  readv(_ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer[]> {
     return fsCall(async () => {
       const h = this.file(fh);
       const a = this.attrs.any(ino) ?? (await this.metaAttr(ino));
-      return this.data.read(fh, h.vino, offset, size, a.size);
+      return this.data.readv(fh, h.vino, offset, size, a.size);
     });
   }
 

@@ -150,6 +150,11 @@ export interface Vfs {
   ): Promise<{ entry: Entry; open: OpenResult }>;
   /** Returns at most `size` bytes; fewer only at end of file. */
   read(ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer>;
+  /**
+   * Optional: `read` as a list of shared buffers (views of cached blocks) sent back to back, so
+   * an adapter that can write an iovec answers without joining them. Never write into them.
+   */
+  readv?(ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer[]>;
   /** Returns the number of bytes written (all of them unless an error is thrown). */
   write(ctx: CallerContext, ino: number, fh: number, offset: number, data: Buffer): Promise<number>;
   /** Called on every close(2) of a descriptor; lockOwner's POSIX locks are released here. */
