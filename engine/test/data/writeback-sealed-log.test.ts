@@ -11,7 +11,8 @@ import { crc32 } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { ephemeralWriteBackLogKeys, Keyring, writeBackLogKeys } from "../../src/crypto/index.js";
 import { WriteBack, type WriteBackKnobs, WriteBackLogError } from "../../src/data/index.js";
-import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, Segment } from "../../src/data/writeback/segment.js";
+import { Segment } from "../../src/data/writeback/segment.js";
+import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../../src/data/writeback/segment-format.js";
 import { findCanariesIn } from "../helpers/canaries.js";
 import { MemoryMeta, makeCodec, newChunkId, pattern, TestStore, tempDir } from "./helpers.js";
 

@@ -8,7 +8,8 @@
  * extents fetched afterwards include it. Released after each commit, in log order.
  */
 import { IntervalMap } from "./interval-map.js";
-import type { LogRecord, Segment } from "./segment.js";
+import type { Segment } from "./segment.js";
+import type { LogRecord } from "./segment-format.js";
 
 interface Ref {
   seg: Segment;

@@ -11,7 +11,7 @@
  * (several small files share a chunk; a big piece spans chunks).
  */
 import { IntervalMap } from "./interval-map.js";
-import type { LogRecord } from "./segment.js";
+import type { LogRecord } from "./segment-format.js";
 
 export interface Piece {
   fileOffset: number;

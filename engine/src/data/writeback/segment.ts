@@ -7,28 +7,16 @@
  * exposed as any local disk, so record data is encrypted (see log-cipher.ts: AES-256-GCM per
  * record, readable at any byte offset through its CTR keystream) under a per-segment key derived
  * from the keyring the mount unlocked (crypto/writeback-log-key.ts). No key is ever on disk.
- *
- * Segment header (32 bytes), written at creation:
- *   magic u32 "FSWS" | version u8 (1) | 3 reserved | key generation u32 | key check 16
- *   | crc32 u32 (of the 28 bytes before it)
- * Record = 64-byte header + sealed data:
- *   magic u32 "FSWR" | crc32 u32 (of the sealed data, then the header after this field: as on disk)
- *   | type u8 | 3 reserved | length u32 | ino u64 | offset u64 (write) or size (truncate)
- *   | sizeAfter u64 | mtime ms u64 | GCM tag 16
- * The header fields stay in clear: inode numbers, offsets, sizes and times are not content (the
- * metadata service sees the same), and replay must be able to walk records before any key
- * check. They are the GCM associated data, so they cannot be altered unnoticed.
+ * The byte layout of headers and records is in segment-format.ts.
  *
  * A crash can tear only the tail: replay stops at the first record whose magic, length or crc is
  * wrong and truncates the file there. Everything written before an fsync is therefore intact,
- * and nothing after a torn record is trusted. A record whose crc is right but whose tag fails is
- * not a torn write (wrong key or tampering): replay refuses the log and leaves it untouched.
+ * and nothing after a torn record is trusted. A record that fails authentication makes replay
+ * refuse the log and leave it untouched.
  * A replayed segment is never appended to (the position is the nonce: appending after a cut
- * tail would reuse it); the write-back opens a fresh segment.
- *
- * Segments of the previous, plaintext format (records "FSWB" from byte 0, 48-byte headers) are
- * replayed as they are, so writes pending across an upgrade are not lost; they are read-only and
- * deleted once committed, like any segment.
+ * tail would reuse it); the write-back opens a fresh segment. Segments of the previous,
+ * plaintext format are replayed as they are; they are read-only and deleted once committed,
+ * like any segment.
  *
  * Appends are synchronous writes into the page cache (a memcpy; they keep records in order
  * without a queue); durability comes from `fsync`, called on the handle's fsync and at drain.
@@ -36,7 +24,6 @@
  * it is deleted before the log, so a crash in between replays the segment (deduplicated by
  * commit id) rather than leaving progress lines that could apply to another segment.
  */
-
 import { randomBytes } from "node:crypto";
 import {
   appendFileSync,
@@ -50,39 +37,23 @@ import {
 } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { deriveSegmentKey, segmentKeyCheck, type WriteBackLogKeys } from "../../crypto/writeback-log-key.js";
 import { WriteBackLogError } from "../errors.js";
 import { RecordCipher } from "./log-cipher.js";
-
-const SEGMENT_MAGIC = 0x46535753; // "FSWS"
-const SEGMENT_VERSION = 1;
-export const SEGMENT_HEADER_BYTES = 32;
-const RECORD_MAGIC = 0x46535752; // "FSWR"
-export const RECORD_HEADER_BYTES = 64;
-/** Associated data of a record: its header from the type byte to the end of mtime. */
-const AAD_START = 8;
-const AAD_END = 48;
-const MAX_RECORD_DATA = 256 * 1024 * 1024;
-const LEGACY_MAGIC = 0x46535742; // "FSWB": plaintext records from byte 0
-const LEGACY_HEADER_BYTES = 48;
-
-export type RecordType = "write" | "truncate";
-
-export interface LogRecord {
-  type: RecordType;
-  ino: number;
-  /** File offset of a write; the new size of a truncate. */
-  offset: number;
-  /** File size after this record. */
-  sizeAfter: number;
-  mtime: number;
-  length: number;
-  /** Position of the data in the segment file. */
-  dataPos: number;
-  /** Index of this record in its segment. */
-  index: number;
-}
+import {
+  headerNeverWritten,
+  isLegacySegment,
+  type LogRecord,
+  type ParsedRecords,
+  parseLegacyRecords,
+  parseSealedRecords,
+  RECORD_HEADER_BYTES,
+  type RecordType,
+  SEGMENT_HEADER_BYTES,
+  sealRecord,
+  segmentHeader,
+  segmentKey,
+} from "./segment-format.js";
 
 export class Segment {
   readonly records: LogRecord[] = [];
@@ -131,13 +102,7 @@ export class Segment {
     const key = deriveSegmentKey(keys.logKey(keyId), id);
     const fd = openSync(join(dir, Segment.fileName(seq, id)), "wx+");
     const seg = new Segment(dir, seq, id, fd, new RecordCipher(key), true);
-    const h = Buffer.alloc(SEGMENT_HEADER_BYTES);
-    h.writeUInt32BE(SEGMENT_MAGIC, 0);
-    h[4] = SEGMENT_VERSION;
-    h.writeUInt32BE(keyId, 8);
-    segmentKeyCheck(key).copy(h, 12);
-    h.writeUInt32BE(crc32(h.subarray(0, 28)), 28);
-    writeAll(fd, h, 0);
+    writeAll(fd, segmentHeader(keyId, segmentKeyCheck(key)), 0);
     seg.end = seg.base = SEGMENT_HEADER_BYTES;
     return seg;
   }
@@ -152,16 +117,17 @@ export class Segment {
     const fd = openSync(path, "r+");
     let seg: Segment;
     try {
-      if (buf.length >= 4 && buf.readUInt32BE(0) === LEGACY_MAGIC) {
+      if (isLegacySegment(buf)) {
         seg = new Segment(dir, seq, id, fd, undefined, false);
-        seg.parseLegacy(buf);
-      } else if (buf.length < SEGMENT_HEADER_BYTES || buf.subarray(0, SEGMENT_HEADER_BYTES).every((b) => b === 0)) {
-        // created, then the crash came before its header reached the disk: nothing was fsynced
+        seg.take(buf, parseLegacyRecords(buf));
+      } else if (headerNeverWritten(buf)) {
         seg = new Segment(dir, seq, id, fd, undefined, false);
-        seg.cut(buf, 0);
+        seg.take(buf, { records: [], end: 0 });
       } else {
-        seg = new Segment(dir, seq, id, fd, new RecordCipher(segmentKey(path, buf, id, keys)), false);
-        seg.parse(buf);
+        const cipher = new RecordCipher(segmentKey(path, buf, id, keys));
+        seg = new Segment(dir, seq, id, fd, cipher, false);
+        seg.base = SEGMENT_HEADER_BYTES;
+        seg.take(buf, parseSealedRecords(buf, cipher, path));
       }
     } catch (e) {
       closeSync(fd);
@@ -176,52 +142,11 @@ export class Segment {
     return seg;
   }
 
-  private parse(buf: Buffer): void {
-    const cipher = this.cipher!;
-    this.base = SEGMENT_HEADER_BYTES;
-    let pos = SEGMENT_HEADER_BYTES;
-    while (pos + RECORD_HEADER_BYTES <= buf.length) {
-      const h = buf.subarray(pos, pos + RECORD_HEADER_BYTES);
-      if (h.readUInt32BE(0) !== RECORD_MAGIC) break;
-      const type = h[8] === 1 ? "write" : h[8] === 2 ? "truncate" : undefined;
-      const length = h.readUInt32BE(12);
-      const end = pos + RECORD_HEADER_BYTES + length;
-      if (!type || length > MAX_RECORD_DATA || end > buf.length) break;
-      if (crc32(h.subarray(8), crc32(buf.subarray(pos + RECORD_HEADER_BYTES, end))) !== h.readUInt32BE(4)) break;
-      const aad = h.subarray(AAD_START, AAD_END);
-      if (!cipher.verify(pos, aad, buf.subarray(pos + RECORD_HEADER_BYTES, end), h.subarray(AAD_END))) {
-        throw new WriteBackLogError(
-          `write-back log ${this.path}: record ${this.records.length} at byte ${pos} fails authentication ` +
-            "(its crc is intact, so this is no torn write: the file was altered); refusing to replay, the file is left as it is",
-        );
-      }
-      this.records.push(readRecord(h, 16, type, length, pos + RECORD_HEADER_BYTES, this.records.length));
-      pos = end;
-    }
-    this.cut(buf, pos);
-  }
-
-  /** Plaintext segments of the previous format: 48-byte headers, crc over header + data. */
-  private parseLegacy(buf: Buffer): void {
-    let pos = 0;
-    while (pos + LEGACY_HEADER_BYTES <= buf.length) {
-      const h = buf.subarray(pos, pos + LEGACY_HEADER_BYTES);
-      if (h.readUInt32BE(0) !== LEGACY_MAGIC) break;
-      const type = h[4] === 1 ? "write" : h[4] === 2 ? "truncate" : undefined;
-      const length = h.readUInt32BE(44);
-      const end = pos + LEGACY_HEADER_BYTES + length;
-      if (!type || length > MAX_RECORD_DATA || end > buf.length) break;
-      if (crc32(buf.subarray(pos + 12, end)) !== h.readUInt32BE(8)) break;
-      this.records.push(readRecord(h, 12, type, length, pos + LEGACY_HEADER_BYTES, this.records.length));
-      pos = end;
-    }
-    this.cut(buf, pos);
-  }
-
-  /** Drop a torn tail: everything from `pos` on. */
-  private cut(buf: Buffer, pos: number): void {
-    if (pos < buf.length) ftruncateSync(this.fd, pos);
-    this.end = pos;
+  /** Adopt parsed records and drop a torn tail: everything from `parsed.end` on. */
+  private take(buf: Buffer, parsed: ParsedRecords): void {
+    for (const rec of parsed.records) this.records.push(rec); // no spread: a segment may hold a million records
+    if (parsed.end < buf.length) ftruncateSync(this.fd, parsed.end);
+    this.end = parsed.end;
   }
 
   /** Bytes of records (headers and data) held by this segment. */
@@ -239,25 +164,13 @@ export class Segment {
       throw new WriteBackLogError(`write-back segment ${this.path} was replayed and is read-only`);
     }
     const length = data?.length ?? 0;
-    const h = Buffer.alloc(RECORD_HEADER_BYTES);
-    h.writeUInt32BE(RECORD_MAGIC, 0);
-    h[8] = type === "write" ? 1 : 2;
-    h.writeUInt32BE(length, 12);
-    h.writeBigUInt64BE(BigInt(ino), 16);
-    h.writeBigUInt64BE(BigInt(offset), 24);
-    h.writeBigUInt64BE(BigInt(sizeAfter), 32);
-    h.writeBigUInt64BE(BigInt(mtime), 40);
     const start = this.end;
-    // data first, then the header that carries its tag; the crc runs over the sealed data and
-    // then the header after the crc field (crash safety only needs it to cover what is on disk)
+    // data first, then the header that carries its tag
     let pos = start + RECORD_HEADER_BYTES;
-    let crc = 0;
-    this.cipher.seal(start, h.subarray(AAD_START, AAD_END), data, h.subarray(AAD_END), (sealed) => {
+    const h = sealRecord(this.cipher, start, { type, ino, offset, sizeAfter, mtime }, data, (sealed) => {
       writeAll(this.fd, sealed, pos);
       pos += sealed.length;
-      crc = crc32(sealed, crc);
     });
-    h.writeUInt32BE(crc32(h.subarray(8), crc), 4);
     writeAll(this.fd, h, start);
     this.end += RECORD_HEADER_BYTES + length;
     this.dirty = true;
@@ -306,53 +219,7 @@ export class Segment {
   }
 }
 
-/** The key of a sealed segment, checked against its header; a clear error when it cannot be had. */
-function segmentKey(path: string, buf: Buffer, id: string, keys: WriteBackLogKeys) {
-  const h = buf.subarray(0, SEGMENT_HEADER_BYTES);
-  if (h.readUInt32BE(0) !== SEGMENT_MAGIC || crc32(h.subarray(0, 28)) !== h.readUInt32BE(28)) {
-    throw new WriteBackLogError(`write-back log ${path} has no valid segment header; refusing to replay it`);
-  }
-  if (h[4] !== SEGMENT_VERSION) {
-    throw new WriteBackLogError(
-      `write-back log ${path} has format version ${h[4]}, this version reads ${SEGMENT_VERSION}`,
-    );
-  }
-  const keyId = h.readUInt32BE(8);
-  const ephemeral = `write-back log ${path} was written under a process-local key (a writer without a keyring) and cannot be replayed`;
-  if (keyId === 0 && keys.currentKeyId !== 0) throw new WriteBackLogError(ephemeral);
-  let key: ReturnType<typeof deriveSegmentKey>;
-  try {
-    key = deriveSegmentKey(keys.logKey(keyId), id);
-  } catch (cause) {
-    throw new WriteBackLogError(
-      `write-back log ${path} was written under key generation ${keyId}, which this keyring does not hold`,
-      { cause },
-    );
-  }
-  if (!segmentKeyCheck(key).equals(h.subarray(12, 28))) {
-    if (keyId === 0) throw new WriteBackLogError(ephemeral);
-    throw new WriteBackLogError(
-      `write-back log ${path} was written under a different key (generation ${keyId} of another keyring, or another ` +
-        "filespace's cache directory); refusing to replay it, the file is left as it is",
-    );
-  }
-  return key;
-}
-
 function writeAll(fd: number, buf: Buffer, position: number): void {
   let done = 0;
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
-}
-
-/** The four u64 fields (ino, offset, sizeAfter, mtime) both record formats keep in a row from `at`. */
-function readRecord(
-  h: Buffer,
-  at: number,
-  type: RecordType,
-  length: number,
-  dataPos: number,
-  index: number,
-): LogRecord {
-  const u64 = (i: number) => Number(h.readBigUInt64BE(at + 8 * i));
-  return { type, ino: u64(0), offset: u64(1), sizeAfter: u64(2), mtime: u64(3), length, dataPos, index };
 }
