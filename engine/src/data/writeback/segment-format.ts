@@ -143,44 +143,87 @@ export function sealRecord(
   return h;
 }
 
+/** Where the fields of a record header are in one of the two formats. */
+interface RecordLayout {
+  /** Where the first record starts. */
+  start: number;
+  magic: number;
+  headerBytes: number;
+  typeAt: number;
+  lengthAt: number;
+  /** The four u64 fields (ino, offset, sizeAfter, mtime) in a row from here. */
+  fieldsAt: number;
+  /** The crc matches: the record was written whole. */
+  intact(h: Buffer, buf: Buffer, pos: number, end: number): boolean;
+}
+
+const SEALED: RecordLayout = {
+  start: SEGMENT_HEADER_BYTES,
+  magic: RECORD_MAGIC,
+  headerBytes: RECORD_HEADER_BYTES,
+  typeAt: 8,
+  lengthAt: 12,
+  fieldsAt: 16,
+  intact: (h, buf, pos, end) =>
+    crc32(h.subarray(8), crc32(buf.subarray(pos + RECORD_HEADER_BYTES, end))) === h.readUInt32BE(4),
+};
+
+const LEGACY: RecordLayout = {
+  start: 0,
+  magic: LEGACY_MAGIC,
+  headerBytes: LEGACY_HEADER_BYTES,
+  typeAt: 4,
+  lengthAt: 44,
+  fieldsAt: 12,
+  intact: (h, buf, pos, end) => crc32(buf.subarray(pos + 12, end)) === h.readUInt32BE(8),
+};
+
 /** Records of a sealed segment; throws WriteBackLogError on a record that fails authentication. */
 export function parseSealedRecords(buf: Buffer, cipher: RecordCipher, path: string): ParsedRecords {
-  const records: LogRecord[] = [];
-  let pos = SEGMENT_HEADER_BYTES;
-  while (pos + RECORD_HEADER_BYTES <= buf.length) {
-    const h = buf.subarray(pos, pos + RECORD_HEADER_BYTES);
-    if (h.readUInt32BE(0) !== RECORD_MAGIC) break;
-    const type = recordType(h[8]);
-    const length = h.readUInt32BE(12);
-    const end = pos + RECORD_HEADER_BYTES + length;
-    if (!type || length > MAX_RECORD_DATA || end > buf.length) break;
-    if (crc32(h.subarray(8), crc32(buf.subarray(pos + RECORD_HEADER_BYTES, end))) !== h.readUInt32BE(4)) break;
+  return parseRecords(buf, SEALED, (h, pos, end, index) => {
     const aad = h.subarray(AAD_START, AAD_END);
     if (!cipher.verify(pos, aad, buf.subarray(pos + RECORD_HEADER_BYTES, end), h.subarray(AAD_END))) {
       throw new WriteBackLogError(
-        `write-back log ${path}: record ${records.length} at byte ${pos} fails authentication ` +
+        `write-back log ${path}: record ${index} at byte ${pos} fails authentication ` +
           "(its crc is intact, so this is no torn write: the file was altered); refusing to replay, the file is left as it is",
       );
     }
-    records.push(readRecord(h, 16, type, length, pos + RECORD_HEADER_BYTES, records.length));
-    pos = end;
-  }
-  return { records, end: pos };
+  });
 }
 
 /** Records of a plaintext segment of the previous format. */
 export function parseLegacyRecords(buf: Buffer): ParsedRecords {
+  return parseRecords(buf, LEGACY);
+}
+
+/** Walks records up to the first torn one; `authenticate` throws on an intact record that was altered. */
+function parseRecords(
+  buf: Buffer,
+  layout: RecordLayout,
+  authenticate?: (h: Buffer, pos: number, end: number, index: number) => void,
+): ParsedRecords {
   const records: LogRecord[] = [];
-  let pos = 0;
-  while (pos + LEGACY_HEADER_BYTES <= buf.length) {
-    const h = buf.subarray(pos, pos + LEGACY_HEADER_BYTES);
-    if (h.readUInt32BE(0) !== LEGACY_MAGIC) break;
-    const type = recordType(h[4]);
-    const length = h.readUInt32BE(44);
-    const end = pos + LEGACY_HEADER_BYTES + length;
+  let pos = layout.start;
+  while (pos + layout.headerBytes <= buf.length) {
+    const h = buf.subarray(pos, pos + layout.headerBytes);
+    if (h.readUInt32BE(0) !== layout.magic) break;
+    const type = recordType(h[layout.typeAt]);
+    const length = h.readUInt32BE(layout.lengthAt);
+    const end = pos + layout.headerBytes + length;
     if (!type || length > MAX_RECORD_DATA || end > buf.length) break;
-    if (crc32(buf.subarray(pos + 12, end)) !== h.readUInt32BE(8)) break;
-    records.push(readRecord(h, 12, type, length, pos + LEGACY_HEADER_BYTES, records.length));
+    if (!layout.intact(h, buf, pos, end)) break;
+    authenticate?.(h, pos, end, records.length);
+    const u64 = (i: number) => Number(h.readBigUInt64BE(layout.fieldsAt + 8 * i));
+    records.push({
+      type,
+      ino: u64(0),
+      offset: u64(1),
+      sizeAfter: u64(2),
+      mtime: u64(3),
+      length,
+      dataPos: pos + layout.headerBytes,
+      index: records.length,
+    });
     pos = end;
   }
   return { records, end: pos };
@@ -188,17 +231,4 @@ export function parseLegacyRecords(buf: Buffer): ParsedRecords {
 
 function recordType(byte: number | undefined): RecordType | undefined {
   return byte === 1 ? "write" : byte === 2 ? "truncate" : undefined;
-}
-
-/** The four u64 fields (ino, offset, sizeAfter, mtime) both record formats keep in a row from `at`. */
-function readRecord(
-  h: Buffer,
-  at: number,
-  type: RecordType,
-  length: number,
-  dataPos: number,
-  index: number,
-): LogRecord {
-  const u64 = (i: number) => Number(h.readBigUInt64BE(at + 8 * i));
-  return { type, ino: u64(0), offset: u64(1), sizeAfter: u64(2), mtime: u64(3), length, dataPos, index };
 }
