@@ -31,8 +31,10 @@ import {
   fdatasyncSync,
   ftruncateSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { unlink } from "node:fs/promises";
@@ -85,6 +87,27 @@ export class Segment {
 
   static fileName(seq: number, id: string, ext: "log" | "done" = "log"): string {
     return `seg-${String(seq).padStart(12, "0")}-${id}.${ext}`;
+  }
+
+  /**
+   * The segments a previous process left in `dir`, in log order. Progress files whose log is
+   * gone (a crash during removal) are deleted: they are meaningless now.
+   */
+  static inDirectory(dir: string): Array<{ seq: number; id: string }> {
+    const names = readdirSync(dir);
+    const logs = new Set<string>();
+    const found: Array<{ seq: number; id: string }> = [];
+    for (const n of names) {
+      const m = Segment.NAME.exec(n);
+      if (m?.[3] !== "log") continue;
+      logs.add(`${m[1]}-${m[2]}`);
+      found.push({ seq: Number(m[1]), id: m[2]! });
+    }
+    for (const n of names) {
+      const m = Segment.NAME.exec(n);
+      if (m?.[3] === "done" && !logs.has(`${m[1]}-${m[2]}`)) unlinkSync(join(dir, n));
+    }
+    return found.sort((a, b) => a.seq - b.seq);
   }
 
   get path(): string {

@@ -8,6 +8,8 @@
  *        committer (segments in log order; within a segment the steps of different inodes run
  *        concurrently, ≤ commitConcurrency, each inode's steps in order) ──► CommitSink
  *        ──► `.done` progress line ──► overlay released ──► segment deleted when all steps done
+ * Segment files: segment.ts (bytes: segment-format.ts); steps: plan.ts; the two halves of the
+ * pipeline: upload.ts and commit.ts; reads over pending writes: overlay.ts.
  *
  * Why concurrent commits: each commit is a metadata round trip. One at a time, N small files
  * cost N round trips (20 files/s over a 50 ms link); issued together, the metadata client
@@ -25,17 +27,18 @@
  * Back-pressure: when the log holds `maxBacklogBytes` not yet committed, writes wait up to
  * `backlogFullWaitMs` for room and then fail with WriteBackFullError naming the last error.
  */
-import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { ephemeralWriteBackLogKeys, type WriteBackLogKeys } from "../../crypto/writeback-log-key.js";
 import type { ObjectStore } from "../../object/types.js";
 import type { DataPathConfig } from "../config.js";
 import { WriteBackClosedError, WriteBackFullError } from "../errors.js";
-import { type BlockCodec, type CommitSink, chunkObjectKey, type Extent } from "../types.js";
+import type { BlockCodec, CommitSink, Extent } from "../types.js";
+import { commitSteps } from "./commit.js";
 import { type OverlayView, WriteOverlay } from "./overlay.js";
-import { packChunks, planSteps, type Step } from "./plan.js";
+import { planSteps, type Step } from "./plan.js";
 import { retryUntilStopped, SlotPool } from "./pool.js";
 import { Segment } from "./segment.js";
+import { type UploadDeps, uploadSteps } from "./upload.js";
 
 export type WriteBackKnobs = Pick<
   DataPathConfig,
@@ -87,8 +90,8 @@ export class WriteBack {
   private nextSeq = 1;
   private flushTimer: NodeJS.Timeout | undefined;
   private committer: Promise<void> = Promise.resolve();
-  private readonly uploads = new Map<number, Promise<Map<number, Extent[]>>>();
   private readonly uploadPool: SlotPool;
+  private readonly upload: UploadDeps;
   private readonly spaceWaiters = new Set<() => void>();
   private stopped = false;
   private closed = false;
@@ -102,28 +105,22 @@ export class WriteBack {
   ) {
     this.uploadPool = new SlotPool(knobs.uploadConcurrency, () => this.stopped);
     this.logKeys = deps.logKeys ?? ephemeralWriteBackLogKeys();
+    this.upload = {
+      store: deps.store,
+      codec: deps.codec,
+      newChunkId: deps.newChunkId,
+      chunkBytes: knobs.chunkBytes,
+      pool: this.uploadPool,
+      retry: (fn) => this.retry(fn),
+      counters: this.counters,
+    };
   }
 
   /** Open the log directory; replays and resumes whatever a previous process left pending. */
   static async open(deps: WriteBackDeps, knobs: WriteBackKnobs): Promise<WriteBack> {
     mkdirSync(deps.dir, { recursive: true });
     const wb = new WriteBack(deps, knobs);
-    const names = readdirSync(deps.dir);
-    const logs = new Set<string>();
-    const found: Array<{ seq: number; id: string }> = [];
-    for (const n of names) {
-      const m = Segment.NAME.exec(n);
-      if (m?.[3] !== "log") continue;
-      logs.add(`${m[1]}-${m[2]}`);
-      found.push({ seq: Number(m[1]), id: m[2]! });
-    }
-    for (const n of names) {
-      const m = Segment.NAME.exec(n);
-      // progress of a segment whose log is gone (crash during removal): meaningless now
-      if (m?.[3] === "done" && !logs.has(`${m[1]}-${m[2]}`)) unlinkSync(join(deps.dir, n));
-    }
-    found.sort((a, b) => a.seq - b.seq);
-    for (const { seq, id } of found) {
+    for (const { seq, id } of Segment.inDirectory(deps.dir)) {
       const seg = Segment.replay(deps.dir, seq, id, wb.logKeys);
       wb.segments.push(seg);
       for (const rec of seg.records) wb.overlay.apply(seg, rec);
@@ -253,77 +250,25 @@ export class WriteBack {
   private seal(seg: Segment): void {
     seg.sealed = true;
     const steps = planSteps(seg.records).filter((s) => !seg.done.has(s.index));
-    const uploaded = this.uploadSteps(seg, steps);
+    const uploaded = uploadSteps(seg, steps, this.upload);
     uploaded.catch(() => {});
-    this.uploads.set(seg.seq, uploaded);
     this.committer = this.committer.then(() => this.commitSegment(seg, steps, uploaded)).catch(() => {});
   }
 
-  private async uploadSteps(seg: Segment, steps: Step[]): Promise<Map<number, Extent[]>> {
-    const { chunks, extents } = packChunks(steps, this.knobs.chunkBytes);
-    this.counters.pendingChunks += chunks.length;
-    // Read and seal inside the slot: at most `uploadConcurrency` chunks are in memory at once,
-    // however large the backlog replayed at start.
-    const ids = await Promise.all(
-      chunks.map((c) =>
-        this.uploadPool.run(async () => {
-          const plain = Buffer.concat(c.parts.map((p) => seg.read(p.record, p.skip, p.length)));
-          const id = this.deps.newChunkId();
-          const sealed = this.deps.codec.seal(id, plain);
-          await this.retry(() => this.deps.store.put(chunkObjectKey(id), sealed));
-          this.counters.pendingChunks--;
-          this.counters.uploadedChunks++;
-          this.counters.uploadedBytes += sealed.length;
-          return id;
-        }),
-      ),
-    );
-    const out = new Map<number, Extent[]>();
-    for (const [step, list] of extents) {
-      out.set(
-        step,
-        list.map((e) => ({ offset: e.offset, length: e.length, chunkId: ids[e.chunk]!, chunkOffset: e.chunkOffset })),
-      );
-    }
-    return out;
-  }
-
   private async commitSegment(seg: Segment, steps: Step[], uploaded: Promise<Map<number, Extent[]>>): Promise<void> {
-    const extents = await uploaded;
-    const byIno = new Map<number, Step[]>();
-    for (const step of steps) {
-      const list = byIno.get(step.ino);
-      if (list) list.push(step);
-      else byIno.set(step.ino, [step]);
-    }
-    // One chain per inode (its steps in plan order); chains run side by side, bounded.
-    const pool = new SlotPool(this.knobs.commitConcurrency ?? COMMIT_CONCURRENCY, () => this.stopped);
-    const chains = [...byIno.values()].map((list) =>
-      pool.run(async () => {
-        for (const step of list) await this.commitStep(seg, step, extents);
-      }),
-    );
-    // Wait for every chain, even when one fails, so nothing of this segment is still in flight
-    // when the error surfaces (the segment then stays for the next flush or mount).
-    const failed = (await Promise.allSettled(chains)).find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
-    this.uploads.delete(seg.seq);
+    await commitSteps(seg, steps, await uploaded, {
+      sink: this.deps.sink,
+      concurrency: this.knobs.commitConcurrency ?? COMMIT_CONCURRENCY,
+      stopped: () => this.stopped,
+      retry: (fn) => this.retry(fn),
+      committed: (step) => {
+        this.counters.commits++;
+        this.release(seg, step);
+      },
+    });
     this.segments.splice(this.segments.indexOf(seg), 1);
     await seg.remove();
     for (const w of [...this.spaceWaiters]) w();
-  }
-
-  private async commitStep(seg: Segment, step: Step, extents: Map<number, Extent[]>): Promise<void> {
-    const commitId = `wb-${seg.id}-${step.index}`;
-    const mtime = new Date(step.mtime);
-    await this.retry(() =>
-      step.kind === "write"
-        ? this.deps.sink.commitWrite(step.ino, extents.get(step.index) ?? [], step.newSize, mtime, { commitId })
-        : this.deps.sink.setSize(step.ino, step.size, mtime, { commitId }),
-    );
-    this.counters.commits++;
-    seg.markDone(step.index);
-    this.release(seg, step);
   }
 
   private release(seg: Segment, step: Step): void {
