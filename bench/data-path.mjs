@@ -12,6 +12,7 @@ import {
   chunkObjectKey,
   DataReader,
   DiskBlockCache,
+  LocalRunSource,
   MemoryBlockCache,
   Prefetcher,
   parseDataPathConfig,
@@ -72,7 +73,14 @@ async function makeFile(raw, meta, ino, size) {
 function client(store, meta) {
   const memory = new MemoryBlockCache(config.memoryCacheBytes);
   const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
-  const fetcher = new BlockFetcher(store, codec, memory, undefined, scheduler, config.maxGetBytes);
+  const fetcher = new BlockFetcher(
+    new LocalRunSource(store, codec, config.maxGetBytes),
+    codec,
+    memory,
+    undefined,
+    scheduler,
+    config.maxGetBytes,
+  );
   const reader = new DataReader(new CachedExtentSource(meta), fetcher, codec.blockSize);
   return { memory, fetcher, reader };
 }

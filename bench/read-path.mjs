@@ -19,6 +19,7 @@ import {
   chunkObjectKey,
   DataReader,
   DiskBlockCache,
+  LocalRunSource,
   MemoryBlockCache,
   Prefetcher,
   parseDataPathConfig,
@@ -120,7 +121,14 @@ async function main() {
     const disk = o.disk ? await DiskBlockCache.open(cacheDir, 4 * 1024 * MiB, diskOptions) : undefined;
     const memory = new MemoryBlockCache(config.memoryCacheBytes);
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
-    const fetcher = new BlockFetcher(wan, codec, memory, disk, scheduler, config.maxGetBytes);
+    const fetcher = new BlockFetcher(
+      new LocalRunSource(wan, codec, config.maxGetBytes),
+      codec,
+      memory,
+      disk,
+      scheduler,
+      config.maxGetBytes,
+    );
     const reader = new DataReader(source, fetcher, codec.blockSize);
     const prefetcher = new Prefetcher(reader, config);
     let firstMs;
@@ -144,7 +152,7 @@ async function main() {
     rows.push([
       "  gets / disk runs / skipped / pooled buffers",
       `${fetcher.stats.gets}`,
-      `${disk?.getStats().runs ?? "-"} / ${disk?.getStats().skipped ?? "-"} / ${fetcher.buffers?.allocated ?? "-"}`,
+      `${disk?.getStats().runs ?? "-"} / ${disk?.getStats().skipped ?? "-"} / ${fetcher.source.bufferStats().allocated ?? "-"}`,
     ]);
     await wan.close();
   }

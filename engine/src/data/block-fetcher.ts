@@ -5,19 +5,19 @@
  *   before anything is awaited; later readers of the same block join it, so a block is fetched
  *   once however many readers want it at the same time.
  * - Coalescing: the blocks a call must fetch from the store are grouped into contiguous runs,
- *   each one range GET (at most `maxGetBytes`); the response is split into sealed blocks, each
- *   opened on its own (a tampered block fails alone); the run of good blocks is written sealed
- *   to the disk cache as one file, straight from the response buffer (pooled, reused).
+ *   each one range GET (at most `maxGetBytes`) done by a RunSource (on this thread, or in the
+ *   fetch worker pool); every block is opened on its own (a tampered block fails alone); the
+ *   run of good blocks is written sealed to the disk cache as one file, straight from the
+ *   response buffer (pooled, reused).
  * - Priority: prefetch runs in its own request pool; a demand read that joins a queued prefetch
  *   request promotes it.
  */
-import type { ObjectStore } from "../object/types.js";
 import type { DiskBlockCache } from "./block-cache/disk.js";
 import type { MemoryBlockCache } from "./block-cache/memory.js";
-import { BufferPool } from "./buffer-pool.js";
 import { BlockReadError } from "./errors.js";
+import type { RunSource } from "./run-source.js";
 import type { RequestScheduler } from "./scheduler.js";
-import { type BlockCodec, blockKey, chunkObjectKey, type Priority } from "./types.js";
+import { type BlockCodec, blockKey, type Priority } from "./types.js";
 
 interface InFlight {
   promise: Promise<Buffer>;
@@ -40,28 +40,18 @@ export interface FetchStats {
   joined: number;
 }
 
-/**
- * Idle GET buffers kept for reuse: the request pools (16 demand + 8 prefetch) plus the runs the
- * disk cache is still writing (its pending-write bound, 64 MiB, is 16 runs of 4 MiB).
- */
-const POOLED_BUFFERS = 40;
-
 export class BlockFetcher {
   private readonly inflight = new Map<string, InFlight>();
-  readonly buffers: BufferPool;
   readonly stats: FetchStats = { gets: 0, getBytes: 0, blocksFromStore: 0, blocksFromDisk: 0, joined: 0 };
 
   constructor(
-    private readonly store: ObjectStore,
+    readonly source: RunSource,
     private readonly codec: BlockCodec,
     private readonly memory: MemoryBlockCache,
     private readonly disk: DiskBlockCache | undefined,
     private readonly scheduler: RequestScheduler,
     private readonly maxGetBytes: number,
-  ) {
-    const largestGet = codec.sealedRange(0, Math.max(codec.blockSize, maxGetBytes)).length;
-    this.buffers = new BufferPool(largestGet, POOLED_BUFFERS);
-  }
+  ) {}
 
   /** Plaintext of blocks [first, first+count) of a chunk, in order. */
   getBlocks(chunkId: string, first: number, count: number, priority: Priority): Promise<Buffer[]> {
@@ -165,69 +155,40 @@ export class BlockFetcher {
     run: Pending[],
     settle: (p: Pending, data?: Buffer, err?: unknown) => void,
   ): Promise<void> {
-    const bs = this.codec.blockSize;
     const first = run[0]!.block;
-    const range = this.codec.sealedRange(first * bs, run.length * bs);
     const promoted = run.some((p) => p.flight.promoted);
-    const stride = this.codec.sealedRange(0, bs).length;
+    const opened: boolean[] = []; // per block of the run, once reported: did it open?
+    const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () =>
+      this.source.fetch({ chunkId, first, count: run.length }, (i, plain, err) => {
+        opened[i] = plain !== undefined;
+        if (plain) this.stats.blocksFromStore++;
+        settle(run[i]!, plain, err);
+      }),
+    );
+    for (const p of run) p.flight.promoteTask = task.promote;
+    let fetched: Awaited<typeof task.promise>;
+    try {
+      fetched = await task.promise;
+    } catch (err) {
+      for (const p of run.slice(opened.length)) settle(p, undefined, err);
+      return;
+    }
+    const { body, release } = fetched;
+    this.stats.gets++;
+    this.stats.getBytes += body.length;
+    const disk = this.disk;
+    const stride = this.codec.sealedRange(0, this.codec.blockSize).length;
     // Consecutive blocks that opened fine, cached on disk as one file each (a tampered block
     // fails alone and is never cached).
     const good: Array<{ first: number; start: number; end: number }> = [];
-    let opened = 0; // blocks of the run opened so far, in order
-    const openNext = (from: Buffer) => {
-      const p = run[opened]!;
-      const start = opened * stride;
-      opened++;
-      const sealed = from.subarray(start, start + stride);
-      if (sealed.length === 0) {
-        settle(p, undefined, new Error("block lies beyond the end of the chunk"));
-        return;
-      }
-      try {
-        const plain = this.codec.openRange(chunkId, sealed, p.block);
-        this.stats.blocksFromStore++;
-        settle(p, plain);
-        const last = good[good.length - 1];
-        if (last && last.end === start) last.end = start + sealed.length;
-        else good.push({ first: p.block, start, end: start + sealed.length });
-      } catch (err) {
-        settle(p, undefined, err);
-      }
-    };
-    // The body lands in a pooled buffer (see buffer-pool.ts), taken when the GET starts (not
-    // while it waits in the queue) and given back once the blocks are opened and the run is
-    // written to the disk cache. Blocks are opened as their bytes arrive (streaming decode), so
-    // a reader waiting for the first block of a 4 MiB GET does not wait for its last byte.
-    let buf: Buffer | undefined;
-    const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () => {
-      const into = this.buffers.acquire(range.length);
-      buf = into;
-      return this.store.get(chunkObjectKey(chunkId), {
-        range: { offset: range.offset, length: range.length },
-        into,
-        onProgress: (bytes) => {
-          // full blocks only: a short last block is checked against the whole body below
-          while (opened < run.length && (opened + 1) * stride <= bytes) openNext(into);
-        },
-      });
+    opened.forEach((ok, i) => {
+      if (!ok) return;
+      const start = i * stride;
+      const end = Math.min(body.length, start + stride);
+      const last = good[good.length - 1];
+      if (last && last.end === start) last.end = end;
+      else good.push({ first: first + i, start, end });
     });
-    for (const p of run) p.flight.promoteTask = task.promote;
-    const release = () => {
-      if (buf) this.buffers.release(buf);
-      buf = undefined;
-    };
-    let body: Buffer;
-    try {
-      body = await task.promise;
-    } catch (err) {
-      release();
-      for (const p of run.slice(opened)) settle(p, undefined, err);
-      return;
-    }
-    this.stats.gets++;
-    this.stats.getBytes += body.length;
-    while (opened < run.length) openNext(body);
-    const disk = this.disk;
     if (!disk || good.length === 0) {
       release();
       return;

@@ -19,16 +19,22 @@ export class BufferPool {
   constructor(
     readonly bufferBytes: number,
     private readonly maxFree = 8,
+    /** Back buffers with SharedArrayBuffers (a fetch worker lends GET bodies to the main thread). */
+    private readonly shared = false,
   ) {}
 
   /** A buffer of at least `bytes` (its content is garbage). Return it with `release`. */
   acquire(bytes: number): Buffer {
     this.inUse++;
-    if (bytes > this.bufferBytes) return Buffer.allocUnsafeSlow(bytes);
+    if (bytes > this.bufferBytes) return this.allocate(bytes);
     const reused = this.free.pop();
     if (reused) return reused;
     this.allocated++;
-    return Buffer.allocUnsafeSlow(this.bufferBytes);
+    return this.allocate(this.bufferBytes);
+  }
+
+  private allocate(bytes: number): Buffer {
+    return this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes);
   }
 
   /** Give a buffer back; nothing may use it (or a view of it) afterwards. */

@@ -2,6 +2,7 @@
  * Every knob of the data path in one place, with its default and why. Validated with zod at
  * the edge (CLI flags, mount config); messages name the field and what was expected.
  */
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 
 const KiB = 1024;
@@ -32,6 +33,12 @@ export const dataPathConfigSchema = z.object({
   maxGetBytes: bytes(64 * KiB, "maxGetBytes").default(8 * MiB),
   /** Parallel range GETs for demand reads. Object stores scale with parallelism, not request size. */
   demandConcurrency: count(1, 256, "demandConcurrency").default(16),
+  /**
+   * Worker threads that do range GETs and open blocks (data/fetch-pool): HTTP and AES-GCM off
+   * the thread that answers FUSE. 0 = everything on the main thread. Default: one per core, at
+   * most 4 (a worker handles many GETs at once; more threads only add contention).
+   */
+  fetchWorkers: count(0, 64, "fetchWorkers").default(Math.min(4, availableParallelism())),
   /**
    * Parallel range GETs for prefetch: a separate pool, so a demand read never queues behind
    * prefetch. Smaller than the demand pool so prefetch cannot take all the bandwidth.

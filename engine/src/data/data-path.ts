@@ -3,14 +3,17 @@
  * `flush` with inode ids and sizes, and plugs in the metadata client as ExtentSource and
  * CommitSink. Reads lay the write-back overlay (read-your-writes) over stored data.
  */
+import type { Keyring } from "../crypto/keyring.js";
 import type { WriteBackLogKeys } from "../crypto/writeback-log-key.js";
 import type { ObjectStore } from "../object/types.js";
 import { DiskBlockCache } from "./block-cache/disk.js";
 import { MemoryBlockCache } from "./block-cache/memory.js";
 import { BlockFetcher } from "./block-fetcher.js";
 import type { DataPathConfig } from "./config.js";
+import { FetchPool } from "./fetch-pool/pool.js";
 import { Prefetcher, type SequenceHint } from "./prefetch/prefetcher.js";
 import { DataReader } from "./reader.js";
+import { LocalRunSource } from "./run-source.js";
 import { RequestScheduler } from "./scheduler.js";
 import type { BlockCodec, CommitSink, ExtentSource } from "./types.js";
 import { WriteBack } from "./writeback/writeback.js";
@@ -28,6 +31,12 @@ export interface DataPathDeps {
   /** Seal the write-back log at rest (see WriteBackDeps.logKeys). */
   logKeys?: WriteBackLogKeys;
   sequenceHint?: SequenceHint;
+  /**
+   * The store's URL and the filespace keys, for `config.fetchWorkers` worker threads that GET
+   * and open blocks (data/fetch-pool). Without it (or with 0 workers, or a memory:// store that
+   * a worker cannot reopen) runs are fetched on this thread.
+   */
+  workerAccess?: { storeUrl: string; keyring: Keyring };
 }
 
 export class DataPath {
@@ -45,7 +54,17 @@ export class DataPath {
     const memory = new MemoryBlockCache(config.memoryCacheBytes);
     const disk = deps.cacheDir ? await DiskBlockCache.open(deps.cacheDir, config.diskCacheBytes) : undefined;
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
-    const fetcher = new BlockFetcher(deps.store, deps.codec, memory, disk, scheduler, config.maxGetBytes);
+    const access = deps.workerAccess;
+    const source =
+      access && config.fetchWorkers > 0 && !access.storeUrl.startsWith("memory:")
+        ? await FetchPool.open({
+            ...access,
+            blockSize: deps.codec.blockSize,
+            maxGetBytes: config.maxGetBytes,
+            workers: config.fetchWorkers,
+          })
+        : new LocalRunSource(deps.store, deps.codec, config.maxGetBytes);
+    const fetcher = new BlockFetcher(source, deps.codec, memory, disk, scheduler, config.maxGetBytes);
     const reader = new DataReader(deps.extents, fetcher, deps.codec.blockSize);
     const prefetcher = new Prefetcher(reader, config, deps.sequenceHint);
     const writeBack = await WriteBack.open(
@@ -133,6 +152,7 @@ export class DataPath {
     if (options.force) pending = await this.writeBack.abort();
     else await this.writeBack.drain();
     await this.disk?.close();
+    await this.fetcher.source.close();
     return pending;
   }
 
@@ -151,11 +171,7 @@ export class DataPath {
       disk: this.disk?.getStats(),
       fetch: { ...this.fetcher.stats },
       /** Pooled GET buffers: allocated over the mount's life (first-touch cost), in use, idle. */
-      buffers: {
-        allocated: this.fetcher.buffers.allocated,
-        inUse: this.fetcher.buffers.inUse,
-        idle: this.fetcher.buffers.idle,
-      },
+      buffers: this.fetcher.source.bufferStats(),
       prefetch: { ...this.prefetcher.stats, accuracy: { ...this.memory.accuracy } },
       writeBack: this.writeBack.stats(),
     };

@@ -139,6 +139,8 @@ export async function runMount(
         logDir: join(cacheDir, "writeback"),
         logKeys: writeBackLogKeys(keyring),
         sequenceHint: (ino, count) => (vfs ? vfs.predictNext(ino, count) : Promise.resolve([])),
+        // fetch workers reopen the store from its URL and open blocks with the same keys
+        workerAccess: { storeUrl: o.storeUrl, keyring },
       },
       config,
     );

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { BufferPool } from "../../src/data/buffer-pool.js";
-import { BlockFetcher, DiskBlockCache, MemoryBlockCache, RequestScheduler } from "../../src/data/index.js";
+import {
+  BlockFetcher,
+  DiskBlockCache,
+  LocalRunSource,
+  MemoryBlockCache,
+  RequestScheduler,
+} from "../../src/data/index.js";
 import { BLOCK, MemoryMeta, makeCodec, pattern, putFile, TestStore, tempDir } from "./helpers.js";
 
 describe("BufferPool", () => {
@@ -30,7 +36,7 @@ describe("BufferPool", () => {
       const id = await putFile(store, codec, meta, 1, data);
       const disk = await DiskBlockCache.open(d.path, 1 << 30);
       const fetcher = new BlockFetcher(
-        store,
+        new LocalRunSource(store, codec, 4 * BLOCK),
         codec,
         new MemoryBlockCache(1 << 24),
         disk,
@@ -41,8 +47,8 @@ describe("BufferPool", () => {
       expect(Buffer.concat(blocks.flat()).equals(data)).toBe(true);
       await disk.close();
       await new Promise((r) => setImmediate(r));
-      expect(fetcher.buffers.inUse).toBe(0);
-      expect(fetcher.buffers.allocated).toBeLessThanOrEqual(4);
+      expect(fetcher.source.bufferStats().inUse).toBe(0);
+      expect(fetcher.source.bufferStats().allocated).toBeLessThanOrEqual(4);
       expect(disk.getStats()).toMatchObject({ blocks: 16, runs: 4 });
     } finally {
       d.cleanup();

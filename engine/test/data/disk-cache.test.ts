@@ -1,7 +1,14 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { BlockFetcher, DataReader, DiskBlockCache, MemoryBlockCache, RequestScheduler } from "../../src/data/index.js";
+import {
+  BlockFetcher,
+  DataReader,
+  DiskBlockCache,
+  LocalRunSource,
+  MemoryBlockCache,
+  RequestScheduler,
+} from "../../src/data/index.js";
 import { BLOCK, MemoryMeta, makeCodec, pattern, putFile, TestStore, tempDir } from "./helpers.js";
 
 const sealedBlock = makeCodec().sealedRange(0, BLOCK).length;
@@ -58,7 +65,7 @@ describe("DiskBlockCache", () => {
     const mount = async () => {
       const disk = await DiskBlockCache.open(d, 1 << 30);
       const fetcher = new BlockFetcher(
-        store,
+        new LocalRunSource(store, codec, 1 << 20),
         codec,
         new MemoryBlockCache(1 << 24),
         disk,
@@ -97,7 +104,7 @@ describe("DiskBlockCache", () => {
     const mount = async () => {
       const disk = await DiskBlockCache.open(d, 1 << 30);
       const fetcher = new BlockFetcher(
-        store,
+        new LocalRunSource(store, codec, 1 << 20),
         codec,
         new MemoryBlockCache(1 << 24),
         disk,

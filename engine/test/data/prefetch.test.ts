@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   BlockFetcher,
   DataReader,
+  LocalRunSource,
   MemoryBlockCache,
   Prefetcher,
   RequestScheduler,
@@ -24,7 +25,7 @@ function setup(latencyMs: number, hint?: SequenceHint) {
   const meta = new MemoryMeta();
   const memory = new MemoryBlockCache(64 << 20);
   const fetcher = new BlockFetcher(
-    store,
+    new LocalRunSource(store, codec, knobs.maxGetBytes),
     codec,
     memory,
     undefined,

@@ -5,6 +5,7 @@ import {
   CachedExtentSource,
   chunkObjectKey,
   DataReader,
+  LocalRunSource,
   MemoryBlockCache,
   RequestScheduler,
 } from "../../src/data/index.js";
@@ -16,7 +17,14 @@ function setup(latencyMs = 0, limits = { demand: 16, prefetch: 4 }, maxGetBytes 
   const meta = new MemoryMeta();
   const memory = new MemoryBlockCache(64 * 1024 * 1024);
   const scheduler = new RequestScheduler(limits);
-  const fetcher = new BlockFetcher(store, codec, memory, undefined, scheduler, maxGetBytes);
+  const fetcher = new BlockFetcher(
+    new LocalRunSource(store, codec, maxGetBytes),
+    codec,
+    memory,
+    undefined,
+    scheduler,
+    maxGetBytes,
+  );
   const reader = new DataReader(meta, fetcher, codec.blockSize);
   return { store, codec, meta, memory, scheduler, fetcher, reader };
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
-import { BlockFetcher, chunkObjectKey, MemoryBlockCache, RequestScheduler } from "../../src/data/index.js";
+import {
+  BlockFetcher,
+  chunkObjectKey,
+  LocalRunSource,
+  MemoryBlockCache,
+  RequestScheduler,
+} from "../../src/data/index.js";
 import { MemoryObjectStore } from "../../src/object/memory.js";
 import type { GetOptions, ObjectStore } from "../../src/object/types.js";
 import { BLOCK, makeCodec, pattern } from "./helpers.js";
@@ -59,7 +65,7 @@ describe("streaming decode", () => {
     await inner.put(chunkObjectKey(id), sealed);
     const store = new TricklingStore(inner, stride, 15);
     const fetcher = new BlockFetcher(
-      store,
+      new LocalRunSource(store, codec, 8 * BLOCK),
       codec,
       new MemoryBlockCache(1 << 24),
       undefined,
@@ -79,7 +85,7 @@ describe("streaming decode", () => {
     expect(Buffer.concat(blocks).equals(data)).toBe(true);
     // every block was opened from the stream; the GET's own bookkeeping finishes just after
     await vi.waitFor(() => expect(fetcher.stats).toMatchObject({ gets: 1, blocksFromStore: 8 }));
-    expect(fetcher.buffers.inUse).toBe(0);
+    expect(fetcher.source.bufferStats().inUse).toBe(0);
   });
 
   it("a tampered block in the middle of a streamed GET fails alone", async () => {

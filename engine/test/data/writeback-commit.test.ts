@@ -13,6 +13,7 @@ import {
   type CommitOptions,
   DataReader,
   type Extent,
+  LocalRunSource,
   MemoryBlockCache,
   RequestScheduler,
   WriteBack,
@@ -90,7 +91,7 @@ describe("WriteBack commits", () => {
     const stored = (ino: number) => {
       const cache = new MemoryBlockCache(64 << 20);
       const fetcher = new BlockFetcher(
-        store,
+        new LocalRunSource(store, codec, 1 << 20),
         codec,
         cache,
         undefined,

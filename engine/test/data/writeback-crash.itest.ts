@@ -9,7 +9,14 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { Keyring, writeBackLogKeys } from "../../src/crypto/index.js";
-import { BlockFetcher, DataReader, MemoryBlockCache, RequestScheduler, WriteBack } from "../../src/data/index.js";
+import {
+  BlockFetcher,
+  DataReader,
+  LocalRunSource,
+  MemoryBlockCache,
+  RequestScheduler,
+  WriteBack,
+} from "../../src/data/index.js";
 import { MemoryMeta, makeCodec, newChunkId, TestStore, tempDir } from "./helpers.js";
 
 const child = fileURLToPath(new URL("./fixtures/writeback-child.mjs", import.meta.url));
@@ -82,7 +89,7 @@ describe("write-back survives SIGKILL of the mount process", () => {
     const reader = new DataReader(
       meta,
       new BlockFetcher(
-        store,
+        new LocalRunSource(store, codec, 1 << 20),
         codec,
         new MemoryBlockCache(64 << 20),
         undefined,

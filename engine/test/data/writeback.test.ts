@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   BlockFetcher,
   DataReader,
+  LocalRunSource,
   MemoryBlockCache,
   RequestScheduler,
   WriteBack,
@@ -34,7 +35,7 @@ function env() {
     new DataReader(
       meta,
       new BlockFetcher(
-        store,
+        new LocalRunSource(store, codec, 1 << 20),
         codec,
         new MemoryBlockCache(64 << 20),
         undefined,

@@ -1,0 +1,42 @@
+/**
+ * Messages between the mount's main thread and its fetch workers (both ours, same process:
+ * typed, not validated). Plaintext blocks travel as transferred ArrayBuffers (moved, not
+ * copied); a run's sealed body stays in the worker's shared GET buffer, lent to the main thread
+ * for the disk cache write until `release`.
+ */
+import type { BufferStats, RunRequest } from "../run-source.js";
+
+/** What a worker needs to fetch and open runs on its own. */
+export interface WorkerSetup {
+  storeUrl: string;
+  /** Key generations of the filespace (id, raw key): the worker opens blocks itself. */
+  keys: Array<[number, Uint8Array]>;
+  blockSize: number;
+  maxGetBytes: number;
+}
+
+export interface WireError {
+  name: string;
+  message: string;
+}
+
+export type ToWorker = ({ t: "fetch"; id: number } & RunRequest) | { t: "release"; id: number };
+
+export type FromWorker =
+  | { t: "ready" }
+  | { t: "startFailed"; error: WireError }
+  | { t: "block"; id: number; index: number; plain?: Uint8Array; error?: WireError }
+  | { t: "done"; id: number; body: Uint8Array; buffers: BufferStats }
+  | { t: "failed"; id: number; error: WireError };
+
+export function toWire(err: unknown): WireError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
+  return { name: e.name, message: `${e.message}${cause}` };
+}
+
+export function fromWire(w: WireError): Error {
+  const e = new Error(w.message);
+  e.name = w.name;
+  return e;
+}

@@ -1,0 +1,60 @@
+/**
+ * A fetch worker: GETs runs of sealed blocks and opens them off the main thread (see pool.ts).
+ * It reopens the filespace's store from its URL (credentials come from the inherited
+ * environment) and holds the filespace keys to open blocks; nothing else of the mount.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { ChunkCodec } from "../../crypto/chunk.js";
+import { Keyring } from "../../crypto/keyring.js";
+import { openObjectStore } from "../../object/url.js";
+import { type FetchedRun, LocalRunSource } from "../run-source.js";
+import { type FromWorker, type ToWorker, toWire, type WorkerSetup } from "./messages.js";
+
+const port = parentPort!;
+const setup = workerData as WorkerSetup;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+/** A plaintext whose memory is its own (Node's cipher output): moved to the main thread. */
+function movable(plain: Buffer): boolean {
+  const ab = plain.buffer;
+  return ab instanceof ArrayBuffer && plain.byteOffset === 0 && ab.byteLength <= plain.length + 64;
+}
+
+async function main(): Promise<void> {
+  let source: LocalRunSource;
+  try {
+    const store = await openObjectStore(setup.storeUrl);
+    const keyring = new Keyring(setup.keys.map(([id, key]) => [id, Buffer.from(key)]));
+    const codec = new ChunkCodec(keyring, { blockSize: setup.blockSize });
+    // Shared GET buffers: the main thread writes the sealed run to the disk cache from them.
+    source = new LocalRunSource(store, codec, setup.maxGetBytes, { shared: true });
+  } catch (err) {
+    post({ t: "startFailed", error: toWire(err) });
+    return;
+  }
+  const lent = new Map<number, FetchedRun>();
+  port.on("message", (m: ToWorker) => {
+    if (m.t === "release") {
+      lent.get(m.id)?.release();
+      lent.delete(m.id);
+      return;
+    }
+    const { id } = m;
+    source
+      .fetch(m, (index, plain, error) => {
+        if (!plain) post({ t: "block", id, index, error: toWire(error) });
+        else if (movable(plain)) post({ t: "block", id, index, plain }, [plain.buffer as ArrayBuffer]);
+        else post({ t: "block", id, index, plain });
+      })
+      .then(
+        (run) => {
+          lent.set(id, run);
+          post({ t: "done", id, body: run.body, buffers: source.bufferStats() });
+        },
+        (err) => post({ t: "failed", id, error: toWire(err) }),
+      );
+  });
+  post({ t: "ready" });
+}
+
+void main();

@@ -1,0 +1,120 @@
+/**
+ * Where a run of sealed blocks comes from: one range GET, its blocks opened (verified and
+ * decrypted) in order as their bytes arrive. The BlockFetcher decides which runs to fetch and
+ * when (single-flight, coalescing, priorities); a RunSource only does the fetching and opening,
+ * so the same code runs on the mount's main thread (`LocalRunSource`) or in worker threads
+ * (fetch-pool/), where HTTP and AES-GCM do not compete with FUSE for the main thread.
+ */
+import type { ObjectStore } from "../object/types.js";
+import { BufferPool } from "./buffer-pool.js";
+import { type BlockCodec, chunkObjectKey } from "./types.js";
+
+export interface RunRequest {
+  chunkId: string;
+  /** First block of the run and how many consecutive blocks. */
+  first: number;
+  count: number;
+}
+
+/**
+ * Told about each block of the run exactly once, in order: its plaintext, or why it failed to
+ * open (a tampered block fails alone; the others still open).
+ */
+export type OnBlock = (index: number, plain: Buffer | undefined, error?: unknown) => void;
+
+export interface FetchedRun {
+  /** The sealed bytes as received (block `first + i` at `i * stride`), for the disk cache. */
+  body: Buffer;
+  /** Give the body's memory back; nothing may use `body` afterwards. */
+  release(): void;
+}
+
+/** Counts of the reusable GET buffers (`filespace stats`). */
+export interface BufferStats {
+  allocated: number;
+  inUse: number;
+  idle: number;
+}
+
+export interface RunSource {
+  /**
+   * GET the run and open its blocks, calling `onBlock` for every block before resolving. On a
+   * failed GET it rejects; blocks not yet reported are the caller's to fail.
+   */
+  fetch(run: RunRequest, onBlock: OnBlock): Promise<FetchedRun>;
+  bufferStats(): BufferStats;
+  close(): Promise<void>;
+}
+
+/**
+ * Idle GET buffers kept for reuse: the request pools (16 demand + 8 prefetch) plus the runs the
+ * disk cache is still writing (its pending-write bound, 64 MiB, is 16 runs of 4 MiB).
+ */
+const POOLED_BUFFERS = 40;
+
+/** Fetches and opens runs on the calling thread. */
+export class LocalRunSource implements RunSource {
+  readonly buffers: BufferPool;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly codec: BlockCodec,
+    maxGetBytes: number,
+    options: { shared?: boolean } = {},
+  ) {
+    const largestGet = codec.sealedRange(0, Math.max(codec.blockSize, maxGetBytes)).length;
+    this.buffers = new BufferPool(largestGet, POOLED_BUFFERS, options.shared ?? false);
+  }
+
+  async fetch({ chunkId, first, count }: RunRequest, onBlock: OnBlock): Promise<FetchedRun> {
+    const bs = this.codec.blockSize;
+    const range = this.codec.sealedRange(first * bs, count * bs);
+    const stride = this.codec.sealedRange(0, bs).length;
+    let opened = 0; // blocks reported so far, in order
+    const openNext = (from: Buffer) => {
+      const i = opened++;
+      const sealed = from.subarray(i * stride, (i + 1) * stride);
+      if (sealed.length === 0) return onBlock(i, undefined, new Error("block lies beyond the end of the chunk"));
+      let plain: Buffer;
+      try {
+        plain = this.codec.openRange(chunkId, sealed, first + i);
+      } catch (err) {
+        return onBlock(i, undefined, err);
+      }
+      onBlock(i, plain);
+    };
+    // The body lands in a pooled buffer (see buffer-pool.ts), taken when the GET starts and given
+    // back by `release`. Blocks are opened as their bytes arrive (streaming decode), so a reader
+    // waiting for the first block of a 4 MiB GET does not wait for its last byte.
+    const into = this.buffers.acquire(range.length);
+    let body: Buffer;
+    try {
+      body = await this.store.get(chunkObjectKey(chunkId), {
+        range: { offset: range.offset, length: range.length },
+        into,
+        onProgress: (bytes) => {
+          // full blocks only: a short last block is checked against the whole body below
+          while (opened < count && (opened + 1) * stride <= bytes) openNext(into);
+        },
+      });
+    } catch (err) {
+      this.buffers.release(into);
+      throw err;
+    }
+    while (opened < count) openNext(body);
+    let released = false;
+    return {
+      body,
+      release: () => {
+        if (!released) this.buffers.release(into);
+        released = true;
+      },
+    };
+  }
+
+  bufferStats(): BufferStats {
+    return { allocated: this.buffers.allocated, inUse: this.buffers.inUse, idle: this.buffers.idle };
+  }
+
+  async close(): Promise<void> {}
+}
