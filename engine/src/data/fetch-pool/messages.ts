@@ -20,12 +20,20 @@ export interface WireError {
   message: string;
 }
 
+/** One opened (or failed) block of run `id`. */
+export interface WireBlock {
+  id: number;
+  index: number;
+  plain?: Uint8Array;
+  error?: WireError;
+}
+
 export type ToWorker = ({ t: "fetch"; id: number } & RunRequest) | { t: "release"; id: number };
 
 export type FromWorker =
   | { t: "ready" }
   | { t: "startFailed"; error: WireError }
-  | { t: "block"; id: number; index: number; plain?: Uint8Array; error?: WireError }
+  | { t: "blocks"; blocks: WireBlock[] }
   | { t: "done"; id: number; body: Uint8Array; buffers: BufferStats }
   | { t: "failed"; id: number; error: WireError };
 

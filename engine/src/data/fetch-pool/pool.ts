@@ -86,6 +86,7 @@ export class FetchPool implements RunSource {
     const id = this.nextId++;
     return new Promise<FetchedRun>((resolve, reject) => {
       slot.runs.set(id, { onBlock, resolve, reject });
+      if (slot.runs.size === 1) slot.worker.ref(); // a run in flight keeps the process alive
       slot.worker.postMessage({ t: "fetch", id, ...run } satisfies ToWorker);
     });
   }
@@ -132,7 +133,10 @@ export class FetchPool implements RunSource {
     worker.on("message", (m: FromWorker) => this.onMessage(slot, m, started, die));
     worker.on("error", (err) => die(err));
     worker.on("exit", (code) => die(new Error(`fetch worker exited (code ${code})`)));
-    worker.unref();
+    // Idle workers do not keep the process alive; starting ones do (open() awaits them).
+    ready.then(() => {
+      if (slot.runs.size === 0) worker.unref();
+    });
     return slot;
   }
 
@@ -146,14 +150,17 @@ export class FetchPool implements RunSource {
       void slot.worker.terminate();
       return;
     }
-    const run = slot.runs.get(m.id);
-    if (!run) return;
-    if (m.t === "block") {
-      const plain = m.plain ? Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength) : undefined;
-      run.onBlock(m.index, plain, m.error ? fromWire(m.error) : undefined);
+    if (m.t === "blocks") {
+      for (const b of m.blocks) {
+        const plain = b.plain ? Buffer.from(b.plain.buffer, b.plain.byteOffset, b.plain.byteLength) : undefined;
+        slot.runs.get(b.id)?.onBlock(b.index, plain, b.error ? fromWire(b.error) : undefined);
+      }
       return;
     }
+    const run = slot.runs.get(m.id);
+    if (!run) return;
     slot.runs.delete(m.id);
+    if (slot.runs.size === 0) slot.worker.unref();
     if (m.t === "failed") {
       run.reject(fromWire(m.error));
       return;
