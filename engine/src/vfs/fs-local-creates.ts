@@ -1,0 +1,200 @@
+/**
+ * Creates without round trips. mkdir/create/symlink/mknod of a name this mount knows to be absent
+ * (a complete directory, or a lookup that just said ENOENT) are answered at once: the inode
+ * number comes from a block the service reserved for this mount (fs-inode-pool.ts), the
+ * attributes are made here and pinned, and the service call goes to the namespace queue
+ * (fs-pending.ts), which sends it with that number (`ino`), exclusive, retried with the same
+ * request id while the service is unreachable (fs-create-landing.ts: conflicts on landing).
+ * Queued creates are journaled (fs-pending-log.ts) and queued again by the next mount.
+ *
+ * A create the service refuses for good (quota, permission, a refused number) never exists; it
+ * is logged and counted, and every later use of it (write-back commit, fsync, open) fails with
+ * EIO. Everything else (no reservation at hand, a name not known to be absent, a full queue)
+ * takes the synchronous path in fs-creates.ts: one round trip, as before.
+ */
+import type { Attr as MetaAttr, FileType as MetaFileType } from "../meta/api.js";
+import { MetaError } from "../meta/errors.js";
+import { FilespaceVfsBase, type FilespaceVfsOptions } from "./fs-base.js";
+import { CreateLander, type Landed, type Made } from "./fs-create-landing.js";
+import { InodePool } from "./fs-inode-pool.js";
+import { transient } from "./fs-pending.js";
+import { type LoggedCreate, NamespaceLog } from "./fs-pending-log.js";
+import { type CallerContext, type Entry, ROOT_INO } from "./types.js";
+
+export interface NamespaceStats {
+  queued: number;
+  inFlight: number;
+  landed: number;
+  retries: number;
+  failed: number;
+  conflicts: number;
+  localCreates: number;
+  reservedLeft: number;
+}
+
+export abstract class FilespaceVfsLocalCreates extends FilespaceVfsBase {
+  protected readonly pool: InodePool | undefined;
+  protected readonly nsLog: NamespaceLog | undefined;
+  private readonly lander: CreateLander;
+  private localCreates = 0;
+  private firstReservation: Promise<void> = Promise.resolve();
+  /** The root's attributes (its name scope): the first lookup of a fresh mount then costs one round trip, not two. */
+  private readonly rootAttr = this.metaAttr(ROOT_INO).then(
+    () => undefined,
+    () => undefined,
+  );
+
+  constructor(o: FilespaceVfsOptions) {
+    super(o);
+    this.lander = new CreateLander({
+      session: this.session,
+      names: this.names,
+      dirs: this.dirs,
+      scopeOf: (vino) => this.scopeOf(vino),
+      hostName: o.hostName ?? "client",
+      log: (l) => this.log(l),
+    });
+    const api = this.api;
+    if ((o.localCreates ?? true) && !this.readOnlyMount && typeof api.reserveInodes === "function") {
+      this.pool = new InodePool(
+        (count, requestId) => this.session.call((c) => api.reserveInodes(c, { requestId, count })),
+        { block: 2000, lowWater: 1000 },
+        (l) => this.log(l),
+      );
+      this.firstReservation = this.pool.refill().catch(() => undefined);
+    }
+    if (o.namespaceLogDir && !this.readOnlyMount) {
+      const { log, unlanded } = NamespaceLog.open(
+        o.namespaceLogDir,
+        (b) => this.names.sealXattrValue(b),
+        (b) => this.names.openXattrValue(b),
+        (l) => this.log(l),
+      );
+      this.nsLog = log;
+      if (unlanded.length > 0)
+        this.log(`namespace journal: sending ${unlanded.length} creates queued before a restart`);
+      for (const c of unlanded) this.replay(c);
+      if (unlanded.length === 0) log.reset();
+    }
+  }
+
+  /** A create queued by an earlier run of this mount that never landed: queue it again. */
+  private replay(c: LoggedCreate): void {
+    const made = c.made as Made;
+    if (made.kind === "file") made.req = { ...made.req, open: false };
+    const owner = made.kind === "file" ? made.req : made;
+    this.createLocally({ uid: owner.uid, gid: owner.gid, pid: 0 }, c.parent, c.name, c.vino, made);
+  }
+
+  /** Settles when the first block of inode numbers and the root's attributes are here (or failed). */
+  async ready(): Promise<void> {
+    await Promise.all([this.firstReservation, this.rootAttr]);
+  }
+
+  /** Waits until the queued create of `vino` reached the service (the data path's extents). */
+  settle(vino: number): Promise<void> {
+    return this.pending.settleCreate(vino);
+  }
+
+  /** For the write-back's commits: waits, or fails fast with UNAVAILABLE while the service is unreachable. */
+  settleForCommit(vino: number): Promise<void> {
+    return this.pending.settleUnlessUnreachable(vino);
+  }
+
+  /** Stops sending queued changes (forced unmount); the journal keeps them for the next mount. */
+  stopNamespace(): void {
+    this.pending.stop();
+  }
+
+  /** Waits until every queued namespace change reached the service (unmount). */
+  drainNamespace(): Promise<void> {
+    return this.pending.drain();
+  }
+
+  namespaceStats(): NamespaceStats {
+    return {
+      ...this.pending.stats(),
+      conflicts: this.lander.conflicts,
+      localCreates: this.localCreates,
+      reservedLeft: this.pool?.available() ?? 0,
+    };
+  }
+
+  /** The directory changed here: its mtime moves on (kept local; the service has its own). */
+  protected touchDir(dir: number): void {
+    const now = Date.now();
+    this.attrs.patch(dir, { mtime: now, ctime: now });
+  }
+
+  /** A reserved number when `name` can be created without asking the service first. */
+  protected localIno(parent: number, name: string): number | undefined {
+    if (!this.pool || this.inodes.isVirtual(parent) || this.pending.full()) return undefined;
+    if (this.pending.failure(parent) || !this.knownAbsent(parent, name)) return undefined;
+    return this.pool.take();
+  }
+
+  /** Makes the inode here and queues the service call; returns its entry. */
+  protected createLocally(
+    ctx: CallerContext,
+    parent: number,
+    name: string,
+    vino: number,
+    made: Made,
+    onLanded?: (attr: MetaAttr, handle?: string) => void,
+  ): Entry {
+    const now = Date.now();
+    const type: MetaFileType = made.kind === "file" ? "file" : made.kind === "node" ? made.type : made.kind;
+    const attr: MetaAttr = {
+      ino: vino,
+      type,
+      mode: "mode" in made ? made.mode : made.kind === "file" ? made.req.mode : 0o777,
+      uid: ctx.uid,
+      gid: ctx.gid,
+      size: made.kind === "symlink" ? made.target.length : 0,
+      atime: now,
+      mtime: now,
+      ctime: now,
+      nlink: made.kind === "dir" ? 2 : 1,
+      generation: 0,
+      rdev: made.kind === "node" ? made.rdev : 0,
+      ...(made.kind === "dir" ? { nameScope: vino } : {}),
+      hasXattrs: false,
+    };
+    this.attrs.pin(vino, attr);
+    if (made.kind === "dir") this.dirs.made(vino);
+    this.localCreates++;
+    this.nsLog?.created({ vino, parent, name, made });
+    this.pending.add({
+      vino,
+      parent,
+      after: [parent],
+      creates: true,
+      what: `${type} ${JSON.stringify(name)} (inode ${vino})`,
+      run: async () => {
+        let res: Landed;
+        try {
+          res = await this.lander.land(parent, name, vino, made);
+        } catch (err) {
+          // Refused by the service for good (logged and counted by the queue): not again after a restart.
+          if (err instanceof MetaError && !transient(err)) this.logLanded(vino);
+          throw err;
+        }
+        this.logLanded(vino);
+        // Changes queued behind it (tar's chmod/utimes) are newer than the service's answer.
+        if (this.pending.queuedFor(vino) <= 1) this.attrs.put(vino, res.attr);
+        if (made.kind === "dir") this.dirs.landed(vino);
+        onLanded?.(res.attr, res.handle);
+      },
+    });
+    this.touchDir(parent);
+    this.dirs.add(parent, name, vino);
+    this.remember(vino, parent, name);
+    return { attr: this.kattr(attr, vino), entryTimeout: this.ttl, attrTimeout: this.ttl, generation: 0 };
+  }
+
+  private logLanded(vino: number): void {
+    if (!this.nsLog) return;
+    if (this.pending.size() <= 1) this.nsLog.reset();
+    else this.nsLog.landed(vino);
+  }
+}
