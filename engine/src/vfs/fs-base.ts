@@ -1,17 +1,16 @@
 /**
- * The read side of the filespace VFS: state, name resolution, attributes, directory listings and
- * the `.snapshots/` view. Mutations and file data are in filespace-vfs.ts.
+ * The state every part of the filespace VFS shares, and how attributes are learned and served.
+ * The parts build on each other, one module each:
+ *   fs-base.ts → fs-reads.ts (lookup, getattr, readlink, xattrs, statfs) → fs-listing.ts
+ *   (directory listings) → fs-local-creates.ts (creates answered here, the namespace queue)
+ *   → fs-creates.ts (mknod, mkdir, symlink, create) → filespace-vfs.ts (the other mutations,
+ *   file data, locks).
  *
- * Caching (the kernel's and ours): lookups fill an attribute cache with a short TTL
- * (`attrTimeoutS`), and the kernel gets the same lifetimes. A directory listing is one request
- * per 5,000 entries, and what it brought lives `listingTtlS` (longer: the `lstat` of each of
- * 10,000 entries that `ls -l` makes right after the listing must not find them expired); while
- * it lives, lookups in that directory — positive and negative — are answered here (fs-dirs.ts).
- * Getxattr/listxattr of an inode whose fresh attributes say it has no xattrs are answered here
- * too (ls -l asks two per entry).
- * A name this mount resolved less than `attrTimeoutS` ago (the lifetime the kernel is given for
- * the same entry) is answered from memory: the sequence prefetcher looks up the next frames, and
- * the application's own LOOKUP of them then costs no round trip. Local unlink/rename forget it.
+ * Attributes: lookups fill an attribute cache with a short TTL (`attrTimeoutS`), and the kernel
+ * gets the same lifetimes (a directory's entry may live as long as a listing). Attributes from
+ * the service never replace those of an inode with queued changes (local knowledge is newer until
+ * they land); a file whose size or mtime moved loses its cached extents; while the service is
+ * unreachable, stale attributes serve.
  * Close-to-open: `open` asks the service unless the attributes are younger than `openFreshMs`
  * (default: the attribute TTL — the same window the kernel's own attribute cache has); the
  * kernel's page cache is kept only when size, mtime and ctime did not change since this mount
@@ -24,12 +23,11 @@ import { MetaError } from "../meta/errors.js";
 import { fsError } from "./errors.js";
 import { AttrCache, toKernelAttr } from "./fs-attrs.js";
 import { DirIndex } from "./fs-dirs.js";
-import { fsCall } from "./fs-errors.js";
-import { type InodeMap, type Location, SNAPSHOTS_DIR_NAME, SNAPSHOTS_INO } from "./fs-inodes.js";
+import { type InodeMap, type Location, SNAPSHOTS_INO } from "./fs-inodes.js";
 import type { NameCodec } from "./fs-names.js";
 import { PendingQueue } from "./fs-pending.js";
 import type { MetaSession } from "./fs-session.js";
-import { type Attr, type DirEntry, type Entry, ROOT_INO, S_IFDIR, type StatFs } from "./types.js";
+import { type Attr, type DirEntry, type Entry, S_IFDIR } from "./types.js";
 
 export interface FilespaceVfsOptions {
   session: MetaSession;
@@ -54,6 +52,8 @@ export interface FilespaceVfsOptions {
   /** Directory of the namespace queue's journal (queued creates survive a crash); none: in memory only. */
   namespaceLogDir?: string;
   log?: (line: string) => void;
+  /** Opens a store connection ahead of a cold read (`ObjectStore.preconnect`); `open` calls it. */
+  preconnect?: () => void;
 }
 
 export interface FileHandle {
@@ -79,9 +79,6 @@ export interface NameOf {
   name: string;
 }
 
-/** Entries per readdirplus request: a 10,000-entry directory in two round trips. */
-const READDIR_PAGE = 5000;
-
 export abstract class FilespaceVfsBase {
   protected readonly api: MetaApi;
   protected readonly session: MetaSession;
@@ -100,12 +97,12 @@ export abstract class FilespaceVfsBase {
   protected readonly readOnlyMount: boolean;
   protected readonly baseSnapshot: string | undefined;
   protected readonly log: (line: string) => void;
+  protected readonly preconnect: () => void;
   protected readonly handles = new Map<number, FileHandle | DirHandle>();
   protected readonly nameOf = new Map<number, NameOf>();
-  /** Last answer per (parent, name): fresh ones answer lookups, stale ones serve while the service is unreachable. */
-  private readonly entries = new Map<string, { vino: number; at: number }>();
   private nextFh = 1;
-  private snapshotsAttr: Attr;
+  /** Attributes of the `.snapshots/` directory (made up here). */
+  protected readonly snapshotsAttr: Attr;
 
   constructor(o: FilespaceVfsOptions) {
     this.session = o.session;
@@ -123,6 +120,7 @@ export abstract class FilespaceVfsBase {
     this.readOnlyMount = (o.readOnly ?? false) || o.snapshot !== undefined;
     this.baseSnapshot = o.snapshot;
     this.log = o.log ?? (() => {});
+    this.preconnect = o.preconnect ?? (() => {});
     const now = Date.now();
     this.snapshotsAttr = {
       ino: SNAPSHOTS_INO,
@@ -230,266 +228,5 @@ export abstract class FilespaceVfsBase {
   protected remember(vino: number, parent: number, name: string): void {
     if (this.nameOf.size > 100_000) this.nameOf.clear();
     this.nameOf.set(vino, { parent, name });
-  }
-
-  // ---- reads ---------------------------------------------------------------------------------
-
-  lookup(_ctx: unknown, parent: number, name: string): Promise<Entry> {
-    return fsCall(async () => {
-      if (parent === ROOT_INO && name === SNAPSHOTS_DIR_NAME && !this.baseSnapshot) {
-        return { attr: this.snapshotsAttr, entryTimeout: this.ttl, attrTimeout: this.ttl };
-      }
-      if (parent === SNAPSHOTS_INO) return this.lookupSnapshot(name);
-      const loc = this.locate(parent);
-      const key = `${parent}\0${name}`;
-      const known = this.dirs.answer(parent, name);
-      if (known === "absent") throw fsError("ENOENT");
-      if (known) {
-        const a = this.attrs.fresh(known.vino);
-        if (a) {
-          const left = this.attrs.remainingS(known.vino, this.listingTtl);
-          return { attr: this.kattr(a, known.vino), entryTimeout: left, attrTimeout: left, generation: 0 };
-        }
-      }
-      const seen = this.entries.get(key);
-      const seenAttr = seen && Date.now() - seen.at < this.ttl * 1000 ? this.attrs.fresh(seen.vino) : undefined;
-      if (seen && seenAttr) {
-        const left = this.attrs.remainingS(seen.vino, this.ttl);
-        return { attr: this.kattr(seenAttr, seen.vino), entryTimeout: left, attrTimeout: left, generation: 0 };
-      }
-      try {
-        const scope = await this.scopeOf(parent);
-        const res = await this.session.call((ctx) =>
-          this.api.lookup(ctx, { parent: loc.ino, name: this.names.token(scope, name), ...this.readOpt(loc) }),
-        );
-        const vino = this.inodes.toKernel(res.attr.ino, loc.snapshot);
-        this.remember(vino, parent, name);
-        if (this.entries.size > 200_000) this.entries.clear();
-        this.entries.set(key, { vino, at: Date.now() });
-        return this.entry(res.attr, vino);
-      } catch (err) {
-        const known = this.entries.get(key)?.vino;
-        const stale = known === undefined ? undefined : this.attrs.any(known);
-        if (err instanceof MetaError && err.code !== "UNAVAILABLE") {
-          if (err.code === "ENOENT") {
-            this.entries.delete(key);
-            this.noteAbsent(key);
-          }
-          throw err;
-        }
-        if (known === undefined || !stale) throw err;
-        this.log(`metadata service unreachable; answering lookup of inode ${known} from the cache`);
-        return { attr: this.kattr(stale, known), entryTimeout: 0, attrTimeout: 0, generation: stale.generation };
-      }
-    });
-  }
-
-  private async lookupSnapshot(name: string): Promise<Entry> {
-    const res = await this.session.call((ctx) =>
-      this.api.getattr(ctx, { inos: [ROOT_INO], snapshot: name }).catch((err) => {
-        if (err instanceof MetaError && err.code === "NO_SNAPSHOT") throw fsError("ENOENT", name);
-        throw err;
-      }),
-    );
-    const a = res.items[0]?.attr;
-    if (!a) throw fsError("ENOENT", name);
-    return this.entry(a, this.inodes.toKernel(ROOT_INO, name));
-  }
-
-  /** A name changed here (unlink, rmdir, rename): its remembered answer must not serve lookups. */
-  protected forgetName(parent: number, name: string): void {
-    this.entries.delete(`${parent}\0${name}`);
-  }
-
-  /** Names the service just said do not exist (a create right after may skip asking again). */
-  private readonly absent = new Map<string, number>();
-
-  private noteAbsent(key: string): void {
-    if (this.absent.size > 10_000) this.absent.clear();
-    this.absent.set(key, Date.now());
-  }
-
-  /** True when `name` is known not to exist in `parent` (complete directory, or a lookup just now). */
-  protected knownAbsent(parent: number, name: string): boolean {
-    const known = this.dirs.answer(parent, name);
-    if (known !== undefined) return known === "absent";
-    const key = `${parent}\0${name}`;
-    const at = this.absent.get(key);
-    this.absent.delete(key);
-    return at !== undefined && Date.now() - at < this.ttl * 1000;
-  }
-
-  forget(_ino: number, _nlookup: number): void {
-    // Inode lifetimes are the service's (handles and links); nothing to free here.
-  }
-
-  getattr(_ctx: unknown, ino: number): Promise<Attr> {
-    return fsCall(async () => {
-      if (ino === SNAPSHOTS_INO) return this.snapshotsAttr;
-      return this.kattr(await this.metaAttr(ino), ino);
-    });
-  }
-
-  readlink(_ctx: unknown, ino: number): Promise<string> {
-    return fsCall(async () => {
-      await this.pending.settle([ino]);
-      const loc = this.locate(ino);
-      const res = await this.session.call((ctx) => this.api.readlink(ctx, { ino: loc.ino, ...this.readOpt(loc) }));
-      const target = this.names.openSymlink(res.target);
-      if (this.linkLength.size > 100_000) this.linkLength.clear();
-      this.linkLength.set(ino, Buffer.byteLength(target));
-      return target;
-    });
-  }
-
-  opendir(_ctx: unknown, ino: number): Promise<{ fh: number }> {
-    return fsCall(async () => {
-      if (ino !== SNAPSHOTS_INO && (await this.metaAttr(ino)).type !== "dir") throw fsError("ENOTDIR");
-      return { fh: this.newFh({ kind: "dir", vino: ino }) };
-    });
-  }
-
-  readdirplus(_ctx: unknown, ino: number, fh: number, cookie: number, limit: number): Promise<DirEntry[]> {
-    return fsCall(async () => {
-      const h = this.handles.get(fh);
-      if (h?.kind !== "dir") throw fsError("EBADF", `no open directory handle ${fh}`);
-      if (!h.entries || cookie === 0) h.entries = await this.listDir(ino);
-      return h.entries.slice(cookie, cookie + limit);
-    });
-  }
-
-  /** The whole directory, "." and ".." first, names opened; cookies are positions. */
-  private async listDir(vino: number): Promise<DirEntry[]> {
-    const out: DirEntry[] = [];
-    const push = (name: string, entry: Entry) => out.push({ name, cookie: out.length + 1, entry });
-    if (vino === SNAPSHOTS_INO) {
-      const self = { attr: this.snapshotsAttr, entryTimeout: this.ttl, attrTimeout: this.ttl };
-      push(".", self);
-      push("..", self);
-      const { snapshots } = await this.session.call((ctx) => this.api.listSnapshots(ctx));
-      for (const s of snapshots.sort((a, b) => a.name.localeCompare(b.name))) {
-        try {
-          push(s.name, await this.lookupSnapshot(s.name));
-        } catch {
-          // deleted meanwhile
-        }
-      }
-      return out;
-    }
-    const loc = this.locate(vino);
-    const local = this.localListing(vino);
-    if (local) {
-      for (const [name, entry] of local) push(name, entry);
-      return out;
-    }
-    // Creates this mount queued in the directory land first, so the service lists them.
-    await this.pending.settle([vino]);
-    await this.pending.settleChildren(vino);
-    // The LOOKUP or GETATTR the kernel made just before (`ls` stats the directory first) will do.
-    const dir = this.attrs.fresh(vino) ?? (await this.metaAttr(vino, true));
-    const scope = dir.nameScope ?? dir.ino;
-    const self = this.entry(dir, vino);
-    push(".", self);
-    push("..", self);
-    const names = new Map<string, number>();
-    let cookie: string | undefined;
-    do {
-      const page = await this.session.call((ctx) =>
-        this.api.readdirplus(ctx, {
-          ino: loc.ino,
-          limit: READDIR_PAGE,
-          ...(cookie ? { cookie } : {}),
-          ...this.readOpt(loc),
-        }),
-      );
-      for (const e of page.entries) {
-        let name: string;
-        try {
-          name = this.names.open(scope, e.name.sealed);
-        } catch (err) {
-          this.log(`skipping an entry of inode ${vino} whose name does not open: ${(err as Error).message}`);
-          continue;
-        }
-        const child = this.inodes.toKernel(e.attr.ino, loc.snapshot);
-        this.remember(child, vino, name);
-        names.set(name, child);
-        push(name, this.entry(e.attr, child, this.listingTtl));
-      }
-      cookie = page.cookie;
-    } while (cookie);
-    this.dirs.listed(vino, names);
-    return out;
-  }
-
-  /**
-   * The listing of a directory known completely here (listed moments ago, or made by this mount
-   * and filled since), "." and ".." first; undefined when any attribute is missing.
-   */
-  private localListing(vino: number): Array<[string, Entry]> | undefined {
-    const names = this.dirs.entries(vino);
-    const self = this.attrs.any(vino);
-    if (!names || !self) return undefined;
-    const selfEntry = { attr: this.kattr(self, vino), entryTimeout: this.ttl, attrTimeout: this.ttl, generation: 0 };
-    const out: Array<[string, Entry]> = [
-      [".", selfEntry],
-      ["..", selfEntry],
-    ];
-    for (const [name, child] of names) {
-      const a = this.attrs.any(child);
-      if (!a) return undefined;
-      const left = Math.max(this.ttl, this.attrs.remainingS(child, this.listingTtl));
-      out.push([name, { attr: this.kattr(a, child), entryTimeout: left, attrTimeout: left, generation: 0 }]);
-    }
-    return out;
-  }
-
-  releasedir(_ctx: unknown, _ino: number, fh: number): Promise<void> {
-    this.handles.delete(fh);
-    return Promise.resolve();
-  }
-
-  statfs(): Promise<StatFs> {
-    return fsCall(async () => {
-      const s = await this.session.call((ctx) => this.api.statfs(ctx));
-      const bsize = s.blockSize || 4096;
-      const blocks = Math.floor(s.totalBytes / bsize);
-      const free = Math.max(0, blocks - Math.ceil(s.usedBytes / bsize));
-      return {
-        bsize,
-        frsize: bsize,
-        blocks,
-        bfree: free,
-        bavail: free,
-        files: s.totalFiles,
-        ffree: Math.max(0, s.totalFiles - s.files),
-        namemax: s.nameMax || 255,
-      };
-    });
-  }
-
-  /** True when fresh attributes say the inode has no xattrs (an older service leaves it open). */
-  private noXattrs(ino: number): boolean {
-    return this.attrs.fresh(ino)?.hasXattrs === false;
-  }
-
-  getxattr(_ctx: unknown, ino: number, name: string): Promise<Buffer> {
-    return fsCall(async () => {
-      if (ino === SNAPSHOTS_INO || this.noXattrs(ino)) throw fsError("ENODATA");
-      const loc = this.locate(ino);
-      const res = await this.session.call((ctx) =>
-        this.api.getxattr(ctx, { ino: loc.ino, name: this.names.xattrToken(name), ...this.readOpt(loc) }),
-      );
-      return this.names.openXattrValue(res.value);
-    });
-  }
-
-  listxattr(_ctx: unknown, ino: number): Promise<string[]> {
-    return fsCall(async () => {
-      if (ino === SNAPSHOTS_INO || this.noXattrs(ino)) return [];
-      await this.pending.settle([ino]);
-      const loc = this.locate(ino);
-      const res = await this.session.call((ctx) => this.api.listxattr(ctx, { ino: loc.ino, ...this.readOpt(loc) }));
-      return res.names.map((n) => this.names.openXattrName(n.sealed));
-    });
   }
 }

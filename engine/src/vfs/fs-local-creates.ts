@@ -14,9 +14,10 @@
  */
 import type { Attr as MetaAttr, FileType as MetaFileType } from "../meta/api.js";
 import { MetaError } from "../meta/errors.js";
-import { FilespaceVfsBase, type FilespaceVfsOptions } from "./fs-base.js";
+import type { FilespaceVfsOptions } from "./fs-base.js";
 import { CreateLander, type Landed, type Made } from "./fs-create-landing.js";
 import { InodePool } from "./fs-inode-pool.js";
+import { FilespaceVfsListing } from "./fs-listing.js";
 import { transient } from "./fs-pending.js";
 import { type LoggedCreate, NamespaceLog } from "./fs-pending-log.js";
 import { type CallerContext, type Entry, ROOT_INO } from "./types.js";
@@ -32,7 +33,7 @@ export interface NamespaceStats {
   reservedLeft: number;
 }
 
-export abstract class FilespaceVfsLocalCreates extends FilespaceVfsBase {
+export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
   protected readonly pool: InodePool | undefined;
   protected readonly nsLog: NamespaceLog | undefined;
   private readonly lander: CreateLander;
