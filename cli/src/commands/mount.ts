@@ -30,6 +30,12 @@ const mountFlags = z.object({
   leaseTtl: z.coerce.number().int().min(1000, "expected at least 1000 ms"),
   maxBacklog: sizeFlag.refine((n) => n >= 1024 ** 2, "expected at least 1MiB").optional(),
   backlogWait: z.coerce.number().int().min(0, "expected a number of milliseconds ≥ 0").optional(),
+  fetchWorkers: z.coerce
+    .number({ error: "expected a whole number of threads" })
+    .int("expected a whole number of threads")
+    .min(0, "expected 0 (fetch on the main thread) or more")
+    .max(64, "expected at most 64")
+    .optional(),
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,6 +97,10 @@ export function mountCommand(): Command {
       "--backlog-wait <ms>",
       "how long a write waits for room in a full write-back log before failing (default 30000)",
     )
+    .option(
+      "--fetch-workers <n>",
+      "threads that GET and decrypt blocks, off the thread that answers FUSE (default: cores, at most 4; 0 = none)",
+    )
     .action(async (url: string, dirArg: string, raw: Record<string, unknown>) => {
       const flags = parseFlags(mountFlags, raw);
       const dir = resolve(dirArg);
@@ -123,6 +133,7 @@ export function mountCommand(): Command {
           data: {
             ...(flags.maxBacklog !== undefined ? { maxBacklogBytes: flags.maxBacklog } : {}),
             ...(flags.backlogWait !== undefined ? { backlogFullWaitMs: flags.backlogWait } : {}),
+            ...(flags.fetchWorkers !== undefined ? { fetchWorkers: flags.fetchWorkers } : {}),
           },
         },
         unlock,

@@ -48,9 +48,10 @@ export interface RunSource {
 
 /**
  * Idle GET buffers kept for reuse: the request pools (16 demand + 8 prefetch) plus the runs the
- * disk cache is still writing (its pending-write bound, 64 MiB, is 16 runs of 4 MiB).
+ * disk cache is still writing (its pending-write bound, 64 MiB, is 16 runs of 4 MiB). Split
+ * between the fetch workers when there are several (`share`).
  */
-const POOLED_BUFFERS = 40;
+export const POOLED_BUFFERS = 40;
 
 /** Fetches and opens runs on the calling thread. */
 export class LocalRunSource implements RunSource {
@@ -60,10 +61,10 @@ export class LocalRunSource implements RunSource {
     private readonly store: ObjectStore,
     private readonly codec: BlockCodec,
     maxGetBytes: number,
-    options: { shared?: boolean } = {},
+    options: { shared?: boolean; pooledBuffers?: number } = {},
   ) {
     const largestGet = codec.sealedRange(0, Math.max(codec.blockSize, maxGetBytes)).length;
-    this.buffers = new BufferPool(largestGet, POOLED_BUFFERS, options.shared ?? false);
+    this.buffers = new BufferPool(largestGet, options.pooledBuffers ?? POOLED_BUFFERS, options.shared ?? false);
   }
 
   async fetch({ chunkId, first, count }: RunRequest, onBlock: OnBlock): Promise<FetchedRun> {

@@ -13,6 +13,8 @@ export interface WorkerSetup {
   keys: Array<[number, Uint8Array]>;
   blockSize: number;
   maxGetBytes: number;
+  /** Idle GET buffers this worker keeps (the mount's share divided among the workers). */
+  pooledBuffers: number;
 }
 
 export interface WireError {

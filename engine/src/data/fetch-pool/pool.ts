@@ -16,7 +16,14 @@
  */
 import { Worker } from "node:worker_threads";
 import type { Keyring } from "../../crypto/keyring.js";
-import type { BufferStats, FetchedRun, OnBlock, RunRequest, RunSource } from "../run-source.js";
+import {
+  type BufferStats,
+  type FetchedRun,
+  type OnBlock,
+  POOLED_BUFFERS,
+  type RunRequest,
+  type RunSource,
+} from "../run-source.js";
 import { type FromWorker, fromWire, type ToWorker, type WorkerSetup } from "./messages.js";
 
 export interface FetchPoolOptions {
@@ -57,6 +64,7 @@ export class FetchPool implements RunSource {
       keys: keyring.keyIds.map((id) => [id, keyring.generationKey(id)]),
       blockSize: options.blockSize,
       maxGetBytes: options.maxGetBytes,
+      pooledBuffers: Math.ceil(POOLED_BUFFERS / Math.max(1, options.workers)),
     };
   }
 

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     const keyring = new Keyring(setup.keys.map(([id, key]) => [id, Buffer.from(key)]));
     const codec = new ChunkCodec(keyring, { blockSize: setup.blockSize });
     // Shared GET buffers: the main thread writes the sealed run to the disk cache from them.
-    source = new LocalRunSource(store, codec, setup.maxGetBytes, { shared: true });
+    source = new LocalRunSource(store, codec, setup.maxGetBytes, { shared: true, pooledBuffers: setup.pooledBuffers });
   } catch (err) {
     post({ t: "startFailed", error: toWire(err) });
     return;
