@@ -1,12 +1,14 @@
 /**
  * The small parts behind local creates, on their own: what a directory known here answers and
- * for how long (DirIndex), reserved numbers and refills (InodePool), and the namespace queue's
- * ordering, retries and failure reporting (PendingQueue) — with real timers, no service.
+ * for how long (DirIndex), what the service said of single names (NameMemory), reserved numbers
+ * and refills (InodePool), and the namespace queue's ordering, retries and failure reporting
+ * (PendingQueue) — with real timers, no service.
  */
 import { describe, expect, it } from "vitest";
 import { MetaError } from "../../src/meta/errors.js";
 import { DirIndex } from "../../src/vfs/fs-dirs.js";
 import { InodePool } from "../../src/vfs/fs-inode-pool.js";
+import { NameMemory } from "../../src/vfs/fs-name-memory.js";
 import { PendingQueue, QueuedChangeFailedError } from "../../src/vfs/fs-pending.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -45,6 +47,28 @@ describe("DirIndex", () => {
     expect(d.complete(1)).toBe(true);
     expect(d.complete(5)).toBe(false);
     expect(d.complete(7)).toBe(true);
+  });
+});
+
+describe("NameMemory", () => {
+  it("answers a resolved name within the TTL, keeps the last answer after it; absence is used once", async () => {
+    const m = new NameMemory(50);
+    m.resolved(1, "a", 10);
+    expect(m.recent(1, "a")).toBe(10);
+    expect(m.recent(2, "a")).toBeUndefined();
+    await sleep(80);
+    expect(m.recent(1, "a")).toBeUndefined();
+    expect(m.last(1, "a")).toBe(10); // serves while the service is unreachable
+    m.forget(1, "a");
+    expect(m.last(1, "a")).toBeUndefined();
+    m.resolved(1, "b", 11);
+    m.absent(1, "b"); // gone at the service: the old answer must not serve
+    expect(m.last(1, "b")).toBeUndefined();
+    expect(m.takeAbsent(1, "b")).toBe(true);
+    expect(m.takeAbsent(1, "b")).toBe(false);
+    m.absent(1, "c");
+    await sleep(80);
+    expect(m.takeAbsent(1, "c")).toBe(false);
   });
 });
 
