@@ -7,7 +7,11 @@
  * Reports MiB/s and this process's CPU per MiB (robust to a busy machine, where MiB/s is not).
  * Build first (`npx tsc -b`). Profile with `node --cpu-prof bench/read-path.mjs`.
  *
+ * `--workers N` fetches through the fetch worker pool (data/fetch-pool) instead of this thread;
+ * then "main ms/MiB" (event-loop busy time) is what the FUSE thread would pay.
+ *
  *   node bench/read-path.mjs [--mib 256] [--delay-ms 25] [--no-disk] [--passes 2] [--pending-mib N]
+ *                            [--workers N]
  */
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -19,6 +23,7 @@ import {
   chunkObjectKey,
   DataReader,
   DiskBlockCache,
+  FetchPool,
   LocalRunSource,
   MemoryBlockCache,
   Prefetcher,
@@ -35,7 +40,7 @@ const CHUNK = 4 * MiB;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function args(argv) {
-  const o = { mib: 256, delayMs: 25, disk: true, passes: 2, pendingMiB: undefined };
+  const o = { mib: 256, delayMs: 25, disk: true, passes: 2, pendingMiB: undefined, workers: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--mib") o.mib = Number(argv[++i]);
@@ -43,6 +48,7 @@ function args(argv) {
     else if (a === "--no-disk") o.disk = false;
     else if (a === "--passes") o.passes = Number(argv[++i]);
     else if (a === "--pending-mib") o.pendingMiB = Number(argv[++i]);
+    else if (a === "--workers") o.workers = Number(argv[++i]);
     else throw new Error(`unknown flag ${a} (see the header of bench/read-path.mjs)`);
   }
   if (!(o.mib >= 4) || !(o.delayMs >= 0) || !(o.passes >= 1)) throw new Error("bad flag value");
@@ -60,13 +66,15 @@ const store = (endpoint) =>
     credentials: { accessKeyId: S3_KEY, secretAccessKey: S3_SECRET },
   });
 
-/** CPU ms of this process and wall ms of `fn`. */
+/** CPU ms of this process (all threads), busy ms of its main thread and wall ms of `fn`. */
 async function measure(fn) {
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   await fn();
   const cpu = process.cpuUsage(cpu0);
-  return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
+  const elu = performance.eventLoopUtilization(elu0);
+  return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, mainMs: elu.active };
 }
 
 async function main() {
@@ -75,7 +83,10 @@ async function main() {
   const work = await tempDir("filespaces-readpath-");
   const s3 = await startS3rver(path.join(work, "s3"), ["bench"], repoRoot);
   const proxy = await startProxyProcess("s3 proxy", { host: "127.0.0.1", port: s3.port }, { delayMs: o.delayMs });
-  const codec = new ChunkCodec(Keyring.generate());
+  const keyring = Keyring.generate();
+  const codec = new ChunkCodec(keyring);
+  // fetch workers reopen the store from a URL and take credentials from the environment
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: S3_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET, AWS_REGION: "us-east-1" });
   const direct = store(s3.endpoint);
   const size = o.mib * MiB;
   const extents = [];
@@ -95,7 +106,7 @@ async function main() {
     rows.push([
       what,
       `${(bytes / MiB / (r.ms / 1000)).toFixed(0)} MiB/s`,
-      `${(r.cpuMs / (bytes / MiB)).toFixed(2)} ms CPU/MiB`,
+      `${(r.cpuMs / (bytes / MiB)).toFixed(2)} ms CPU/MiB, main thread ${(r.mainMs / (bytes / MiB)).toFixed(2)}`,
     ]);
 
   for (let pass = 1; pass <= o.passes; pass++) {
@@ -121,14 +132,17 @@ async function main() {
     const disk = o.disk ? await DiskBlockCache.open(cacheDir, 4 * 1024 * MiB, diskOptions) : undefined;
     const memory = new MemoryBlockCache(config.memoryCacheBytes);
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
-    const fetcher = new BlockFetcher(
-      new LocalRunSource(wan, codec, config.maxGetBytes),
-      codec,
-      memory,
-      disk,
-      scheduler,
-      config.maxGetBytes,
-    );
+    const runSource =
+      o.workers > 0
+        ? await FetchPool.open({
+            storeUrl: `s3://bench/?endpoint=${encodeURIComponent(`http://127.0.0.1:${proxy.port}`)}&pathStyle=true`,
+            keyring,
+            blockSize: codec.blockSize,
+            maxGetBytes: config.maxGetBytes,
+            workers: o.workers,
+          })
+        : new LocalRunSource(wan, codec, config.maxGetBytes);
+    const fetcher = new BlockFetcher(runSource, codec, memory, disk, scheduler, config.maxGetBytes);
     const reader = new DataReader(source, fetcher, codec.blockSize);
     const prefetcher = new Prefetcher(reader, config);
     let firstMs;
@@ -142,7 +156,8 @@ async function main() {
         if (out[0] !== 0x5a) throw new Error("wrong data");
       }
     });
-    row(`pass ${pass}: cold sequential, 1 MiB reads${o.disk ? " (+ disk cache)" : ""}`, cold, size);
+    const how = `${o.disk ? " (+ disk cache)" : ""}${o.workers ? `, ${o.workers} fetch workers` : ""}`;
+    row(`pass ${pass}: cold sequential, 1 MiB reads${how}`, cold, size);
     rows.push([
       `  first read (1 MiB)`,
       `${firstMs.toFixed(0)} ms`,
@@ -155,6 +170,7 @@ async function main() {
       `${disk?.getStats().runs ?? "-"} / ${disk?.getStats().skipped ?? "-"} / ${fetcher.source.bufferStats().allocated ?? "-"}`,
     ]);
     await wan.close();
+    await runSource.close();
   }
   process.stdout.write(
     `\nRead path over ${2 * o.delayMs} ms RTT (s3rver + delay proxy), ${o.mib} MiB; load average ${loadavg()[0].toFixed(1)}\n`,

@@ -42,10 +42,10 @@ function queueBlock(block: WireBlock, transfer?: ArrayBuffer): void {
   }
 }
 
-/** A plaintext whose memory is its own (Node's cipher output): moved to the main thread. */
-function movable(plain: Buffer): boolean {
-  const ab = plain.buffer;
-  return ab instanceof ArrayBuffer && plain.byteOffset === 0 && ab.byteLength <= plain.length + 64;
+/** A buffer whose memory is its own (Node's cipher output, a fresh body): can be moved, not copied. */
+function movable(buf: Buffer): boolean {
+  const ab = buf.buffer;
+  return ab instanceof ArrayBuffer && buf.byteOffset === 0 && ab.byteLength <= buf.length + 64;
 }
 
 async function main(): Promise<void> {
@@ -77,7 +77,11 @@ async function main(): Promise<void> {
         (run) => {
           lent.set(id, run);
           flush(); // a run's blocks always arrive before its end
-          post({ t: "done", id, body: run.body, buffers: source.bufferStats() });
+          // A body in the shared GET buffer is lent; one the backend allocated (it ignored
+          // `into`) is moved when it owns its memory, else copied.
+          const body = run.body;
+          const move = !(body.buffer instanceof SharedArrayBuffer) && movable(body);
+          post({ t: "done", id, body, buffers: source.bufferStats() }, move ? [body.buffer as ArrayBuffer] : []);
         },
         (err) => {
           flush();
