@@ -5,7 +5,7 @@
  * around are in memory-namespace.ts.
  */
 import { FsError } from "./errors.js";
-import { type CallerContext, ROOT_INO, S_IFDIR, S_IFMT } from "./types.js";
+import { type Attr, type CallerContext, ROOT_INO, S_IFDIR, S_IFMT } from "./types.js";
 
 export interface MemoryNode {
   ino: number;
@@ -44,6 +44,23 @@ export interface MemoryHandle {
 
 export const NAME_MAX = 255;
 export const isDir = (n: MemoryNode) => (n.mode & S_IFMT) === S_IFDIR;
+
+/** What the kernel sees of a node. */
+export function attrOf(n: MemoryNode): Attr {
+  return {
+    ino: n.ino,
+    mode: n.mode,
+    nlink: n.nlink,
+    uid: n.uid,
+    gid: n.gid,
+    size: n.size,
+    blocks: Math.ceil(n.size / 512),
+    rdev: n.rdev,
+    atimeMs: n.atimeMs,
+    mtimeMs: n.mtimeMs,
+    ctimeMs: n.ctimeMs,
+  };
+}
 
 /** Everything a successor process needs to carry on with the same nodes and handles. */
 export interface NodeStoreState {

@@ -16,7 +16,7 @@
 import { FsError, fsError } from "./errors.js";
 import { LockTable } from "./memory-locks.js";
 import { linkNode, removeDir, renameEntry, unlinkName } from "./memory-namespace.js";
-import { isDir, type MemoryNode, NAME_MAX, NodeStore } from "./memory-nodes.js";
+import { attrOf, isDir, type MemoryNode, NAME_MAX, NodeStore } from "./memory-nodes.js";
 import { decodeNodeStore, encodeNodeStore, type MemoryVfsSnapshot } from "./memory-snapshot.js";
 import {
   type Attr,
@@ -61,26 +61,10 @@ export class MemoryVfs implements Vfs {
     return this.store.node(ino);
   }
 
-  private attr(n: MemoryNode): Attr {
-    return {
-      ino: n.ino,
-      mode: n.mode,
-      nlink: n.nlink,
-      uid: n.uid,
-      gid: n.gid,
-      size: n.size,
-      blocks: Math.ceil(n.size / 512),
-      rdev: n.rdev,
-      atimeMs: n.atimeMs,
-      mtimeMs: n.mtimeMs,
-      ctimeMs: n.ctimeMs,
-    };
-  }
-
   /** An entry for the kernel, which holds one more lookup reference on the inode. */
   private entry(n: MemoryNode): Entry {
     n.lookups++;
-    return { attr: this.attr(n), entryTimeout: this.ttl, attrTimeout: this.ttl };
+    return { attr: attrOf(n), entryTimeout: this.ttl, attrTimeout: this.ttl };
   }
 
   // --- namespace ----------------------------------------------------------------------
@@ -99,7 +83,7 @@ export class MemoryVfs implements Vfs {
   }
 
   async getattr(_ctx: CallerContext, ino: number): Promise<Attr> {
-    return this.attr(this.node(ino));
+    return attrOf(this.node(ino));
   }
 
   async setattr(_ctx: CallerContext, ino: number, c: SetAttr): Promise<Attr> {
@@ -116,7 +100,7 @@ export class MemoryVfs implements Vfs {
     if (c.atimeMs !== undefined) n.atimeMs = c.atimeMs === "now" ? now : c.atimeMs;
     if (c.mtimeMs !== undefined) n.mtimeMs = c.mtimeMs === "now" ? now : c.mtimeMs;
     n.ctimeMs = now;
-    return this.attr(n);
+    return attrOf(n);
   }
 
   async readlink(_ctx: CallerContext, ino: number): Promise<string> {
@@ -219,7 +203,7 @@ export class MemoryVfs implements Vfs {
   async readdirplus(_ctx: CallerContext, ino: number, _fh: number, cookie: number, limit: number) {
     const d = this.store.dir(ino);
     const out: DirEntry[] = [];
-    const plain = (n: MemoryNode): Entry => ({ attr: this.attr(n), entryTimeout: this.ttl, attrTimeout: this.ttl });
+    const plain = (n: MemoryNode): Entry => ({ attr: attrOf(n), entryTimeout: this.ttl, attrTimeout: this.ttl });
     if (cookie < 1 && out.length < limit) out.push({ name: ".", cookie: 1, entry: plain(d) });
     if (cookie < 2 && out.length < limit) out.push({ name: "..", cookie: 2, entry: plain(this.node(d.parent)) });
     for (const [name, e] of d.entries) {
