@@ -157,6 +157,7 @@ export async function runMount(
       hostName: hostname(),
       namespaceLogDir: join(cacheDir, "namespace"),
       log,
+      preconnect: () => void store.preconnect?.(),
     });
     vfsReady();
     const fuse: FuseMount = await mountVfs(
@@ -171,6 +172,8 @@ export async function runMount(
       },
       (m, err) => log(`${m}${err ? ` ${(err as Error).message ?? err}` : ""}`),
     );
+    // The first cold read's GET then finds a connection (in the fetch worker that sends it).
+    void store.preconnect?.();
     const metrics = o.metrics ? await startMetrics(o.metrics, data) : undefined;
     const backlogWatch = watchBacklog(data, config.maxBacklogBytes, config.backlogFullWaitMs, log);
 

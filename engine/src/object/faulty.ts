@@ -106,6 +106,9 @@ export class FaultyObjectStore implements ObjectStore {
   close(): Promise<void> {
     return this.inner.close();
   }
+  preconnect(): Promise<void> {
+    return this.inner.preconnect?.() ?? Promise.resolve();
+  }
 
   /** Decides which rules fire for this call, applies delays and errors, returns the rest. */
   private async before(op: ObjectOp, key: string | undefined, options?: CallOptions): Promise<Fault[]> {

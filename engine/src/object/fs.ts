@@ -190,6 +190,9 @@ export class FileObjectStore implements ObjectStore {
     return { objects, cursor: objects[objects.length - 1]!.key };
   }
 
+  /** Nothing to connect: local I/O has no setup round trip. */
+  async preconnect(): Promise<void> {}
+
   async close(): Promise<void> {}
 
   /**

@@ -98,6 +98,9 @@ export class LatencyObjectStore implements ObjectStore {
   close(): Promise<void> {
     return this.inner.close();
   }
+  preconnect(): Promise<void> {
+    return this.inner.preconnect?.() ?? Promise.resolve();
+  }
 
   private async roundTrip<T>(key: string, options: CallOptions | undefined, call: () => Promise<T>): Promise<T> {
     await this.up.send(0, options?.signal, key);

@@ -108,6 +108,9 @@ export class MemoryObjectStore implements ObjectStore {
     return more ? { objects, cursor: page[page.length - 1]! } : { objects };
   }
 
+  /** Nothing to connect: local I/O has no setup round trip. */
+  async preconnect(): Promise<void> {}
+
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -89,6 +89,9 @@ export class MeteredObjectStore implements ObjectStore {
   close(): Promise<void> {
     return this.inner.close();
   }
+  preconnect(): Promise<void> {
+    return this.inner.preconnect?.() ?? Promise.resolve();
+  }
 
   private async count<T>(op: ObjectOp, bytesOut: number, call: () => Promise<T>, bytesIn?: (r: T) => number) {
     const c = this.counters[op];

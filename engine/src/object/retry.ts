@@ -101,6 +101,9 @@ export class RetryingObjectStore implements ObjectStore {
   close(): Promise<void> {
     return this.inner.close();
   }
+  preconnect(): Promise<void> {
+    return this.inner.preconnect?.() ?? Promise.resolve();
+  }
 
   private async run<T>(op: string, key: string | undefined, call: CallOptions | undefined, fn: () => Promise<T>) {
     const o = this.options;

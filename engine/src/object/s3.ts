@@ -14,6 +14,9 @@
  *
  * Objects above MULTIPART_THRESHOLD go up as a multipart upload (parallel parts); a failed
  * or aborted upload is aborted on the server so no parts linger.
+ *
+ * Connections: our own keep-alive agents (warm-agent.ts), so `preconnect()` can open a
+ * connection before a GET needs it.
  */
 import {
   AbortMultipartUploadCommand,
@@ -41,6 +44,7 @@ import {
   pageLimit,
   throwIfAborted,
 } from "./keys.js";
+import { PreconnectFanout } from "./preconnect-fanout.js";
 import { type OpenObjectStoreOptions, queryOf, urlPartError } from "./registry.js";
 import { withRetry } from "./retry.js";
 import type {
@@ -54,6 +58,7 @@ import type {
   PutResult,
   StoreCapabilities,
 } from "./types.js";
+import { WarmHttpAgent, WarmHttpsAgent, type WarmOptions, type WarmStats } from "./warm-agent.js";
 
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 export const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
@@ -69,6 +74,8 @@ export interface S3ObjectStoreConfig {
   conditionalPut: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   requestTimeoutMs?: number;
+  /** Bounds of the warm connection `preconnect()` opens (see warm-agent.ts). */
+  warm?: WarmOptions;
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -77,17 +84,24 @@ export class S3ObjectStore implements ObjectStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly agent: WarmHttpAgent | WarmHttpsAgent;
+  private readonly fanout: PreconnectFanout;
 
   constructor(config: S3ObjectStoreConfig) {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
     this.capabilities = { conditionalPut: config.conditionalPut };
     this.description = `s3://${config.bucket}/${config.prefix}${config.endpoint ? ` at ${config.endpoint}` : ""}`;
+    const tls = !config.endpoint || new URL(config.endpoint).protocol === "https:";
+    const origin = storeOrigin(config);
+    this.agent = tls ? new WarmHttpsAgent({}, config.warm, origin) : new WarmHttpAgent({}, config.warm, origin);
+    this.fanout = new PreconnectFanout(this.description, () => void this.agent.preconnect());
     const clientConfig: S3ClientConfig = {
       region: config.region,
       forcePathStyle: config.forcePathStyle,
       maxAttempts: 1,
       requestHandler: {
+        ...(tls ? { httpsAgent: this.agent as WarmHttpsAgent } : { httpAgent: this.agent as WarmHttpAgent }),
         requestTimeout: config.requestTimeoutMs ?? 30_000,
         connectionTimeout: 5_000,
         // Without this, current smithy handlers only log a warning and keep waiting forever.
@@ -218,8 +232,27 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * Opens a connection to the store unless an idle one is left, so the next GET need not wait for
+   * TCP (and TLS) setup — here and in every other client of this store in the process (fetch
+   * workers, see preconnect-fanout.ts). Nothing is sent on it; unused, it is closed after
+   * `warm.maxIdleMs`. Resolves when this client's connection is ready.
+   */
+  preconnect(): Promise<void> {
+    const ready = this.agent.preconnect();
+    this.fanout.triggerOthers();
+    return ready;
+  }
+
+  /** Counters of the warm connection (tests, stats). */
+  get warmStats(): WarmStats {
+    return this.agent.warmStats;
+  }
+
   async close(): Promise<void> {
+    this.fanout.close();
     this.client.destroy();
+    this.agent.destroy();
   }
 
   private async putMultipart(
@@ -261,6 +294,20 @@ export class S3ObjectStore implements ObjectStore {
       throw err;
     }
   }
+}
+
+/**
+ * Where the SDK will connect for this bucket (the warm agent learns the real one from the first
+ * request; this lets a fresh client, e.g. a fetch worker's, warm before it has sent anything).
+ */
+function storeOrigin(config: S3ObjectStoreConfig): { host: string; port: number } {
+  if (config.endpoint) {
+    const url = new URL(config.endpoint);
+    const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+    return { host: config.forcePathStyle ? url.hostname : `${config.bucket}.${url.hostname}`, port };
+  }
+  const host = `s3.${config.region}.amazonaws.com`;
+  return { host: config.forcePathStyle ? host : `${config.bucket}.${host}`, port: 443 };
 }
 
 function unquote(etag: string | undefined): string {

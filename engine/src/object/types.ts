@@ -30,6 +30,13 @@ export interface ObjectStore {
   list(prefix: string, options?: ListOptions): Promise<ListPage>;
   /** Release sockets, file handles; idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: get ready to serve a request soon (a network store opens a connection unless an
+   * idle one is left), so connection setup overlaps whatever the caller does before its request.
+   * Fire and forget: it never rejects, sends no request, and a backend bounds what it keeps open.
+   * Wrappers forward it; stores without connections omit it or do nothing.
+   */
+  preconnect?(): Promise<void>;
 }
 
 export interface StoreCapabilities {

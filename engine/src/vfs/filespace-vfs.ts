@@ -396,6 +396,9 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
       else if (!write && attr.type === "file" && attr.size > 0 && !this.pending.pending(ino)) {
         // The first READ joins this: the extents of the start of the file are on their way.
         this.extents.getExtents(ino, 0, 1).catch(() => undefined);
+        // The GET comes after those extents: a store connection opened now is ready by then
+        // (a no-op while an idle one is left; cached data makes it one unused connect at most).
+        this.preconnect();
       }
       const fh = this.newFh({
         kind: "file",

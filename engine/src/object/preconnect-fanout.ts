@@ -1,0 +1,32 @@
+/**
+ * One store, several clients: the mount's main thread and each fetch worker (data/fetch-pool)
+ * open their own client of the same store URL, with their own connections — and the GETs of
+ * a cold read run in a worker. A `preconnect()` on the mount's store must warm the clients
+ * that will send those GETs, so it is fanned out to every client of that store in the process
+ * over a BroadcastChannel named after the store (its description: no secrets).
+ *
+ * Each client then warms at most one connection of its own (warm-agent.ts bounds it), and only
+ * if it has no idle one: after an idle period every worker gets a connection, which the first
+ * runs of a cold read (spread over the workers) use.
+ */
+import { BroadcastChannel } from "node:worker_threads";
+
+export class PreconnectFanout {
+  private readonly channel: BroadcastChannel;
+
+  constructor(identity: string, local: () => void) {
+    this.channel = new BroadcastChannel(`filespaces.object.preconnect:${identity}`);
+    this.channel.onmessage = () => local();
+    // Listening must not keep a process (or a worker) alive.
+    this.channel.unref();
+  }
+
+  /** Warms every sibling (other instances receive the message, not the sender). */
+  triggerOthers(): void {
+    this.channel.postMessage(0);
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * `preconnect()` of the S3 backend against a real s3rver, seen from the server's side: a TCP
+ * relay in front of s3rver counts the connections the store opens and the bytes sent on each,
+ * and can cut them all (what a server's idle timeout does, without waiting for it).
+ */
+import net from "node:net";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { S3ObjectStore, s3ConfigFromUrl } from "../../src/object/s3.js";
+import { REPO_ROOT } from "../harness/process.js";
+import { type S3rverHandle, startS3rver } from "../harness/s3rver.js";
+
+interface Conn {
+  sentBytes: number;
+  open: boolean;
+  client: net.Socket;
+  server: net.Socket;
+}
+
+/** Counts connections to s3rver; `cut()` closes all of them. */
+async function startRelay(targetPort: number) {
+  const conns: Conn[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, "127.0.0.1");
+    const c: Conn = { sentBytes: 0, open: true, client, server: upstream };
+    conns.push(c);
+    client.on("data", (d) => {
+      c.sentBytes += d.length;
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      c.open = false;
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    conns,
+    open: () => conns.filter((c) => c.open).length,
+    cut: async () => {
+      for (const c of conns) c.client.destroy();
+      await waitFor(() => conns.every((c) => !c.open));
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of conns) c.client.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const DIST_URL_MODULE = pathToFileURL(`${REPO_ROOT}/engine/dist/object/url.js`).href;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let s3: S3rverHandle;
+let relay: Awaited<ReturnType<typeof startRelay>>;
+let store: S3ObjectStore | undefined;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+});
+afterAll(async () => {
+  await s3?.stop();
+});
+afterEach(async () => {
+  await store?.close();
+  store = undefined;
+  await relay?.close();
+});
+
+/** The store URL of `prefix`, through the relay. */
+function relayUrl(prefix = "preconnect/"): URL {
+  return new URL(s3.url(prefix).replace(/127\.0\.0\.1%3A\d+/, `127.0.0.1%3A${relay.port}`));
+}
+
+async function open(warm: { maxIdleMs?: number; minIntervalMs?: number } = {}) {
+  relay = await startRelay(Number(new URL(s3.endpoint).port));
+  store = new S3ObjectStore({ ...s3ConfigFromUrl(relayUrl(), { s3: s3.credentials }), warm });
+  await store.put("k", Buffer.from("hello"));
+  return store;
+}
+
+describe("S3 preconnect (s3rver behind a counting relay)", () => {
+  it("does nothing while an idle keep-alive connection is left", async () => {
+    const st = await open();
+    expect(relay.conns.length).toBe(1);
+    await st.preconnect();
+    expect(relay.conns.length).toBe(1);
+    expect(st.warmStats).toMatchObject({ opened: 0, skipped: 1 });
+    expect((await st.get("k")).toString()).toBe("hello");
+    expect(relay.conns.length).toBe(1);
+  });
+
+  it("after the server dropped idle connections, opens one that the next GET uses", async () => {
+    const st = await open();
+    await relay.cut();
+    await sleep(20); // the agent sees the close and forgets the socket
+    await st.preconnect();
+    expect(relay.conns.length).toBe(2);
+    const warm = relay.conns[1]!;
+    expect(warm.open).toBe(true);
+    expect(warm.sentBytes).toBe(0); // connected, nothing sent
+    expect((await st.get("k")).toString()).toBe("hello");
+    expect(relay.conns.length).toBe(2); // the GET went out on the warm connection
+    expect(warm.sentBytes).toBeGreaterThan(0);
+    expect(st.warmStats).toMatchObject({ opened: 1, used: 1, wasted: 0 });
+    // It is an ordinary keep-alive connection now: a second preconnect finds it idle.
+    await st.preconnect();
+    expect(relay.conns.length).toBe(2);
+  });
+
+  it("a warm connection nobody uses is closed after maxIdleMs, and calls are rate-limited", async () => {
+    const st = await open({ maxIdleMs: 200, minIntervalMs: 10_000 });
+    await relay.cut();
+    await sleep(20);
+    await st.preconnect();
+    await st.preconnect(); // the warm one is there: nothing more
+    expect(relay.conns.length).toBe(2);
+    await waitFor(() => relay.open() === 0, 2000);
+    expect(relay.conns[1]!.sentBytes).toBe(0);
+    expect(st.warmStats).toMatchObject({ opened: 1, used: 0, wasted: 1 });
+    // Within minIntervalMs no new connect, however often it is asked; idle time sends nothing.
+    for (let i = 0; i < 5; i++) await st.preconnect();
+    await sleep(300);
+    expect(relay.conns.length).toBe(2);
+    expect(relay.conns.reduce((n, c) => n + c.sentBytes, 0)).toBe(relay.conns[0]!.sentBytes);
+    // Without a warm socket the GET dials as usual.
+    expect((await st.get("k")).toString()).toBe("hello");
+    expect(relay.conns.length).toBe(3);
+  });
+
+  it("s3rver's own idle timeout (5 s) leaves no idle socket; preconnect then replaces it", async () => {
+    const st = await open();
+    await waitFor(() => relay.open() === 0, 8000); // node's http server: keepAliveTimeout 5 s
+    await sleep(20);
+    await st.preconnect();
+    expect(relay.conns.length).toBe(2);
+    expect((await st.get("k")).toString()).toBe("hello");
+    expect(relay.conns.length).toBe(2);
+    expect(st.warmStats.used).toBe(1);
+  }, 15_000);
+
+  it("a fresh client warms the configured endpoint before its first request", async () => {
+    relay = await startRelay(Number(new URL(s3.endpoint).port));
+    store = new S3ObjectStore(s3ConfigFromUrl(relayUrl(), { s3: s3.credentials }));
+    await store.preconnect();
+    expect(relay.conns.length).toBe(1);
+    await store.put("k", Buffer.from("first"));
+    expect(relay.conns.length).toBe(1);
+    expect(store.warmStats).toMatchObject({ opened: 1, used: 1 });
+  });
+
+  it("warms every client of the same store in the process: a sibling here and one in a worker thread", async () => {
+    const st = await open();
+    const sibling = new S3ObjectStore(s3ConfigFromUrl(relayUrl(), { s3: s3.credentials }));
+    const other = new S3ObjectStore(s3ConfigFromUrl(relayUrl("elsewhere/"), { s3: s3.credentials }));
+    // A worker opens the same store URL from the built code, as the mount's fetch workers do.
+    const worker = new Worker(
+      `const { parentPort, workerData } = require("node:worker_threads");
+       import(workerData.module).then(async ({ openObjectStore }) => {
+         const store = await openObjectStore(workerData.url, { s3: workerData.credentials });
+         parentPort.on("message", async (m) => {
+           if (m === "get") parentPort.postMessage((await store.get("k")).toString());
+           if (m === "close") { await store.close(); parentPort.close(); }
+         });
+         parentPort.postMessage("ready");
+       });`,
+      {
+        eval: true,
+        workerData: { module: DIST_URL_MODULE, url: relayUrl().href, credentials: s3.credentials },
+      },
+    );
+    const next = () => new Promise<unknown>((r) => worker.once("message", r));
+    try {
+      expect(await next()).toBe("ready");
+      await relay.cut();
+      await sleep(20);
+      await st.preconnect();
+      await waitFor(() => relay.conns.length === 4); // st, its sibling, the worker's; not `other`
+      expect(relay.conns.slice(1).every((c) => c.open && c.sentBytes === 0)).toBe(true);
+      worker.postMessage("get");
+      expect(await next()).toBe("hello");
+      expect(relay.conns.length).toBe(4); // the worker's GET used its warm connection
+      expect(await sibling.get("k").then(String)).toBe("hello");
+      expect(relay.conns.length).toBe(4);
+      expect(sibling.warmStats).toMatchObject({ opened: 1, used: 1 });
+      expect(other.warmStats.opened).toBe(0);
+    } finally {
+      worker.postMessage("close");
+      await new Promise((r) => worker.once("exit", r));
+      await Promise.all([sibling.close(), other.close()]);
+    }
+  });
+});
