@@ -1,74 +1,21 @@
 /**
  * `preconnect()` of the S3 backend against a real s3rver, seen from the server's side: a TCP
- * relay in front of s3rver counts the connections the store opens and the bytes sent on each,
- * and can cut them all (what a server's idle timeout does, without waiting for it).
+ * relay in front of s3rver (counting-relay.ts) counts the connections the store opens and the
+ * bytes sent on each, and can cut them all.
  */
-import net from "node:net";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { S3ObjectStore, s3ConfigFromUrl } from "../../src/object/s3.js";
 import { REPO_ROOT } from "../harness/process.js";
 import { type S3rverHandle, startS3rver } from "../harness/s3rver.js";
-
-interface Conn {
-  sentBytes: number;
-  open: boolean;
-  client: net.Socket;
-  server: net.Socket;
-}
-
-/** Counts connections to s3rver; `cut()` closes all of them. */
-async function startRelay(targetPort: number) {
-  const conns: Conn[] = [];
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, "127.0.0.1");
-    const c: Conn = { sentBytes: 0, open: true, client, server: upstream };
-    conns.push(c);
-    client.on("data", (d) => {
-      c.sentBytes += d.length;
-    });
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      c.open = false;
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("close", end).on("error", end);
-    upstream.on("close", end).on("error", end);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    conns,
-    open: () => conns.filter((c) => c.open).length,
-    cut: async () => {
-      for (const c of conns) c.client.destroy();
-      await waitFor(() => conns.every((c) => !c.open));
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const c of conns) c.client.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { type CountingRelay, startCountingRelay as startRelay, waitFor } from "./counting-relay.js";
 
 const DIST_URL_MODULE = pathToFileURL(`${REPO_ROOT}/engine/dist/object/url.js`).href;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let s3: S3rverHandle;
-let relay: Awaited<ReturnType<typeof startRelay>>;
+let relay: CountingRelay;
 let store: S3ObjectStore | undefined;
 
 beforeAll(async () => {
