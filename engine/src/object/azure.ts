@@ -10,13 +10,17 @@
  * no client-side one, so every call runs under a Deadline (deadline.ts).
  * Conditional put is native: If-None-Match: * and If-Match: etag (also on the block-list
  * commit of large uploads). The container must exist; we never create it implicitly.
+ * Connections: our own keep-alive agents (warm-agent.ts, set on every request by a pipeline
+ * policy), so `preconnect()` can open a connection before a GET needs it.
  */
 import type { Readable } from "node:stream";
 import {
   type BlobItem,
   BlobServiceClient,
-  type ContainerClient,
+  ContainerClient,
   type ContainerListBlobFlatSegmentResponse,
+  newPipeline,
+  type RequestPolicyFactory,
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { z } from "zod";
@@ -31,6 +35,7 @@ import {
   pageLimit,
   throwIfAborted,
 } from "./keys.js";
+import { PreconnectFanout } from "./preconnect-fanout.js";
 import { type OpenObjectStoreOptions, queryOf, urlError, urlPartError } from "./registry.js";
 import { withRetry } from "./retry.js";
 import type {
@@ -44,6 +49,7 @@ import type {
   PutResult,
   StoreCapabilities,
 } from "./types.js";
+import { WarmHttpAgent, WarmHttpsAgent } from "./warm-agent.js";
 
 /** Bodies above this go up as parallel blocks + one commit (Azure's single-shot limit is far higher). */
 const SINGLE_SHOT_MAX = 16 * 1024 * 1024;
@@ -53,13 +59,26 @@ export class AzureObjectStore implements ObjectStore {
   readonly capabilities: StoreCapabilities = { conditionalPut: true };
   readonly description: string;
 
+  private readonly fanout?: PreconnectFanout;
+
   constructor(
     private readonly container: ContainerClient,
     private readonly prefix: string,
     /** Client-side deadline per call until response headers (uploads: plus transfer time). */
     private readonly timeoutMs = 30_000,
+    /** The agent the container client's pipeline sends with (enables `preconnect`). */
+    private readonly agent?: WarmHttpAgent | WarmHttpsAgent,
   ) {
     this.description = `azure://${container.containerName}/${prefix} at ${new URL(container.url).origin}`;
+    const warm = agent;
+    if (warm) this.fanout = new PreconnectFanout(this.description, () => void warm.preconnect());
+  }
+
+  /** Opens a connection ahead of a GET, here and in the other clients of this store (see s3.ts). */
+  preconnect(): Promise<void> {
+    const ready = this.agent?.preconnect() ?? Promise.resolve();
+    this.fanout?.triggerOthers();
+    return ready;
   }
 
   async get(key: string, options?: GetOptions): Promise<Buffer> {
@@ -168,7 +187,10 @@ export class AzureObjectStore implements ObjectStore {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.fanout?.close();
+    this.agent?.destroy();
+  }
 
   private blob(key: string) {
     return this.container.getBlockBlobClient(this.prefix + key);
@@ -226,11 +248,32 @@ export function openAzureObjectStore(url: URL, options: OpenObjectStoreOptions):
       "expected AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY",
     );
   }
+  // The same client, on a pipeline that sends with our agent (the SDK's own agents are private).
+  const containerUrl = service.getContainerClient(container.data).url;
+  const endpoint = new URL(containerUrl);
+  const tls = endpoint.protocol === "https:";
+  const origin = { host: endpoint.hostname, port: Number(endpoint.port) || (tls ? 443 : 80) };
+  const agent = tls ? new WarmHttpsAgent({}, {}, origin) : new WarmHttpAgent({}, {}, origin);
+  const withAgent = newPipeline(service.credential, pipeline);
+  withAgent.factories.push(sendWith(agent));
   return new AzureObjectStore(
-    service.getContainerClient(container.data),
+    new ContainerClient(containerUrl, withAgent),
     normalizePrefix(decodeURIComponent(url.pathname)),
     options.requestTimeoutMs,
+    agent,
   );
+}
+
+/** A pipeline policy that sends every request with `agent`. */
+function sendWith(agent: WarmHttpAgent | WarmHttpsAgent): RequestPolicyFactory {
+  return {
+    create: (next) => ({
+      sendRequest: (request) => {
+        request.agent = agent;
+        return next.sendRequest(request);
+      },
+    }),
+  };
 }
 
 /** Opener for `azure://` URLs; url.ts registers it lazily so the SDK loads only when used. */
