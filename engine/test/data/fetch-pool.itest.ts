@@ -91,6 +91,27 @@ describe("fetch worker pool", () => {
     await expect(fetchRun(newChunkId(), 0, 2)).rejects.toMatchObject({ name: "ObjectNotFoundError" });
   });
 
+  it("fails the runs of a worker that dies and replaces it for the next run", async () => {
+    const script = new URL("./fixtures/crashing-fetch-worker.mjs", import.meta.url);
+    const dying = await FetchPool.open({
+      storeUrl: url,
+      keyring,
+      blockSize: BLOCK,
+      maxGetBytes: 1 << 20,
+      workers: 1,
+      script,
+    });
+    try {
+      const run = { chunkId: good, first: 0, count: 1 };
+      await expect(dying.fetch(run, () => {})).rejects.toThrow(/fetch worker exited \(code 3\)/);
+      // a fresh worker takes the next run (and dies the same way: this script always does)
+      await expect(dying.fetch(run, () => {})).rejects.toThrow(/fetch worker exited \(code 3\)/);
+      expect(dying.size).toBe(1);
+    } finally {
+      await dying.close();
+    }
+  });
+
   it("fails to open when a worker cannot open the store", async () => {
     await expect(
       FetchPool.open({ storeUrl: "bogus://x", keyring, blockSize: BLOCK, maxGetBytes: 1 << 20, workers: 1 }),

@@ -142,9 +142,12 @@ export class FetchPool implements RunSource {
     worker.on("error", (err) => die(err));
     worker.on("exit", (code) => die(new Error(`fetch worker exited (code ${code})`)));
     // Idle workers do not keep the process alive; starting ones do (open() awaits them).
-    ready.then(() => {
-      if (slot.runs.size === 0) worker.unref();
-    });
+    ready.then(
+      () => {
+        if (slot.runs.size === 0) worker.unref();
+      },
+      () => {}, // start failures reach open() or the next fetch through `ready`
+    );
     return slot;
   }
 
