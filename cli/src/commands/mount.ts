@@ -20,6 +20,7 @@ const mountFlags = z.object({
   cacheDir: z.string().optional(),
   cacheSize: sizeFlag.refine((n) => n >= 1024 ** 3, "expected at least 1GiB"),
   readOnly: z.boolean().optional(),
+  syncClose: z.boolean().optional(),
   snapshot: z.string().optional(),
   metrics: hostPortFlag.optional(),
   daemon: z.boolean().optional(),
@@ -81,6 +82,10 @@ export function mountCommand(): Command {
     .option("--cache-dir <dir>", "cache and write-back log directory (default ~/.cache/filespaces/<id>)")
     .option("--cache-size <size>", "disk cache bound (1GiB .. many TiB)", "5GiB")
     .option("--read-only", "mount read-only")
+    .option(
+      "--sync-close",
+      "close() of a written file waits until its data is in the store and committed (strict close-to-open for other clients)",
+    )
     .option("--snapshot <name>", "mount a snapshot (read-only)")
     .option("--metrics <host:port>", "serve Prometheus metrics on /metrics")
     .option("--daemon", "detach once the mount is ready")
@@ -125,6 +130,7 @@ export function mountCommand(): Command {
           ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
           cacheSizeBytes: flags.cacheSize,
           readOnly: flags.readOnly ?? false,
+          syncClose: flags.syncClose ?? false,
           ...(flags.snapshot ? { snapshot: flags.snapshot } : {}),
           ...(flags.metrics ? { metrics: flags.metrics } : {}),
           binding: flags.binding,

@@ -22,6 +22,8 @@ export const mountOptionsSchema = z.object({
     .min(1024 ** 3, "cacheSize: expected at least 1GiB")
     .default(5 * 1024 ** 3),
   readOnly: z.boolean().default(false),
+  /** close(2) of a written file waits until its writes are committed (strict close-to-open). */
+  syncClose: z.boolean().default(false),
   snapshot: z.string().optional(),
   metrics: hostPort.optional(),
   binding: z.enum(["auto", "native", "fuse-native"]).default("auto"),

@@ -158,6 +158,7 @@ export async function runMount(
       namespaceLogDir: join(cacheDir, "namespace"),
       log,
       preconnect: () => void store.preconnect?.(),
+      syncClose: o.syncClose,
     });
     vfsReady();
     const fuse: FuseMount = await mountVfs(

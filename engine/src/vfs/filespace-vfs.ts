@@ -440,7 +440,11 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
   flush(_ctx: CallerContext, ino: number, fh: number, lockOwner: bigint): Promise<void> {
     const h = this.handles.get(fh);
     this.locks.releaseRanges(ino, lockOwner);
-    if (h?.kind === "file" && h.wrote) this.flusher.request().catch((err) => this.log(`flush: ${err}`));
+    if (h?.kind !== "file" || !h.wrote) return Promise.resolve();
+    const landed = this.flusher.request();
+    // --sync-close: close(2) waits for the commit (an upload that cannot land fails it with EIO)
+    if (this.syncClose) return fsCall(() => landed);
+    landed.catch((err) => this.log(`flush: ${err}`));
     return Promise.resolve();
   }
 

@@ -54,6 +54,12 @@ export interface FilespaceVfsOptions {
   log?: (line: string) => void;
   /** Opens a store connection ahead of a cold read (`ObjectStore.preconnect`); `open` calls it. */
   preconnect?: () => void;
+  /**
+   * Strict close-to-open: close(2) of a written file returns once its writes are uploaded and
+   * committed, so another client's next open sees them. Default: close starts the upload and
+   * returns (others see the data once it lands, typically well under a second).
+   */
+  syncClose?: boolean;
 }
 
 export interface FileHandle {
@@ -98,6 +104,7 @@ export abstract class FilespaceVfsBase {
   protected readonly baseSnapshot: string | undefined;
   protected readonly log: (line: string) => void;
   protected readonly preconnect: () => void;
+  protected readonly syncClose: boolean;
   protected readonly handles = new Map<number, FileHandle | DirHandle>();
   protected readonly nameOf = new Map<number, NameOf>();
   private nextFh = 1;
@@ -121,6 +128,7 @@ export abstract class FilespaceVfsBase {
     this.baseSnapshot = o.snapshot;
     this.log = o.log ?? (() => {});
     this.preconnect = o.preconnect ?? (() => {});
+    this.syncClose = o.syncClose ?? false;
     const now = Date.now();
     this.snapshotsAttr = {
       ino: SNAPSHOTS_INO,

@@ -239,4 +239,43 @@ print(all(d[i] == 65 + (i >> 20) for i in range(0, len(d), 4096)))' bounded.bin`
     await m.exited;
     m = undefined;
   }, 180_000);
+
+  it("--sync-close: close returns with the data committed, and another mount's next open reads it whole", async () => {
+    if (m) {
+      await m.cleanup();
+      m = undefined;
+    }
+    const keyFile = join(fs.dir, "meta.key");
+    killGroup(meta, "SIGKILL");
+    const served = await serveMeta(fs, keyFile);
+    meta = served.proc;
+    const token = (
+      await cli(fs, ["meta", "token", "--meta-key-file", keyFile, "--mode", "admin", "--client", "test"])
+    ).trim();
+    const at = (name: string) => ({ mnt: join(fs.dir, `mnt-${name}`), cacheDir: join(fs.dir, `cache-${name}`) });
+    m = await mount(fs, { ...at("w"), args: ["--meta", served.address, "--token", token, "--sync-close"] });
+    const writer = m;
+    const reader = await mount(fs, { ...at("r"), args: ["--meta", served.address, "--token", token] });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const file = `fresh${i}.bin`;
+        // the other mount opens the file the moment the writer's close(2) returns
+        const seen = await sh(
+          `head -c 3000000 /dev/urandom > ${writer.mnt}/${file} && md5sum < ${reader.mnt}/${file}`,
+          fs.dir,
+        );
+        expect(seen).toBe(await sh(`md5sum < ${file}`, writer.mnt));
+        // and nothing of it is left to upload or commit
+        const stats = JSON.parse(await cli(fs, ["stats", writer.mnt, "--json"])) as {
+          upload: { backlogBytes: number };
+        };
+        expect(stats.upload.backlogBytes).toBe(0);
+      }
+    } finally {
+      await reader.cleanup();
+    }
+    expect(await writer.unmount()).toContain("every upload committed");
+    await writer.exited;
+    m = undefined;
+  }, 180_000);
 });
