@@ -19,6 +19,7 @@ import { parseDataPathConfig } from "../data/config.js";
 import { DataPath } from "../data/data-path.js";
 import { CachedExtentSource } from "../data/extent-cache.js";
 import { openFilespace, type Unlock } from "../format/filespace.js";
+import { HEADER_KEY } from "../format/header.js";
 import { mountVfs } from "../fuse/mount.js";
 import type { FuseMount } from "../fuse/types.js";
 import type { MetaApi } from "../meta/api.js";
@@ -173,8 +174,9 @@ export async function runMount(
       },
       (m, err) => log(`${m}${err ? ` ${(err as Error).message ?? err}` : ""}`),
     );
-    // The first cold read's GET then finds a connection (in the fetch worker that sends it).
-    void store.preconnect?.();
+    // The first cold read's GET then finds a connection and a client that has sent a request
+    // before (in the fetch worker that sends it): one 1-byte GET of the header per client.
+    void store.preconnect?.({ probeKey: HEADER_KEY });
     const metrics = o.metrics ? await startMetrics(o.metrics, data) : undefined;
     const backlogWatch = watchBacklog(data, config.maxBacklogBytes, config.backlogFullWaitMs, log);
 

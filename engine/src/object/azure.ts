@@ -45,6 +45,7 @@ import type {
   ListPage,
   ObjectInfo,
   ObjectStore,
+  PreconnectOptions,
   PutOptions,
   PutResult,
   StoreCapabilities,
@@ -70,15 +71,18 @@ export class AzureObjectStore implements ObjectStore {
     private readonly agent?: WarmHttpAgent | WarmHttpsAgent,
   ) {
     this.description = `azure://${container.containerName}/${prefix} at ${new URL(container.url).origin}`;
-    const warm = agent;
-    if (warm) this.fanout = new PreconnectFanout(this.description, () => void warm.preconnect());
+    if (agent) this.fanout = new PreconnectFanout(this.description, (o) => this.warmHere(o));
   }
 
   /** Opens a connection ahead of a GET, here and in the other clients of this store (see s3.ts). */
-  preconnect(): Promise<void> {
-    const ready = this.agent?.preconnect() ?? Promise.resolve();
-    this.fanout?.triggerOthers();
-    return ready;
+  preconnect(options?: PreconnectOptions): Promise<void> {
+    return this.fanout?.preconnect(options) ?? Promise.resolve();
+  }
+
+  private async warmHere(options: PreconnectOptions): Promise<void> {
+    const ready = this.agent?.preconnect();
+    if (options.probeKey === undefined) return ready;
+    await this.get(options.probeKey, { range: { offset: 0, length: 1 } }).catch(() => undefined);
   }
 
   async get(key: string, options?: GetOptions): Promise<Buffer> {

@@ -18,6 +18,7 @@ import type {
   ListPage,
   ObjectInfo,
   ObjectStore,
+  PreconnectOptions,
   PutOptions,
   PutResult,
 } from "./types.js";
@@ -106,8 +107,8 @@ export class FaultyObjectStore implements ObjectStore {
   close(): Promise<void> {
     return this.inner.close();
   }
-  preconnect(): Promise<void> {
-    return this.inner.preconnect?.() ?? Promise.resolve();
+  preconnect(options?: PreconnectOptions): Promise<void> {
+    return this.inner.preconnect?.(options) ?? Promise.resolve();
   }
 
   /** Decides which rules fire for this call, applies delays and errors, returns the rest. */

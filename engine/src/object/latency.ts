@@ -16,6 +16,7 @@ import type {
   ListPage,
   ObjectInfo,
   ObjectStore,
+  PreconnectOptions,
   PutOptions,
   PutResult,
 } from "./types.js";
@@ -98,8 +99,8 @@ export class LatencyObjectStore implements ObjectStore {
   close(): Promise<void> {
     return this.inner.close();
   }
-  preconnect(): Promise<void> {
-    return this.inner.preconnect?.() ?? Promise.resolve();
+  preconnect(options?: PreconnectOptions): Promise<void> {
+    return this.inner.preconnect?.(options) ?? Promise.resolve();
   }
 
   private async roundTrip<T>(key: string, options: CallOptions | undefined, call: () => Promise<T>): Promise<T> {

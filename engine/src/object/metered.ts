@@ -16,6 +16,7 @@ import type {
   ListPage,
   ObjectInfo,
   ObjectStore,
+  PreconnectOptions,
   PutOptions,
   PutResult,
 } from "./types.js";
@@ -89,8 +90,8 @@ export class MeteredObjectStore implements ObjectStore {
   close(): Promise<void> {
     return this.inner.close();
   }
-  preconnect(): Promise<void> {
-    return this.inner.preconnect?.() ?? Promise.resolve();
+  preconnect(options?: PreconnectOptions): Promise<void> {
+    return this.inner.preconnect?.(options) ?? Promise.resolve();
   }
 
   private async count<T>(op: ObjectOp, bytesOut: number, call: () => Promise<T>, bytesIn?: (r: T) => number) {

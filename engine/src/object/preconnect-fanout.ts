@@ -7,23 +7,32 @@
  *
  * Each client then warms at most one connection of its own (warm-agent.ts bounds it), and only
  * if it has no idle one: after an idle period every worker gets a connection, which the first
- * runs of a cold read (spread over the workers) use.
+ * runs of a cold read (spread over the workers) use. With a probe key each client also sends
+ * one 1-byte GET (see PreconnectOptions).
  */
 import { BroadcastChannel } from "node:worker_threads";
+import type { PreconnectOptions } from "./types.js";
 
 export class PreconnectFanout {
   private readonly channel: BroadcastChannel;
 
-  constructor(identity: string, local: () => void) {
+  constructor(
+    identity: string,
+    private readonly here: (options: PreconnectOptions) => Promise<void>,
+  ) {
     this.channel = new BroadcastChannel(`filespaces.object.preconnect:${identity}`);
-    this.channel.onmessage = () => local();
+    this.channel.onmessage = (event) => {
+      const probeKey = (event as MessageEvent).data?.probeKey;
+      void here(typeof probeKey === "string" ? { probeKey } : {});
+    };
     // Listening must not keep a process (or a worker) alive.
     this.channel.unref();
   }
 
-  /** Warms every sibling (other instances receive the message, not the sender). */
-  triggerOthers(): void {
-    this.channel.postMessage(0);
+  /** Warms this client (the promise) and every sibling (other instances get the message, not the sender). */
+  preconnect(options: PreconnectOptions = {}): Promise<void> {
+    this.channel.postMessage({ probeKey: options.probeKey });
+    return this.here(options);
   }
 
   close(): void {

@@ -22,6 +22,7 @@ import type {
   ListPage,
   ObjectInfo,
   ObjectStore,
+  PreconnectOptions,
   PutOptions,
   PutResult,
 } from "./types.js";
@@ -101,8 +102,8 @@ export class RetryingObjectStore implements ObjectStore {
   close(): Promise<void> {
     return this.inner.close();
   }
-  preconnect(): Promise<void> {
-    return this.inner.preconnect?.() ?? Promise.resolve();
+  preconnect(options?: PreconnectOptions): Promise<void> {
+    return this.inner.preconnect?.(options) ?? Promise.resolve();
   }
 
   private async run<T>(op: string, key: string | undefined, call: CallOptions | undefined, fn: () => Promise<T>) {

@@ -54,6 +54,7 @@ import type {
   ListPage,
   ObjectInfo,
   ObjectStore,
+  PreconnectOptions,
   PutOptions,
   PutResult,
   StoreCapabilities,
@@ -95,7 +96,7 @@ export class S3ObjectStore implements ObjectStore {
     const tls = !config.endpoint || new URL(config.endpoint).protocol === "https:";
     const origin = storeOrigin(config);
     this.agent = tls ? new WarmHttpsAgent({}, config.warm, origin) : new WarmHttpAgent({}, config.warm, origin);
-    this.fanout = new PreconnectFanout(this.description, () => void this.agent.preconnect());
+    this.fanout = new PreconnectFanout(this.description, (o) => this.warmHere(o));
     const clientConfig: S3ClientConfig = {
       region: config.region,
       forcePathStyle: config.forcePathStyle,
@@ -236,12 +237,16 @@ export class S3ObjectStore implements ObjectStore {
    * Opens a connection to the store unless an idle one is left, so the next GET need not wait for
    * TCP (and TLS) setup — here and in every other client of this store in the process (fetch
    * workers, see preconnect-fanout.ts). Nothing is sent on it; unused, it is closed after
-   * `warm.maxIdleMs`. Resolves when this client's connection is ready.
+   * `warm.maxIdleMs`. Resolves when this client's connection is ready (or its probe answered).
    */
-  preconnect(): Promise<void> {
+  preconnect(options?: PreconnectOptions): Promise<void> {
+    return this.fanout.preconnect(options);
+  }
+
+  private async warmHere(options: PreconnectOptions): Promise<void> {
     const ready = this.agent.preconnect();
-    this.fanout.triggerOthers();
-    return ready;
+    if (options.probeKey === undefined) return ready;
+    await this.get(options.probeKey, { range: { offset: 0, length: 1 } }).catch(() => undefined);
   }
 
   /** Counters of the warm connection (tests, stats). */

@@ -33,10 +33,20 @@ export interface ObjectStore {
   /**
    * Optional: get ready to serve a request soon (a network store opens a connection unless an
    * idle one is left), so connection setup overlaps whatever the caller does before its request.
-   * Fire and forget: it never rejects, sends no request, and a backend bounds what it keeps open.
-   * Wrappers forward it; stores without connections omit it or do nothing.
+   * Fire and forget: it never rejects, sends no request (unless `probeKey`), and a backend bounds
+   * what it keeps open. Wrappers forward it; stores without connections omit it or do nothing.
    */
-  preconnect?(): Promise<void>;
+  preconnect?(options?: PreconnectOptions): Promise<void>;
+}
+
+export interface PreconnectOptions {
+  /**
+   * Also read one byte of this (existing) key, in every client of the store: the first request
+   * of a fresh SDK client costs ~20 ms of CPU more than later ones (lazy loading, first run of
+   * its middleware), which would otherwise land on the first cold read. For start-up, not for
+   * every open: it is a real request.
+   */
+  probeKey?: string;
 }
 
 export interface StoreCapabilities {

@@ -78,13 +78,17 @@ describe("mount preconnect", () => {
     // A fresh cache: the file's blocks are only in the store. One fetch worker.
     const m = await mount(fs, { mnt: first.mnt, cacheDir: join(fs.dir, "cache-2"), args: ["--fetch-workers", "1"] });
     mounts.push(m);
-    // The worker's connection warmed at mount start is closed after 4 s unused.
-    await sleep(4500);
+    // The worker's connection from its start-up probe (one 1-byte GET) is closed by s3rver after
+    // 5 s idle (its timer fires up to ~1 s late).
+    await sleep(7000);
     const before = relay.conns.length;
 
     const reader = openThenRead(join(m.mnt, "data.bin"));
     expect(await reader.line()).toBe("opened");
-    await waitFor(() => relay.conns.slice(before).some((c) => c.sentBytes === 0 && c.open), 3000);
+    await waitFor(() => relay.conns.slice(before).some((c) => c.sentBytes === 0 && c.open), 3000).catch((err) => {
+      console.log(JSON.stringify({ before, conns: relay.conns }));
+      throw err;
+    });
     const warmed = relay.conns.slice(before).filter((c) => c.sentBytes === 0 && c.open);
     await sleep(200);
     const beforeRead = relay.conns.length;

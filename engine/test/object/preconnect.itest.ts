@@ -112,6 +112,24 @@ describe("S3 preconnect (s3rver behind a counting relay)", () => {
     expect(store.warmStats).toMatchObject({ opened: 1, used: 1 });
   });
 
+  it("with a probe key, this client and its siblings each read one byte of it on their warm connection", async () => {
+    const st = await open();
+    const sibling = new S3ObjectStore(s3ConfigFromUrl(relayUrl(), { s3: s3.credentials }));
+    try {
+      await relay.cut();
+      await sleep(20);
+      await st.preconnect({ probeKey: "k" });
+      await waitFor(() => relay.conns.length === 3 && relay.conns.slice(1).every((c) => c.sentBytes > 0));
+      expect(st.warmStats).toMatchObject({ opened: 1, used: 1 });
+      await waitFor(() => sibling.warmStats.used === 1);
+      await sleep(200); // its probe's answer is in: the connection is idle again
+      expect(await sibling.get("k").then(String)).toBe("hello");
+      expect(relay.conns.length).toBe(3); // the probe's connection stays for the next request
+    } finally {
+      await sibling.close();
+    }
+  });
+
   it("warms every client of the same store in the process: a sibling here and one in a worker thread", async () => {
     const st = await open();
     const sibling = new S3ObjectStore(s3ConfigFromUrl(relayUrl(), { s3: s3.credentials }));
