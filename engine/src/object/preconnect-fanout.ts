@@ -15,6 +15,7 @@ import type { PreconnectOptions } from "./types.js";
 
 export class PreconnectFanout {
   private readonly channel: BroadcastChannel;
+  private closed = false;
 
   constructor(
     identity: string,
@@ -31,11 +32,13 @@ export class PreconnectFanout {
 
   /** Warms this client (the promise) and every sibling (other instances get the message, not the sender). */
   preconnect(options: PreconnectOptions = {}): Promise<void> {
+    if (this.closed) return Promise.resolve(); // a closed channel throws on postMessage
     this.channel.postMessage({ probeKey: options.probeKey });
     return this.here(options);
   }
 
   close(): void {
+    this.closed = true;
     this.channel.close();
   }
 }
