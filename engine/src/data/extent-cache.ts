@@ -12,8 +12,21 @@ export class CachedExtentSource implements ExtentSource {
   constructor(
     private readonly inner: ExtentSource,
     /** 64 MiB: a few hundred extents at most for sequentially written files. */
-    private readonly windowBytes = 64 * 1024 * 1024,
+    readonly windowBytes = 64 * 1024 * 1024,
   ) {}
+
+  /**
+   * Extents of the first window learned another way (a lookup that answered them): the open and
+   * first read of a cold file then cost no extents round trip. Replaces what is cached there.
+   */
+  seedHead(ino: number, extents: Extent[]): void {
+    let windows = this.files.get(ino);
+    if (!windows) {
+      windows = new Map();
+      this.files.set(ino, windows);
+    }
+    windows.set(0, Promise.resolve(extents));
+  }
 
   async getExtents(ino: number, offset: number, length: number): Promise<Extent[]> {
     let windows = this.files.get(ino);

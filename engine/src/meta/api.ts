@@ -154,9 +154,16 @@ export interface LookupRequest extends Read {
   parent: Ino;
   /** The lookup token of the name. */
   name: Buffer;
+  /**
+   * When the name is a regular file, also answer its extents overlapping [0, headExtentsBytes)
+   * (≤ 64 MiB): a client about to read a cold file then needs no GetExtents round trip.
+   */
+  headExtentsBytes?: number;
 }
 export interface EntryResponse {
   attr: Attr;
+  /** Lookup with `headExtentsBytes`, of a regular file: its extents over that head (may be none: holes). */
+  headExtents?: { extents: Extent[] };
 }
 
 export interface GetattrRequest extends Read {

@@ -13,7 +13,7 @@
  * from the queue naming the file).
  */
 import type { CommitOptions, CommitSink, Extent, ExtentSource } from "../data/types.js";
-import type { Attr as MetaAttr } from "../meta/api.js";
+import type { Attr as MetaAttr, Extent as MetaExtent } from "../meta/api.js";
 import { isGone } from "./fs-errors.js";
 import type { InodeMap } from "./fs-inodes.js";
 import { QueuedChangeFailedError } from "./fs-pending.js";
@@ -43,13 +43,13 @@ export class MetaExtentSource implements ExtentSource {
         ...(loc.snapshot ? { snapshot: loc.snapshot } : {}),
       }),
     );
-    return res.extents.map((e) => ({
-      offset: e.offset,
-      length: e.length,
-      chunkId: e.chunk,
-      chunkOffset: e.chunkOffset,
-    }));
+    return res.extents.map(toDataExtent);
   }
+}
+
+/** The service's extent (`chunk`) as the data path's (`chunkId`). */
+export function toDataExtent(e: MetaExtent): Extent {
+  return { offset: e.offset, length: e.length, chunkId: e.chunk, chunkOffset: e.chunkOffset };
 }
 
 export interface CommitEvents {

@@ -13,6 +13,7 @@
 import { MetaError } from "../meta/errors.js";
 import { fsError } from "./errors.js";
 import { FilespaceVfsBase } from "./fs-base.js";
+import { toDataExtent } from "./fs-data.js";
 import { fsCall } from "./fs-errors.js";
 import { SNAPSHOTS_DIR_NAME, SNAPSHOTS_INO } from "./fs-inodes.js";
 import { NameMemory } from "./fs-name-memory.js";
@@ -47,12 +48,23 @@ export abstract class FilespaceVfsReads extends FilespaceVfsBase {
       try {
         const scope = await this.scopeOf(parent);
         const res = await this.session.call((ctx) =>
-          this.api.lookup(ctx, { parent: loc.ino, name: this.names.token(scope, name), ...this.readOpt(loc) }),
+          this.api.lookup(ctx, {
+            parent: loc.ino,
+            name: this.names.token(scope, name),
+            // a file is usually looked up to be opened and read: its first extents come along
+            headExtentsBytes: this.extents.windowBytes,
+            ...this.readOpt(loc),
+          }),
         );
         const vino = this.inodes.toKernel(res.attr.ino, loc.snapshot);
         this.remember(vino, parent, name);
         this.recentNames.resolved(parent, name, vino);
-        return this.entry(res.attr, vino);
+        const entry = this.entry(res.attr, vino);
+        // after `entry` learned the attributes (which drops the extents of a changed file): these
+        // came in the same answer, so they are just as fresh
+        if (res.headExtents && !this.pending.pending(vino))
+          this.extents.seedHead(vino, res.headExtents.extents.map(toDataExtent));
+        return entry;
       } catch (err) {
         const known = this.recentNames.last(parent, name);
         const stale = known === undefined ? undefined : this.attrs.any(known);

@@ -362,6 +362,37 @@ export function describeMetaConformance(name: string, factory: () => Promise<Met
         ]);
       });
 
+      it("lookup with headExtentsBytes answers a file's first extents, nothing for a directory", async () => {
+        const f = await c.create(ROOT_INO, "headed");
+        await c.write(f.ino, 0, 1000, "old");
+        await c.write(f.ino, 200, 100, "new");
+        const name = c.token(ROOT_INO, "headed");
+        const res = await fx.api.lookup(c.ctx, { parent: ROOT_INO, name, headExtentsBytes: 250 });
+        expect(res.attr.ino).toBe(f.ino);
+        expect(res.headExtents?.extents).toEqual([
+          { offset: 0, length: 200, chunk: "old", chunkOffset: 0 },
+          { offset: 200, length: 50, chunk: "new", chunkOffset: 0 },
+        ]);
+        expect((await fx.api.lookup(c.ctx, { parent: ROOT_INO, name })).headExtents).toBeUndefined();
+        const empty = await c.create(ROOT_INO, "empty");
+        const none = await fx.api.lookup(c.ctx, {
+          parent: ROOT_INO,
+          name: c.token(ROOT_INO, "empty"),
+          headExtentsBytes: 1 << 20,
+        });
+        expect([none.attr.ino, none.headExtents?.extents]).toEqual([empty.ino, []]);
+        await c.mkdir(ROOT_INO, "adir");
+        const dir = await fx.api.lookup(c.ctx, {
+          parent: ROOT_INO,
+          name: c.token(ROOT_INO, "adir"),
+          headExtentsBytes: 1 << 20,
+        });
+        expect(dir.headExtents).toBeUndefined();
+        expect(await codeOf(fx.api.lookup(c.ctx, { parent: ROOT_INO, name, headExtentsBytes: 2 ** 27 }))).toBe(
+          "EINVAL",
+        );
+      });
+
       it("xattrs: set, get, list, remove with create/replace modes", async () => {
         const f = await c.create(ROOT_INO, "f");
         const name = c.sealed(0, "user.tag");

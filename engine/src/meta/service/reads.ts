@@ -19,7 +19,9 @@ export abstract class ServiceReads extends ServiceCore {
     const r = parse(schemas.lookup, req, "lookup");
     const tree = this.tree(r.snapshot);
     const [ino, node] = V.lookup(tree, caller.in(tree, r.parent), r.name);
-    return { attr: caller.attr(attrOf(ino, node)) };
+    const attr = caller.attr(attrOf(ino, node));
+    if (!r.headExtentsBytes || attr.type !== "file") return { attr };
+    return { attr, headExtents: { extents: V.extents(tree, ino, 0, r.headExtentsBytes).extents } };
   }
 
   async getattr(ctx: A.CallContext, req: A.GetattrRequest): Promise<A.GetattrResponse> {

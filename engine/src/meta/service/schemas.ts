@@ -43,7 +43,17 @@ export const schemas = {
   }),
   openSession: z.object({ ...mutation, clientName: z.string().max(256).optional(), ttlMs: nonNeg.optional() }),
   closeSession: z.object(mutation),
-  lookup: z.object({ ...read, parent: ino, name: token }),
+  lookup: z.object({
+    ...read,
+    parent: ino,
+    name: token,
+    headExtentsBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(64 * 1024 * 1024, "headExtentsBytes: expected at most 64 MiB")
+      .optional(),
+  }),
   getattr: z.object({ ...read, inos: z.array(ino).min(1).max(10_000) }),
   readdirplus: z.object({
     ...read,
