@@ -114,27 +114,8 @@ export class BlockFetcher {
       } else p.reject(new BlockReadError(chunkId, p.block, { cause: err }));
     };
     const fromStore: Pending[] = [];
-    if (this.disk) {
-      const sealed = await this.disk.getMany(
-        chunkId,
-        missing.map((p) => p.block),
-      );
-      missing.forEach((p, i) => {
-        const s = sealed[i];
-        if (!s) {
-          fromStore.push(p);
-          return;
-        }
-        try {
-          const plain = this.codec.openRange(chunkId, s, p.block);
-          this.stats.blocksFromDisk++;
-          settle(p, plain);
-        } catch {
-          this.disk!.drop(chunkId, p.block);
-          fromStore.push(p);
-        }
-      });
-    } else fromStore.push(...missing);
+    if (this.disk) await this.loadCached(chunkId, missing, settle, fromStore);
+    else fromStore.push(...missing);
     const maxBlocks = Math.max(1, Math.floor(this.maxGetBytes / this.codec.blockSize));
     let run: Pending[] = [];
     const runs: Pending[][] = [];
@@ -148,6 +129,52 @@ export class BlockFetcher {
     }
     if (run.length > 0) runs.push(run);
     await Promise.all(runs.map((r) => this.fetchRun(chunkId, r, settle)));
+  }
+
+  /**
+   * Blocks the disk cache holds are read and opened by the run source (a fetch worker: the main
+   * thread touches neither the sealed bytes nor fresh plaintext memory); what is not cached, or
+   * fails to read or open, goes to `fromStore` (a bad file or block is dropped from the cache).
+   */
+  private async loadCached(
+    chunkId: string,
+    missing: Pending[],
+    settle: (p: Pending, data?: Buffer, err?: unknown) => void,
+    fromStore: Pending[],
+  ): Promise<void> {
+    const disk = this.disk!;
+    const byBlock = new Map(missing.map((p) => [p.block, p]));
+    const ranges = disk.locate(
+      chunkId,
+      missing.map((p) => p.block),
+    );
+    const located = new Set<number>();
+    for (const r of ranges) for (let b = r.first; b < r.first + r.count; b++) located.add(b);
+    const retry = new Set<Pending>();
+    await Promise.all(
+      ranges.map(async (r) => {
+        const reported = new Set<number>();
+        try {
+          await this.source.openCached(chunkId, r, (i, plain) => {
+            const p = byBlock.get(r.first + i)!;
+            reported.add(i);
+            if (plain) {
+              this.stats.blocksFromDisk++;
+              settle(p, plain);
+            } else {
+              disk.drop(chunkId, p.block);
+              retry.add(p);
+            }
+          });
+          disk.readDone(r, true);
+        } catch {
+          disk.readDone(r, false);
+          for (let i = 0; i < r.count; i++) if (!reported.has(i)) retry.add(byBlock.get(r.first + i)!);
+        }
+      }),
+    );
+    // in block order, so store runs coalesce as before
+    for (const p of missing) if (!located.has(p.block) || retry.has(p)) fromStore.push(p);
   }
 
   private async fetchRun(

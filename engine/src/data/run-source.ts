@@ -5,6 +5,7 @@
  * so the same code runs on the mount's main thread (`LocalRunSource`) or in worker threads
  * (fetch-pool/), where HTTP and AES-GCM do not compete with FUSE for the main thread.
  */
+import { open } from "node:fs/promises";
 import type { ObjectStore } from "../object/types.js";
 import { BufferPool } from "./buffer-pool.js";
 import { type BlockCodec, chunkObjectKey } from "./types.js";
@@ -36,12 +37,27 @@ export interface BufferStats {
   idle: number;
 }
 
+/** Consecutive sealed blocks `first …` in a disk-cache file: bytes [offset, offset+length), one every `stride`. */
+export interface CachedRead {
+  file: string;
+  offset: number;
+  length: number;
+  stride: number;
+  first: number;
+  count: number;
+}
+
 export interface RunSource {
   /**
    * GET the run and open its blocks, calling `onBlock` for every block before resolving. On a
    * failed GET it rejects; blocks not yet reported are the caller's to fail.
    */
   fetch(run: RunRequest, onBlock: OnBlock): Promise<FetchedRun>;
+  /**
+   * Read disk-cached sealed blocks and open them, calling `onBlock` for each (a block that fails
+   * to open fails alone). Rejects when the file cannot be read whole (gone, torn).
+   */
+  openCached(chunkId: string, read: CachedRead, onBlock: OnBlock): Promise<void>;
   bufferStats(): BufferStats;
   close(): Promise<void>;
 }
@@ -111,6 +127,39 @@ export class LocalRunSource implements RunSource {
         released = true;
       },
     };
+  }
+
+  async openCached(chunkId: string, read: CachedRead, onBlock: OnBlock): Promise<void> {
+    const { file, offset, length, stride, first, count } = read;
+    // a pooled buffer: opened blocks are fresh buffers of their own, so it is free again after
+    const buf = this.buffers.acquire(length);
+    try {
+      let got = 0;
+      const fh = await open(file, "r");
+      try {
+        while (got < length) {
+          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+      if (got !== length) throw new Error(`disk cache file ${file} is shorter than its name says`);
+      for (let i = 0; i < count; i++) {
+        const sealed = buf.subarray(i * stride, Math.min(length, (i + 1) * stride));
+        let plain: Buffer;
+        try {
+          plain = this.codec.openRange(chunkId, sealed, first + i);
+        } catch (err) {
+          onBlock(i, undefined, err);
+          continue;
+        }
+        onBlock(i, plain);
+      }
+    } finally {
+      this.buffers.release(buf);
+    }
   }
 
   bufferStats(): BufferStats {

@@ -3,7 +3,7 @@
  * file:// store: runs arrive opened, in order, per block; a tampered block fails alone; store
  * errors and unopenable stores surface with their names; lent GET buffers come back.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -89,6 +89,34 @@ describe("fetch worker pool", () => {
 
   it("rejects a run whose chunk is missing, with the store's error name", async () => {
     await expect(fetchRun(newChunkId(), 0, 2)).rejects.toMatchObject({ name: "ObjectNotFoundError" });
+  });
+
+  it("opens disk-cached blocks in a worker: a tampered block fails alone, a short file fails the read", async () => {
+    const stride = codec.sealedRange(0, BLOCK).length;
+    const sealed = codec.seal(good, data);
+    const file = join(dir, "cached-run");
+    const from = 3; // the file holds blocks 3.. of the chunk
+    const bytes = Buffer.from(sealed.subarray(from * stride));
+    bytes[2 * stride + 50]! ^= 0x01; // block 5
+    writeFileSync(file, bytes);
+    const reported: Array<{ index: number; plain?: Buffer; error?: Error }> = [];
+    const read = {
+      file,
+      offset: stride,
+      length: bytes.length - stride,
+      stride,
+      first: from + 1,
+      count: BLOCKS - from - 1,
+    };
+    await pool.openCached(good, read, (index, plain, error) =>
+      reported.push({ index, ...(plain ? { plain } : {}), ...(error ? { error: error as Error } : {}) }),
+    );
+    expect(reported.map((r) => r.index)).toEqual([...Array(BLOCKS - from - 1).keys()]);
+    expect(reported.filter((r) => r.error).map((r) => r.index)).toEqual([1]); // block 5
+    expect(reported[0]!.plain!.equals(data.subarray(4 * BLOCK, 5 * BLOCK))).toBe(true);
+    expect(reported.at(-1)!.plain!.equals(data.subarray((BLOCKS - 1) * BLOCK))).toBe(true);
+    await expect(pool.openCached(good, { ...read, length: read.length + 10 }, () => {})).rejects.toThrow(/shorter/);
+    await expect(pool.openCached(good, { ...read, file: join(dir, "gone") }, () => {})).rejects.toThrow(/ENOENT/);
   });
 
   it("fails the runs of a worker that dies and replaces it for the next run", async () => {

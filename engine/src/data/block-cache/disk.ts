@@ -31,6 +31,17 @@ import { join } from "node:path";
 import { blockKey } from "../types.js";
 import { isSafeChunkId, type Run, runName, runOf } from "./run-name.js";
 
+/** Consecutive cached blocks `first …` of one run file: bytes [offset, offset+length), a block every `stride`. */
+export interface CachedRange {
+  run: Run;
+  file: string;
+  offset: number;
+  length: number;
+  stride: number;
+  first: number;
+  count: number;
+}
+
 export interface DiskCacheStats {
   bytes: number;
   blocks: number;
@@ -172,6 +183,49 @@ export class DiskBlockCache {
     });
     await Promise.all(groups.map((g) => this.readGroup(g.run, g.at, blocks, out)));
     return out;
+  }
+
+  /**
+   * Where consecutive cached blocks of one chunk lie, for a reader that reads and opens them
+   * itself (a fetch worker): one range per run file, blocks in the order asked; blocks not
+   * found are counted as misses and left out. Report each range's outcome with `readDone`.
+   */
+  locate(chunkId: string, blocks: readonly number[]): CachedRange[] {
+    const out: CachedRange[] = [];
+    for (const b of blocks) {
+      const r = this.blocks.get(blockKey(chunkId, b));
+      if (!r) {
+        this.stats.misses++;
+        continue;
+      }
+      const last = out[out.length - 1];
+      if (last && last.run === r && last.first + last.count === b) {
+        last.count++;
+        last.length = Math.min(r.size, (b - r.first + 1) * r.stride) - last.offset;
+        continue;
+      }
+      if (this.lru.delete(r.name)) this.lru.set(r.name, r);
+      const offset = (b - r.first) * r.stride;
+      out.push({
+        run: r,
+        file: this.fileOf(r),
+        offset,
+        length: Math.min(r.size, offset + r.stride) - offset,
+        stride: r.stride,
+        first: b,
+        count: 1,
+      });
+    }
+    return out;
+  }
+
+  /** A located range was read whole (hits) or could not be (the run is dropped: misses). */
+  readDone(range: CachedRange, ok: boolean): void {
+    if (ok) this.stats.hits += range.count;
+    else {
+      this.dropRun(range.run);
+      this.stats.misses += range.count;
+    }
   }
 
   private async readGroup(

@@ -4,7 +4,7 @@
  * copied); a run's sealed body stays in the worker's shared GET buffer, lent to the main thread
  * for the disk cache write until `release`.
  */
-import type { BufferStats, RunRequest } from "../run-source.js";
+import type { BufferStats, CachedRead, RunRequest } from "../run-source.js";
 
 /** What a worker needs to fetch and open runs on its own. */
 export interface WorkerSetup {
@@ -30,13 +30,17 @@ export interface WireBlock {
   error?: WireError;
 }
 
-export type ToWorker = ({ t: "fetch"; id: number } & RunRequest) | { t: "release"; id: number };
+export type ToWorker =
+  | ({ t: "fetch"; id: number } & RunRequest)
+  | { t: "openCached"; id: number; chunkId: string; read: CachedRead }
+  | { t: "release"; id: number };
 
 export type FromWorker =
   | { t: "ready" }
   | { t: "startFailed"; error: WireError }
   | { t: "blocks"; blocks: WireBlock[] }
   | { t: "done"; id: number; body: Uint8Array; buffers: BufferStats }
+  | { t: "opened"; id: number }
   | { t: "failed"; id: number; error: WireError };
 
 export function toWire(err: unknown): WireError {

@@ -18,6 +18,7 @@ import { Worker } from "node:worker_threads";
 import type { Keyring } from "../../crypto/keyring.js";
 import {
   type BufferStats,
+  type CachedRead,
   type FetchedRun,
   type OnBlock,
   POOLED_BUFFERS,
@@ -39,7 +40,8 @@ export interface FetchPoolOptions {
 
 interface Outstanding {
   onBlock: OnBlock;
-  resolve(run: FetchedRun): void;
+  /** A fetched run, or nothing for `openCached`. */
+  resolve(run: FetchedRun | undefined): void;
   reject(err: unknown): void;
 }
 
@@ -88,14 +90,24 @@ export class FetchPool implements RunSource {
   }
 
   async fetch(run: RunRequest, onBlock: OnBlock): Promise<FetchedRun> {
+    const fetched = await this.send((id) => ({ t: "fetch", id, ...run }), onBlock);
+    if (!fetched) throw new Error("fetch worker answered a fetch without a body");
+    return fetched;
+  }
+
+  async openCached(chunkId: string, read: CachedRead, onBlock: OnBlock): Promise<void> {
+    await this.send((id) => ({ t: "openCached", id, chunkId, read }), onBlock);
+  }
+
+  private async send(message: (id: number) => ToWorker, onBlock: OnBlock): Promise<FetchedRun | undefined> {
     if (this.closed) throw new Error("fetch pool is closed");
     const slot = this.pick();
     await slot.ready;
     const id = this.nextId++;
-    return new Promise<FetchedRun>((resolve, reject) => {
+    return new Promise<FetchedRun | undefined>((resolve, reject) => {
       slot.runs.set(id, { onBlock, resolve, reject });
       if (slot.runs.size === 1) slot.worker.ref(); // a run in flight keeps the process alive
-      slot.worker.postMessage({ t: "fetch", id, ...run } satisfies ToWorker);
+      slot.worker.postMessage(message(id));
     });
   }
 
@@ -174,6 +186,10 @@ export class FetchPool implements RunSource {
     if (slot.runs.size === 0) slot.worker.unref();
     if (m.t === "failed") {
       run.reject(fromWire(m.error));
+      return;
+    }
+    if (m.t === "opened") {
+      run.resolve(undefined);
       return;
     }
     slot.buffers = m.buffers;

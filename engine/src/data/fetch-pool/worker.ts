@@ -68,26 +68,38 @@ async function main(): Promise<void> {
       return;
     }
     const { id } = m;
-    source
-      .fetch(m, (index, plain, error) => {
-        if (!plain) queueBlock({ id, index, error: toWire(error) });
-        else queueBlock({ id, index, plain }, movable(plain) ? (plain.buffer as ArrayBuffer) : undefined);
-      })
-      .then(
-        (run) => {
-          lent.set(id, run);
-          flush(); // a run's blocks always arrive before its end
-          // A body in the shared GET buffer is lent; one the backend allocated (it ignored
-          // `into`) is moved when it owns its memory, else copied.
-          const body = run.body;
-          const move = !(body.buffer instanceof SharedArrayBuffer) && movable(body);
-          post({ t: "done", id, body, buffers: source.bufferStats() }, move ? [body.buffer as ArrayBuffer] : []);
+    const onBlock = (index: number, plain: Buffer | undefined, error?: unknown) => {
+      if (!plain) queueBlock({ id, index, error: toWire(error) });
+      else queueBlock({ id, index, plain }, movable(plain) ? (plain.buffer as ArrayBuffer) : undefined);
+    };
+    if (m.t === "openCached") {
+      source.openCached(m.chunkId, m.read, onBlock).then(
+        () => {
+          flush();
+          post({ t: "opened", id });
         },
         (err) => {
           flush();
           post({ t: "failed", id, error: toWire(err) });
         },
       );
+      return;
+    }
+    source.fetch(m, onBlock).then(
+      (run) => {
+        lent.set(id, run);
+        flush(); // a run's blocks always arrive before its end
+        // A body in the shared GET buffer is lent; one the backend allocated (it ignored
+        // `into`) is moved when it owns its memory, else copied.
+        const body = run.body;
+        const move = !(body.buffer instanceof SharedArrayBuffer) && movable(body);
+        post({ t: "done", id, body, buffers: source.bufferStats() }, move ? [body.buffer as ArrayBuffer] : []);
+      },
+      (err) => {
+        flush();
+        post({ t: "failed", id, error: toWire(err) });
+      },
+    );
   });
   post({ t: "ready" });
 }
