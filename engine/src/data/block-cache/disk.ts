@@ -28,18 +28,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { CachedRead } from "../run-source.js";
 import { blockKey } from "../types.js";
 import { isSafeChunkId, type Run, runName, runOf } from "./run-name.js";
 
-/** Consecutive cached blocks `first …` of one run file: bytes [offset, offset+length), a block every `stride`. */
-export interface CachedRange {
+/** A located range of cached blocks (see `CachedRead`), and the run file it lies in. */
+export interface CachedRange extends CachedRead {
   run: Run;
-  file: string;
-  offset: number;
-  length: number;
-  stride: number;
-  first: number;
-  count: number;
 }
 
 export interface DiskCacheStats {
