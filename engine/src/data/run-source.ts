@@ -5,8 +5,8 @@
  * so the same code runs on the mount's main thread (`LocalRunSource`) or in worker threads
  * (fetch-pool/), where HTTP and AES-GCM do not compete with FUSE for the main thread.
  */
-import { open } from "node:fs/promises";
 import type { ObjectStore } from "../object/types.js";
+import { readRange } from "./block-cache/read-range.js";
 import { BufferPool } from "./buffer-pool.js";
 import { type BlockCodec, chunkObjectKey } from "./types.js";
 
@@ -134,17 +134,7 @@ export class LocalRunSource implements RunSource {
     // a pooled buffer: opened blocks are fresh buffers of their own, so it is free again after
     const buf = this.buffers.acquire(length);
     try {
-      let got = 0;
-      const fh = await open(file, "r");
-      try {
-        while (got < length) {
-          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-      } finally {
-        await fh.close();
-      }
+      const got = await readRange(file, offset, buf, length);
       if (got !== length) throw new Error(`disk cache file ${file} is shorter than its name says`);
       for (let i = 0; i < count; i++) {
         const sealed = buf.subarray(i * stride, Math.min(length, (i + 1) * stride));

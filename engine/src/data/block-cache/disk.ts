@@ -30,6 +30,7 @@ import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "n
 import { join } from "node:path";
 import type { CachedRead } from "../run-source.js";
 import { blockKey } from "../types.js";
+import { readRange } from "./read-range.js";
 import { isSafeChunkId, type Run, runName, runOf } from "./run-name.js";
 
 /** A located range of cached blocks (see `CachedRead`), and the run file it lies in. */
@@ -165,18 +166,20 @@ export class DiskBlockCache {
    */
   async getMany(chunkId: string, blocks: readonly number[]): Promise<Array<Buffer | undefined>> {
     const out = new Array<Buffer | undefined>(blocks.length).fill(undefined);
-    const groups: Array<{ run: Run; at: number[] }> = [];
-    blocks.forEach((b, i) => {
-      const r = this.blocks.get(blockKey(chunkId, b));
-      if (!r) {
-        this.stats.misses++;
-        return;
-      }
-      const last = groups[groups.length - 1];
-      if (last && last.run === r && blocks[last.at[last.at.length - 1]!] === b - 1) last.at.push(i);
-      else groups.push({ run: r, at: [i] });
-    });
-    await Promise.all(groups.map((g) => this.readGroup(g.run, g.at, blocks, out)));
+    const at = new Map(blocks.map((b, i) => [b, i]));
+    await Promise.all(
+      this.locate(chunkId, blocks).map(async (r) => {
+        const data = Buffer.allocUnsafe(r.length);
+        const ok = await readRange(r.file, r.offset, data, r.length).then(
+          (got) => got === r.length,
+          () => false,
+        );
+        this.readDone(r, ok);
+        if (!ok) return;
+        for (let k = 0; k < r.count; k++)
+          out[at.get(r.first + k)!] = data.subarray(k * r.stride, Math.min(r.length, (k + 1) * r.stride));
+      }),
+    );
     return out;
   }
 
@@ -221,42 +224,6 @@ export class DiskBlockCache {
       this.dropRun(range.run);
       this.stats.misses += range.count;
     }
-  }
-
-  private async readGroup(
-    r: Run,
-    at: number[],
-    blocks: readonly number[],
-    out: Array<Buffer | undefined>,
-  ): Promise<void> {
-    if (this.lru.delete(r.name)) this.lru.set(r.name, r);
-    const from = (blocks[at[0]!]! - r.first) * r.stride;
-    const to = Math.min(r.size, (blocks[at[at.length - 1]!]! - r.first + 1) * r.stride);
-    const data = Buffer.allocUnsafe(to - from);
-    let got = 0;
-    try {
-      const fh = await open(this.fileOf(r), "r");
-      try {
-        while (got < data.length) {
-          const { bytesRead } = await fh.read(data, got, data.length - got, from + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-      } finally {
-        await fh.close();
-      }
-    } catch {
-      got = -1;
-    }
-    if (got !== data.length) {
-      this.dropRun(r);
-      this.stats.misses += at.length;
-      return;
-    }
-    this.stats.hits += at.length;
-    at.forEach((i, k) => {
-      out[i] = data.subarray(k * r.stride, Math.min(data.length, (k + 1) * r.stride));
-    });
   }
 
   /** Store one sealed block. Errors (disk full, ...) only lose the cache entry, never fail a read. */
