@@ -11,7 +11,7 @@
  * then "main ms/MiB" (event-loop busy time) is what the FUSE thread would pay.
  *
  *   node bench/read-path.mjs [--mib 256] [--delay-ms 25] [--no-disk] [--passes 2] [--pending-mib N]
- *                            [--workers N]
+ *                            [--workers N] [--no-drop-behind]
  */
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -40,12 +40,13 @@ const CHUNK = 4 * MiB;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function args(argv) {
-  const o = { mib: 256, delayMs: 25, disk: true, passes: 2, pendingMiB: undefined, workers: 0 };
+  const o = { mib: 256, delayMs: 25, disk: true, passes: 2, pendingMiB: undefined, workers: 0, dropBehind: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--mib") o.mib = Number(argv[++i]);
     else if (a === "--delay-ms") o.delayMs = Number(argv[++i]);
     else if (a === "--no-disk") o.disk = false;
+    else if (a === "--no-drop-behind") o.dropBehind = false;
     else if (a === "--passes") o.passes = Number(argv[++i]);
     else if (a === "--pending-mib") o.pendingMiB = Number(argv[++i]);
     else if (a === "--workers") o.workers = Number(argv[++i]);
@@ -149,14 +150,15 @@ async function main() {
     const t0 = performance.now();
     const cold = await measure(async () => {
       for (let pos = 0; pos < size; pos += MiB) {
-        const p = reader.read(1, pos, MiB);
+        // As DataPath.readv does it: drop-behind for a continuing stream, then feed the prefetcher.
+        const p = reader.readv(1, pos, MiB, o.dropBehind && prefetcher.continuesStream(1, 1, pos, MiB));
         prefetcher.onRead(1, 1, pos, MiB, size);
         const out = await p;
         firstMs ??= performance.now() - t0;
-        if (out[0] !== 0x5a) throw new Error("wrong data");
+        if (out[0][0] !== 0x5a) throw new Error("wrong data");
       }
     });
-    const how = `${o.disk ? " (+ disk cache)" : ""}${o.workers ? `, ${o.workers} fetch workers` : ""}`;
+    const how = `${o.disk ? " (+ disk cache)" : ""}${o.dropBehind ? "" : ", no drop-behind"}${o.workers ? `, ${o.workers} fetch workers` : ""}`;
     row(`pass ${pass}: cold sequential, 1 MiB reads${how}`, cold, size);
     rows.push([
       `  first read (1 MiB)`,

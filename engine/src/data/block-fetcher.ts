@@ -78,6 +78,11 @@ export class BlockFetcher {
     return Promise.all(out);
   }
 
+  /** A demand read consumed this block whole and will not come back for it (drop-behind). */
+  forget(chunkId: string, block: number): void {
+    this.memory.delete(blockKey(chunkId, block));
+  }
+
   private register(key: string, block: number, priority: Priority, missing: Pending[]): Promise<Buffer> {
     const flight: Pending["flight"] = { promoted: priority === "demand" };
     let pending!: Pending;

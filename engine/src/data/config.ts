@@ -24,6 +24,14 @@ const count = (min: number, max: number, what: string) =>
 export const dataPathConfigSchema = z.object({
   /** Opened plaintext blocks kept in RAM. 256 MiB holds a few seconds of a fast sequential stream. */
   memoryCacheBytes: bytes(4 * MiB, "memoryCacheBytes").default(256 * MiB),
+  /**
+   * Drop-behind: a block a sequential stream has read whole leaves the memory cache at once (the
+   * kernel's page cache holds what the application read; the disk cache holds it across
+   * restarts). Streams then stop sweeping the cache — random readers keep their hot blocks — and
+   * the cache's memory is reused instead of growing: touching fresh memory costs more than
+   * decrypting into it on small VMs (docs/data-path.md, "Memory that stays warm").
+   */
+  memoryDropBehind: z.boolean({ error: "memoryDropBehind: expected true or false" }).default(true),
   /** Sealed blocks kept on local disk across restarts. The default; 1 GiB .. many TiB. */
   diskCacheBytes: bytes(GiB, "diskCacheBytes").default(5 * GiB),
   /**

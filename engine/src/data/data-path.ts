@@ -48,6 +48,7 @@ export class DataPath {
     readonly reader: DataReader,
     readonly prefetcher: Prefetcher,
     readonly writeBack: WriteBack,
+    private readonly dropBehind: boolean,
   ) {}
 
   static async open(deps: DataPathDeps, config: DataPathConfig): Promise<DataPath> {
@@ -78,7 +79,7 @@ export class DataPath {
       },
       config,
     );
-    return new DataPath(memory, disk, scheduler, fetcher, reader, prefetcher, writeBack);
+    return new DataPath(memory, disk, scheduler, fetcher, reader, prefetcher, writeBack, config.memoryDropBehind);
   }
 
   /**
@@ -103,7 +104,7 @@ export class DataPath {
     const read =
       view.covered || (view.floor !== undefined && view.floor <= offset)
         ? undefined
-        : this.reader.readv(ino, offset, n);
+        : this.reader.readv(ino, offset, n, this.dropBehind && this.prefetcher.continuesStream(handle, ino, offset, n));
     this.prefetcher.onRead(handle, ino, offset, n, size);
     const overlaid = view.pieces.length > 0 || (view.floor !== undefined && view.floor < offset + n);
     if (read && !overlaid) return read;

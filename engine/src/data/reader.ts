@@ -29,8 +29,10 @@ export class DataReader {
    * The same bytes as `read`, as a list of views of the cached plaintext blocks (and of one
    * shared zero buffer for holes): the FUSE reply hands them to the kernel as an iovec, so a
    * read costs no copy and no fresh allocation. The views are shared: never write into them.
+   * `dropBehind`: the reader streams on and will not come back; blocks this read covers whole
+   * leave the memory cache (the views returned stay valid: they are ordinary buffers).
    */
-  async readv(ino: number, offset: number, length: number): Promise<Buffer[]> {
+  async readv(ino: number, offset: number, length: number, dropBehind = false): Promise<Buffer[]> {
     if (length === 0) return [];
     const pieces = clip(await this.extents.getExtents(ino, offset, length), offset, length);
     const blocks = await this.fetchBlocks(pieces, "demand");
@@ -52,7 +54,9 @@ export class DataReader {
         const n = Math.min(p.length - done, bs - inBlock);
         if (data.length < inBlock + n)
           throw new RangeError(`block ${block} of ${p.chunkId} is shorter than its extent`);
-        out.push(inBlock === 0 && n === data.length ? data : data.subarray(inBlock, inBlock + n));
+        const whole = inBlock === 0 && n === data.length;
+        out.push(whole ? data : data.subarray(inBlock, inBlock + n));
+        if (dropBehind && whole) this.fetcher.forget(p.chunkId, block);
         done += n;
       }
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   BlockFetcher,
+  blockKey,
   DataReader,
   LocalRunSource,
   MemoryBlockCache,
@@ -63,6 +64,39 @@ describe("Prefetcher", () => {
     // random read: window back to the start
     t.prefetcher.onRead(7, 1, 200 * BLOCK, BLOCK, size);
     expect(t.prefetcher.windowOf(7)).toBe(2 * BLOCK);
+  });
+
+  it("drop-behind: a stream's consumed blocks leave the memory cache, read-ahead and random reads stay", async () => {
+    const t = setup(5);
+    const size = 64 * BLOCK;
+    const data = pattern(size, 3);
+    const chunk = await putFile(t.store, t.codec, t.meta, 1, data);
+    // As DataPath.readv does it: ask whether the read continues a stream, then record it.
+    const read = async (handle: number, pos: number, n: number) => {
+      const drop = t.prefetcher.continuesStream(handle, 1, pos, n);
+      const parts = await t.reader.readv(1, pos, n, drop);
+      t.prefetcher.onRead(handle, 1, pos, n, size);
+      expect(Buffer.concat(parts).equals(data.subarray(pos, pos + n))).toBe(true);
+      return drop;
+    };
+    const drops: boolean[] = [];
+    for (let pos = 0; pos < 32 * BLOCK; pos += 2 * BLOCK) drops.push(await read(1, pos, 2 * BLOCK));
+    await waitFor(() => t.prefetcher.stats.bytesInFlight === 0);
+    // The first two reads are not a stream yet; everything after drops what it read.
+    expect(drops.slice(0, 2)).toEqual([false, false]);
+    expect(drops.slice(2).every(Boolean)).toBe(true);
+    for (let b = 4; b < 32; b++) expect(t.memory.has(blockKey(chunk, b))).toBe(false);
+    // What was read ahead and not yet consumed is still there, and was not counted as wasted.
+    expect(t.memory.bytes).toBeGreaterThan(0);
+    expect(t.memory.accuracy.wasted).toBe(0);
+    // A random reader's block stays cached (a second read of it is a memory hit).
+    const storeGets = t.store.gets.length;
+    await read(2, 60 * BLOCK, BLOCK);
+    await read(2, 10 * BLOCK, BLOCK);
+    await read(2, 60 * BLOCK, BLOCK);
+    expect(t.store.gets.length - storeGets).toBeLessThanOrEqual(1);
+    expect(t.memory.has(blockKey(chunk, 60))).toBe(true);
+    expect(t.memory.has(blockKey(chunk, 10))).toBe(true);
   });
 
   it("sequential reads after warm-up are served from memory (prefetch used, not wasted)", async () => {

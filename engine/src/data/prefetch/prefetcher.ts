@@ -68,6 +68,15 @@ export class Prefetcher {
     private readonly hint?: SequenceHint,
   ) {}
 
+  /**
+   * Whether a read at `offset` continues a stream this handle has been reading sequentially
+   * (asked before the read is issued; `onRead` then records it).
+   */
+  continuesStream(handle: number, ino: number, offset: number, length: number): boolean {
+    const h = this.handles.get(handle);
+    return !!h && h.ino === ino && h.sequentialReads > 0 && Math.abs(offset - h.nextOffset) <= tolerance(length);
+  }
+
   /** Call on every demand read of a handle (after issuing it, without awaiting prefetch). */
   onRead(handle: number, ino: number, offset: number, length: number, fileSize: number): void {
     let h = this.handles.get(handle);
@@ -86,8 +95,7 @@ export class Prefetcher {
     // The kernel issues readahead in parallel, so neighbouring reads arrive slightly out of
     // order: a read starting within two read lengths (at least 128 KiB) of where the previous
     // one ended still counts as sequential.
-    const tolerance = Math.max(2 * length, 128 * 1024);
-    if (Math.abs(offset - h.nextOffset) <= tolerance) {
+    if (Math.abs(offset - h.nextOffset) <= tolerance(length)) {
       h.sequentialReads++;
       h.nextOffset = Math.max(h.nextOffset, offset + length);
     } else {
@@ -165,4 +173,9 @@ export class Prefetcher {
     // bounded memory: forget the oldest predictions
     if (this.predicted.size > 4096) this.predicted.delete(this.predicted.values().next().value!);
   }
+}
+
+/** How far from the previous read's end a read may start and still count as sequential. */
+function tolerance(length: number): number {
+  return Math.max(2 * length, 128 * 1024);
 }
