@@ -7,9 +7,14 @@
  * only until its blocks are opened and written to the disk cache, so a handful of buffers of the
  * largest GET serve every request.
  *
+ * Buffers are aligned for O_DIRECT (direct-io.ts): a GET body is written to the disk cache
+ * straight from its buffer, and cache files are read into these buffers.
+ *
  * Bounded: at most `maxFree` idle buffers are kept; buffers in use are bounded by the request
  * pools and the disk cache's write bound. Requests larger than `bufferBytes` get a one-off buffer.
  */
+import { allocAligned } from "./direct-io.js";
+
 export class BufferPool {
   private readonly free: Buffer[] = [];
   /** Buffers handed out and not yet returned (for tests and stats). */
@@ -34,7 +39,7 @@ export class BufferPool {
   }
 
   private allocate(bytes: number): Buffer {
-    return this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes);
+    return allocAligned(bytes, this.shared);
   }
 
   /** Give a buffer back; nothing may use it (or a view of it) afterwards. */

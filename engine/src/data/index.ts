@@ -3,6 +3,7 @@ export * from "./block-cache/memory.js";
 export * from "./block-fetcher.js";
 export * from "./config.js";
 export * from "./data-path.js";
+export * from "./direct-io.js";
 export * from "./errors.js";
 export * from "./extent-cache.js";
 export * from "./fetch-pool/pool.js";

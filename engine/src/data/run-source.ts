@@ -6,8 +6,8 @@
  * (fetch-pool/), where HTTP and AES-GCM do not compete with FUSE for the main thread.
  */
 import type { ObjectStore } from "../object/types.js";
-import { readRange } from "./block-cache/read-range.js";
 import { BufferPool } from "./buffer-pool.js";
+import { directCapacity, readFileRange } from "./direct-io.js";
 import { type BlockCodec, chunkObjectKey } from "./types.js";
 
 export interface RunRequest {
@@ -80,7 +80,12 @@ export class LocalRunSource implements RunSource {
     options: { shared?: boolean; pooledBuffers?: number } = {},
   ) {
     const largestGet = codec.sealedRange(0, Math.max(codec.blockSize, maxGetBytes)).length;
-    this.buffers = new BufferPool(largestGet, options.pooledBuffers ?? POOLED_BUFFERS, options.shared ?? false);
+    // Room for a cache file's aligned range around a run too (O_DIRECT reads, direct-io.ts).
+    this.buffers = new BufferPool(
+      directCapacity(largestGet),
+      options.pooledBuffers ?? POOLED_BUFFERS,
+      options.shared ?? false,
+    );
   }
 
   async fetch({ chunkId, first, count }: RunRequest, onBlock: OnBlock): Promise<FetchedRun> {
@@ -132,12 +137,12 @@ export class LocalRunSource implements RunSource {
   async openCached(chunkId: string, read: CachedRead, onBlock: OnBlock): Promise<void> {
     const { file, offset, length, stride, first, count } = read;
     // a pooled buffer: opened blocks are fresh buffers of their own, so it is free again after
-    const buf = this.buffers.acquire(length);
+    const buf = this.buffers.acquire(directCapacity(length));
     try {
-      const got = await readRange(file, offset, buf, length);
-      if (got !== length) throw new Error(`disk cache file ${file} is shorter than its name says`);
+      const data = await readFileRange(file, offset, buf, length);
+      if (data.length !== length) throw new Error(`disk cache file ${file} is shorter than its name says`);
       for (let i = 0; i < count; i++) {
-        const sealed = buf.subarray(i * stride, Math.min(length, (i + 1) * stride));
+        const sealed = data.subarray(i * stride, Math.min(length, (i + 1) * stride));
         let plain: Buffer;
         try {
           plain = this.codec.openRange(chunkId, sealed, first + i);

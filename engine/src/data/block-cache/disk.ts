@@ -26,11 +26,11 @@
  * eviction never looks at; pins persist in `<dir>/pins.json`.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { allocAligned, directCapacity, readFileRange, writeWholeFile } from "../direct-io.js";
 import type { CachedRead } from "../run-source.js";
 import { blockKey } from "../types.js";
-import { readRange } from "./read-range.js";
 import { isSafeChunkId, type Run, runName, runOf } from "./run-name.js";
 
 /** A located range of cached blocks (see `CachedRead`), and the run file it lies in. */
@@ -169,13 +169,12 @@ export class DiskBlockCache {
     const at = new Map(blocks.map((b, i) => [b, i]));
     await Promise.all(
       this.locate(chunkId, blocks).map(async (r) => {
-        const data = Buffer.allocUnsafe(r.length);
-        const ok = await readRange(r.file, r.offset, data, r.length).then(
-          (got) => got === r.length,
-          () => false,
+        const data = await readFileRange(r.file, r.offset, allocAligned(directCapacity(r.length)), r.length).catch(
+          () => undefined,
         );
+        const ok = data?.length === r.length;
         this.readDone(r, ok);
-        if (!ok) return;
+        if (!data || !ok) return;
         for (let k = 0; k < r.count; k++)
           out[at.get(r.first + k)!] = data.subarray(k * r.stride, Math.min(r.length, (k + 1) * r.stride));
       }),
@@ -279,15 +278,8 @@ export class DiskBlockCache {
       }
       await ready;
       const tmp = join(this.dir, "tmp", randomBytes(8).toString("hex"));
-      // One write call for the whole run (writeFile would cut it into 512 KiB calls, each a
-      // hop into the thread pool that costs the event loop time on a busy machine).
-      const fh = await open(tmp, "w");
-      try {
-        let done = 0;
-        while (done < sealed.length) done += (await fh.write(sealed, done, sealed.length - done, done)).bytesWritten;
-      } finally {
-        await fh.close();
-      }
+      // Straight from the GET buffer, around the page cache when the buffer allows (direct-io.ts).
+      await writeWholeFile(tmp, sealed);
       await rename(tmp, this.fileOf(run));
     } catch {
       return false;
