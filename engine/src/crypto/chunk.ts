@@ -24,6 +24,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { ioAddon } from "../platform/io-addon.js";
 import { CompressedChunkRangeError, IntegrityError, UnknownKeyGenerationError } from "./errors.js";
 import type { Keyring } from "./keyring.js";
 
@@ -148,6 +149,34 @@ export class ChunkCodec {
     }
   }
 
+  /**
+   * Verifies and decrypts ONE sealed block (block `index` of the chunk) into `out`; returns its
+   * plaintext length. `out` must hold a block. Why: a stream decrypts into reused memory
+   * (data/block-cache/plain-slab.ts) instead of a fresh buffer per block — with the native
+   * helper (platform/io-addon.ts) there is no allocation at all. Compressed chunks cannot be
+   * opened by block. On failure `out` holds no plaintext.
+   */
+  openBlockInto(chunkId: string, sealed: Buffer, index: number, out: Buffer): number {
+    checkChunkId(chunkId);
+    const b = this.#checkBlock(chunkId, sealed, index);
+    if (b.compressed) throw new CompressedChunkRangeError(`chunk ${chunkId} is compressed: read it whole with open()`);
+    const n = sealed.length - BLOCK_OVERHEAD;
+    if (out.length < n) throw new RangeError(`block ${index} of ${chunkId} needs ${n} bytes, out holds ${out.length}`);
+    const key = this.#keyring.subkey("chunkData", b.keyId);
+    const aad = blockAadFrom(aadPrefix(chunkId), index, b.header);
+    const ciphertext = sealed.subarray(BLOCK_HEADER_BYTES, sealed.length - BLOCK_TAG_BYTES);
+    const tag = sealed.subarray(sealed.length - BLOCK_TAG_BYTES);
+    const io = ioAddon();
+    if (io) {
+      if (!io.gcmOpenInto(key, b.header.subarray(6), aad, ciphertext, tag, out)) {
+        throw new IntegrityError(`chunk ${chunkId}: block ${index} failed authentication`);
+      }
+      return n;
+    }
+    this.#decrypt(chunkId, index, b, aad, sealed).copy(out);
+    return n;
+  }
+
   #openBlocks(chunkId: string, sealed: Buffer, firstBlock: number, expectFinal: boolean) {
     checkChunkId(chunkId);
     const prefix = aadPrefix(chunkId);
@@ -160,45 +189,65 @@ export class ChunkCodec {
       const size = Math.min(this.#sealedBlockSize, sealed.length - pos);
       const block = sealed.subarray(pos, pos + size);
       pos += size;
-      if (size < BLOCK_OVERHEAD) throw new IntegrityError(`chunk ${chunkId}: block ${index} is truncated`);
-      const header = block.subarray(0, BLOCK_HEADER_BYTES);
-      const flags = header[1]!;
-      const blockKeyId = header.readUInt32BE(2);
-      if (header[0] !== CHUNK_FORMAT || (flags & ~KNOWN_FLAGS) !== 0) {
-        throw new IntegrityError(`chunk ${chunkId}: block ${index} has an unknown format or flags`);
-      }
-      if (keyId !== undefined && blockKeyId !== keyId) {
+      const b = this.#checkBlock(chunkId, block, index);
+      if (keyId !== undefined && b.keyId !== keyId) {
         throw new IntegrityError(`chunk ${chunkId}: block ${index} was sealed by another key generation`);
       }
-      if (compressed !== undefined && compressed !== ((flags & FLAG_COMPRESSED) !== 0)) {
+      if (compressed !== undefined && compressed !== b.compressed) {
         throw new IntegrityError(`chunk ${chunkId}: block ${index} disagrees about compression`);
       }
-      if (!this.#keyring.has(blockKeyId)) throw new UnknownKeyGenerationError(blockKeyId);
-      keyId = blockKeyId;
-      compressed = (flags & FLAG_COMPRESSED) !== 0;
-      const decipher = createDecipheriv(
-        "aes-256-gcm",
-        this.#keyring.subkeyObject("chunkData", blockKeyId),
-        header.subarray(6),
-      );
-      decipher.setAAD(blockAadFrom(prefix, index, header));
-      decipher.setAuthTag(block.subarray(size - BLOCK_TAG_BYTES));
-      try {
-        parts.push(decipher.update(block.subarray(BLOCK_HEADER_BYTES, size - BLOCK_TAG_BYTES)));
-        // GCM's final() yields no bytes; pushing it would force a 64 KiB concat per block.
-        const rest = decipher.final();
-        if (rest.length > 0) parts.push(rest);
-      } catch (cause) {
-        throw new IntegrityError(`chunk ${chunkId}: block ${index} failed authentication`, { cause });
-      }
-      sawFinal = (flags & FLAG_FINAL) !== 0;
-      if (!sawFinal && size < this.#sealedBlockSize) {
-        throw new IntegrityError(`chunk ${chunkId}: block ${index} is short but not final (truncated)`);
-      }
+      keyId = b.keyId;
+      compressed = b.compressed;
+      parts.push(this.#decrypt(chunkId, index, b, blockAadFrom(prefix, index, b.header), block));
+      sawFinal = b.final;
     }
     if (expectFinal && !sawFinal) throw new IntegrityError(`chunk ${chunkId} is truncated: its final block is missing`);
     return { plaintext: parts.length === 1 ? parts[0]! : Buffer.concat(parts), compressed: compressed ?? false };
   }
+
+  /** Header checks of one sealed block (format, flags, known key, size vs FINAL). */
+  #checkBlock(chunkId: string, block: Buffer, index: number): CheckedBlock {
+    const size = block.length;
+    if (size < BLOCK_OVERHEAD) throw new IntegrityError(`chunk ${chunkId}: block ${index} is truncated`);
+    if (size > this.#sealedBlockSize) throw new IntegrityError(`chunk ${chunkId}: block ${index} is too long`);
+    const header = block.subarray(0, BLOCK_HEADER_BYTES);
+    const flags = header[1]!;
+    const keyId = header.readUInt32BE(2);
+    if (header[0] !== CHUNK_FORMAT || (flags & ~KNOWN_FLAGS) !== 0) {
+      throw new IntegrityError(`chunk ${chunkId}: block ${index} has an unknown format or flags`);
+    }
+    if (!this.#keyring.has(keyId)) throw new UnknownKeyGenerationError(keyId);
+    const final = (flags & FLAG_FINAL) !== 0;
+    if (!final && size < this.#sealedBlockSize) {
+      throw new IntegrityError(`chunk ${chunkId}: block ${index} is short but not final (truncated)`);
+    }
+    return { header, keyId, final, compressed: (flags & FLAG_COMPRESSED) !== 0 };
+  }
+
+  #decrypt(chunkId: string, index: number, b: CheckedBlock, aad: Buffer, block: Buffer): Buffer {
+    const decipher = createDecipheriv(
+      "aes-256-gcm",
+      this.#keyring.subkeyObject("chunkData", b.keyId),
+      b.header.subarray(6),
+    );
+    decipher.setAAD(aad);
+    decipher.setAuthTag(block.subarray(block.length - BLOCK_TAG_BYTES));
+    try {
+      const plain = decipher.update(block.subarray(BLOCK_HEADER_BYTES, block.length - BLOCK_TAG_BYTES));
+      // GCM's final() yields no bytes; keeping it would force a concat per block.
+      decipher.final();
+      return plain;
+    } catch (cause) {
+      throw new IntegrityError(`chunk ${chunkId}: block ${index} failed authentication`, { cause });
+    }
+  }
+}
+
+interface CheckedBlock {
+  header: Buffer;
+  keyId: number;
+  final: boolean;
+  compressed: boolean;
 }
 
 function checkChunkId(chunkId: string): void {

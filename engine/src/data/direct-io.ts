@@ -21,30 +21,10 @@
  */
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { ioAddon } from "../platform/io-addon.js";
 
 export const DIRECT_ALIGN = 4096;
-
-interface IoAddon {
-  addressModulo(view: Uint8Array, modulus: number): number;
-}
-
-/** engine/native/build/Release/filespace_io.node, from engine/src/data and engine/dist/data alike. */
-const addonPath = fileURLToPath(new URL("../../native/build/Release/filespace_io.node", import.meta.url));
-let addon: IoAddon | null | undefined;
-
-function ioAddon(): IoAddon | null {
-  if (addon === undefined) {
-    try {
-      addon = createRequire(import.meta.url)(addonPath) as IoAddon;
-    } catch {
-      addon = null; // not built here: buffered I/O
-    }
-  }
-  return addon;
-}
 
 /** How cache I/O went, per thread (for tests and `filespace stats`). */
 export const directIoStats = { directWrites: 0, bufferedWrites: 0, directReads: 0, bufferedReads: 0 };

@@ -157,3 +157,34 @@ describe("ChunkCodec tamper detection (each → IntegrityError)", () => {
     expect(() => stranger.open(id, sealed)).toThrow(IntegrityError);
   });
 });
+
+describe("ChunkCodec.openBlockInto (decrypt into reused memory)", () => {
+  const id = newChunkId();
+  const plain = randomBytes(3 * BS + 100);
+  const sealed = codec.seal(id, plain);
+  const full = BS + BLOCK_OVERHEAD;
+  const blockOf = (s: Buffer, i: number) => s.subarray(i * full, Math.min(s.length, (i + 1) * full));
+
+  it("opens each block into one reused buffer, short final block included", () => {
+    const out = Buffer.alloc(BS);
+    for (let i = 0; i < 4; i++) {
+      const n = codec.openBlockInto(id, blockOf(sealed, i), i, out);
+      expect(n).toBe(i < 3 ? BS : 100);
+      expect(out.subarray(0, n).equals(plain.subarray(i * BS, i * BS + n))).toBe(true);
+    }
+  });
+
+  it("refuses tampered, misplaced or foreign blocks and leaves no plaintext behind", () => {
+    const out = Buffer.alloc(BS);
+    const flipped = Buffer.from(blockOf(sealed, 1));
+    flipped[40]! ^= 1;
+    expect(() => codec.openBlockInto(id, flipped, 1, out)).toThrow(IntegrityError);
+    expect(out.subarray(0, BS - 1).some((b) => b !== 0)).toBe(false);
+    expect(() => codec.openBlockInto(id, blockOf(sealed, 1), 2, out)).toThrow(IntegrityError); // wrong index
+    expect(() => codec.openBlockInto(newChunkId(), blockOf(sealed, 1), 1, out)).toThrow(IntegrityError); // other chunk
+    expect(() => codec.openBlockInto(id, blockOf(sealed, 1).subarray(0, 100), 1, out)).toThrow(IntegrityError); // truncated, not final
+    const other = new ChunkCodec(Keyring.generate(), { blockSize: BS });
+    expect(() => other.openBlockInto(id, blockOf(sealed, 0), 0, out)).toThrow(IntegrityError); // wrong key
+    expect(() => codec.openBlockInto(id, blockOf(sealed, 0), 0, Buffer.alloc(BS - 1))).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * The small native I/O and crypto helpers (engine/native/src/io.cc, addon `filespace_io`): what
+ * Node does not offer and the hot paths need — the address alignment of a buffer (O_DIRECT) and
+ * AES-256-GCM decryption into a caller's buffer. Optional: `ioAddon()` is null where the addon
+ * was not built, and every caller has a plain-Node fallback.
+ */
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+export interface IoAddon {
+  addressModulo(view: Uint8Array, modulus: number): number;
+  /** Decrypts `ciphertext` into `out`; false (and `out` zeroed) when the tag does not verify. */
+  gcmOpenInto(
+    key: Uint8Array,
+    iv: Uint8Array,
+    aad: Uint8Array,
+    ciphertext: Uint8Array,
+    tag: Uint8Array,
+    out: Uint8Array,
+  ): boolean;
+}
+
+/** engine/native/build/Release/filespace_io.node, from engine/src and engine/dist alike. */
+const addonPath = fileURLToPath(new URL("../../native/build/Release/filespace_io.node", import.meta.url));
+let addon: IoAddon | null | undefined;
+
+export function ioAddon(): IoAddon | null {
+  if (addon === undefined) {
+    try {
+      addon = createRequire(import.meta.url)(addonPath) as IoAddon;
+    } catch {
+      addon = null; // not built here: callers fall back to plain Node
+    }
+  }
+  return addon;
+}
