@@ -11,7 +11,7 @@
  * then "main ms/MiB" (event-loop busy time) is what the FUSE thread would pay.
  *
  *   node bench/read-path.mjs [--mib 256] [--delay-ms 25] [--no-disk] [--passes 2] [--pending-mib N]
- *                            [--workers N] [--no-drop-behind]
+ *                            [--workers N] [--no-drop-behind] [--no-slab]
  */
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -26,6 +26,7 @@ import {
   FetchPool,
   LocalRunSource,
   MemoryBlockCache,
+  PlainSlab,
   Prefetcher,
   parseDataPathConfig,
   RequestScheduler,
@@ -40,13 +41,23 @@ const CHUNK = 4 * MiB;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function args(argv) {
-  const o = { mib: 256, delayMs: 25, disk: true, passes: 2, pendingMiB: undefined, workers: 0, dropBehind: true };
+  const o = {
+    mib: 256,
+    delayMs: 25,
+    disk: true,
+    passes: 2,
+    pendingMiB: undefined,
+    workers: 0,
+    dropBehind: true,
+    slab: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--mib") o.mib = Number(argv[++i]);
     else if (a === "--delay-ms") o.delayMs = Number(argv[++i]);
     else if (a === "--no-disk") o.disk = false;
     else if (a === "--no-drop-behind") o.dropBehind = false;
+    else if (a === "--no-slab") o.slab = false;
     else if (a === "--passes") o.passes = Number(argv[++i]);
     else if (a === "--pending-mib") o.pendingMiB = Number(argv[++i]);
     else if (a === "--workers") o.workers = Number(argv[++i]);
@@ -131,7 +142,8 @@ async function main() {
     await mkdir(cacheDir, { recursive: true });
     const diskOptions = o.pendingMiB ? { maxPendingWriteBytes: o.pendingMiB * MiB } : {};
     const disk = o.disk ? await DiskBlockCache.open(cacheDir, 4 * 1024 * MiB, diskOptions) : undefined;
-    const memory = new MemoryBlockCache(config.memoryCacheBytes);
+    const slab = o.slab ? new PlainSlab(codec.blockSize, config.memoryCacheBytes + 256 * MiB) : undefined;
+    const memory = new MemoryBlockCache(config.memoryCacheBytes, slab);
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
     const runSource =
       o.workers > 0
@@ -143,7 +155,7 @@ async function main() {
             workers: o.workers,
           })
         : new LocalRunSource(wan, codec, config.maxGetBytes);
-    const fetcher = new BlockFetcher(runSource, codec, memory, disk, scheduler, config.maxGetBytes);
+    const fetcher = new BlockFetcher(runSource, codec, memory, disk, scheduler, config.maxGetBytes, slab);
     const reader = new DataReader(source, fetcher, codec.blockSize);
     const prefetcher = new Prefetcher(reader, config);
     let firstMs;
@@ -156,9 +168,10 @@ async function main() {
         const out = await p;
         firstMs ??= performance.now() - t0;
         if (out[0][0] !== 0x5a) throw new Error("wrong data");
+        out.release(); // as the FUSE reply does once the kernel has the bytes
       }
     });
-    const how = `${o.disk ? " (+ disk cache)" : ""}${o.dropBehind ? "" : ", no drop-behind"}${o.workers ? `, ${o.workers} fetch workers` : ""}`;
+    const how = `${o.disk ? " (+ disk cache)" : ""}${o.dropBehind ? "" : ", no drop-behind"}${o.slab ? "" : ", no slab"}${o.workers ? `, ${o.workers} fetch workers` : ""}`;
     row(`pass ${pass}: cold sequential, 1 MiB reads${how}`, cold, size);
     rows.push([
       `  first read (1 MiB)`,

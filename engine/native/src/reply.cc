@@ -142,6 +142,7 @@ struct BufReply {
   napi_async_work work;
   napi_ref keepData;  // the JS buffer (or array of buffers) stays alive until the kernel copied it
   napi_ref keepReq;   // and so does the request external (its finalizer frees the Req)
+  napi_ref done;      // optional JS callback: the memory may be reused once it is called
   Req* r;
   std::vector<struct iovec> iov;
 };
@@ -149,13 +150,31 @@ struct BufReply {
 // Most iovecs one reply takes (a 1 MiB read of 64 KiB blocks is 17); JS joins longer lists.
 static const uint32_t kMaxReplyIov = 256;
 
+// Calls the optional `done` argument (a function): the reply no longer reads the buffers.
+static void CallDone(napi_env env, napi_value fn) {
+  napi_valuetype t;
+  if (fn == nullptr || napi_typeof(env, fn, &t) != napi_ok || t != napi_function) return;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, fn, 0, nullptr, nullptr);
+}
+
 // data: one Buffer, or an array of Buffers sent back to back (a read answered from cached
 // blocks without joining them first). Zero-copy: the kernel reads straight out of the JS memory.
+// done (optional): called once the kernel has the bytes — synchronously for small replies, after
+// the pool thread's write for large ones — and on every error path, so the caller may reuse
+// the buffers' memory (data/block-cache/plain-slab.ts) only then.
 static napi_value ReplyBuf(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3] = {nullptr, nullptr, nullptr};
   Req* r = Claim(env, info, &argc, argv);
-  if (!r) return Result(env, -EALREADY);
+  napi_value done = nullptr;
+  napi_valuetype doneType;
+  if (argc >= 3 && napi_typeof(env, argv[2], &doneType) == napi_ok && doneType == napi_function) done = argv[2];
+  if (!r) {
+    CallDone(env, done);
+    return Result(env, -EALREADY);
+  }
   std::vector<struct iovec> iov;
   size_t total = 0;
   bool isArray = false;
@@ -176,16 +195,19 @@ static napi_value ReplyBuf(napi_env env, napi_callback_info info) {
   if (bad) {
     fuse_reply_err(r->req, EINVAL);
     FinishReq(r);
+    CallDone(env, done);
     return Result(env, -EINVAL);
   }
   if (total < kAsyncReplyBytes) {
     int res = fuse_reply_iov(r->req, iov.data(), (int)iov.size());
     FinishReq(r);
+    CallDone(env, done);
     return Result(env, res);
   }
-  auto* b = new BufReply{nullptr, nullptr, nullptr, r, std::move(iov)};
+  auto* b = new BufReply{nullptr, nullptr, nullptr, nullptr, r, std::move(iov)};
   napi_create_reference(env, argv[1], 1, &b->keepData);
   napi_create_reference(env, argv[0], 1, &b->keepReq);
+  if (done != nullptr) napi_create_reference(env, done, 1, &b->done);
   napi_value name;
   napi_create_string_utf8(env, "filespace_fuse reply", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(
@@ -197,6 +219,11 @@ static napi_value ReplyBuf(napi_env env, napi_callback_info info) {
       },
       [](napi_env env, napi_status, void* d) {
         auto* b = static_cast<BufReply*>(d);
+        if (b->done != nullptr) {
+          napi_value fn;
+          if (napi_get_reference_value(env, b->done, &fn) == napi_ok) CallDone(env, fn);
+          napi_delete_reference(env, b->done);
+        }
         napi_delete_reference(env, b->keepData);
         napi_delete_reference(env, b->keepReq);
         napi_delete_async_work(env, b->work);

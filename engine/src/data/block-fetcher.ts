@@ -14,21 +14,29 @@
  */
 import type { DiskBlockCache } from "./block-cache/disk.js";
 import type { MemoryBlockCache } from "./block-cache/memory.js";
+import { Lease, type PlainSlab } from "./block-cache/plain-slab.js";
 import { BlockReadError } from "./errors.js";
 import type { RunSource } from "./run-source.js";
 import type { RequestScheduler } from "./scheduler.js";
 import { type BlockCodec, blockKey, type Priority } from "./types.js";
 
+interface Flight {
+  promoted: boolean;
+  promoteTask?: () => void;
+  /** Reads waiting for the block: each counts it (plain-slab.ts) the moment it lands. */
+  leases: Lease[];
+}
+
 interface InFlight {
   promise: Promise<Buffer>;
-  promote(): void;
+  flight: Flight;
 }
 
 interface Pending {
   block: number;
   resolve(b: Buffer): void;
   reject(e: unknown): void;
-  flight: { promoted: boolean; promoteTask?: () => void };
+  flight: Flight;
 }
 
 export interface FetchStats {
@@ -51,28 +59,44 @@ export class BlockFetcher {
     private readonly disk: DiskBlockCache | undefined,
     private readonly scheduler: RequestScheduler,
     private readonly maxGetBytes: number,
+    /** Where opened blocks are decrypted into (reused memory); without it, fresh buffers. */
+    private readonly slab?: PlainSlab,
   ) {}
 
-  /** Plaintext of blocks [first, first+count) of a chunk, in order. */
-  getBlocks(chunkId: string, first: number, count: number, priority: Priority): Promise<Buffer[]> {
+  /** A lease for the blocks one read will return (see plain-slab.ts); release it after use. */
+  lease(): Lease {
+    return this.slab ? this.slab.lease() : new Lease(undefined);
+  }
+
+  /**
+   * Plaintext of blocks [first, first+count) of a chunk, in order. A demand read passes its
+   * `lease`: the blocks stay valid until the lease is released (a slab slot is not reused while
+   * a lease holds it). Without a lease the buffers may be reused once the memory cache lets go.
+   */
+  getBlocks(chunkId: string, first: number, count: number, priority: Priority, lease?: Lease): Promise<Buffer[]> {
     const out: Array<Buffer | Promise<Buffer>> = [];
     const missing: Pending[] = [];
     for (let b = first; b < first + count; b++) {
       const key = blockKey(chunkId, b);
       const hit = priority === "demand" ? this.memory.get(key) : undefined;
       if (hit) {
+        lease?.hold(hit);
         out.push(hit);
         continue;
       }
       const flying = this.inflight.get(key);
       if (flying) {
         this.stats.joined++;
-        if (priority === "demand") flying.promote();
+        if (priority === "demand") {
+          flying.flight.promoted = true;
+          flying.flight.promoteTask?.();
+        }
+        if (lease) flying.flight.leases.push(lease);
         out.push(flying.promise);
         continue;
       }
       if (priority === "prefetch" && this.memory.has(key)) continue;
-      out.push(this.register(key, b, priority, missing));
+      out.push(this.register(key, b, priority, missing, lease));
     }
     if (missing.length > 0) void this.load(chunkId, missing, priority);
     return Promise.all(out);
@@ -83,8 +107,8 @@ export class BlockFetcher {
     this.memory.delete(blockKey(chunkId, block));
   }
 
-  private register(key: string, block: number, priority: Priority, missing: Pending[]): Promise<Buffer> {
-    const flight: Pending["flight"] = { promoted: priority === "demand" };
+  private register(key: string, block: number, priority: Priority, missing: Pending[], lease?: Lease): Promise<Buffer> {
+    const flight: Flight = { promoted: priority === "demand", leases: lease ? [lease] : [] };
     let pending!: Pending;
     const promise = new Promise<Buffer>((resolve, reject) => {
       pending = { block, resolve, reject, flight };
@@ -93,13 +117,7 @@ export class BlockFetcher {
     // prefetch requests nobody awaits.
     promise.catch(() => {});
     missing.push(pending);
-    this.inflight.set(key, {
-      promise,
-      promote: () => {
-        flight.promoted = true;
-        flight.promoteTask?.();
-      },
-    });
+    this.inflight.set(key, { promise, flight });
     return promise;
   }
 
@@ -115,6 +133,8 @@ export class BlockFetcher {
           this.memory.accuracy.late++;
         }
         this.memory.set(blockKey(chunkId, p.block), data, prefetched && !p.flight.promoted);
+        // Counted for each waiting read now, before anything can evict it and reuse its slot.
+        for (const lease of p.flight.leases) lease.hold(data);
         p.resolve(data);
       } else p.reject(new BlockReadError(chunkId, p.block, { cause: err }));
     };
@@ -159,22 +179,31 @@ export class BlockFetcher {
     await Promise.all(
       ranges.map(async (r) => {
         const reported = new Set<number>();
+        const slots = this.reserve(r.count);
         try {
-          await this.source.openCached(chunkId, r, (i, plain) => {
-            const p = byBlock.get(r.first + i)!;
-            reported.add(i);
-            if (plain) {
-              this.stats.blocksFromDisk++;
-              settle(p, plain);
-            } else {
-              disk.drop(chunkId, p.block);
-              retry.add(p);
-            }
-          });
+          await this.source.openCached(
+            chunkId,
+            r,
+            (i, opened) => {
+              const p = byBlock.get(r.first + i)!;
+              reported.add(i);
+              const plain = slots.adopt(i, opened);
+              if (plain) {
+                this.stats.blocksFromDisk++;
+                settle(p, plain);
+              } else {
+                disk.drop(chunkId, p.block);
+                retry.add(p);
+              }
+            },
+            slots.targets,
+          );
           disk.readDone(r, true);
         } catch {
           disk.readDone(r, false);
           for (let i = 0; i < r.count; i++) if (!reported.has(i)) retry.add(byBlock.get(r.first + i)!);
+        } finally {
+          slots.releaseUnused();
         }
       }),
     );
@@ -190,13 +219,21 @@ export class BlockFetcher {
     const first = run[0]!.block;
     const promoted = run.some((p) => p.flight.promoted);
     const opened: boolean[] = []; // per block of the run, once reported: did it open?
-    const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () =>
-      this.source.fetch({ chunkId, first, count: run.length }, (i, plain, err) => {
-        opened[i] = plain !== undefined;
-        if (plain) this.stats.blocksFromStore++;
-        settle(run[i]!, plain, err);
-      }),
-    );
+    let slots: ReservedSlots | undefined; // taken when the GET starts, not while it queues
+    const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () => {
+      const reserved = this.reserve(run.length);
+      slots = reserved;
+      return this.source.fetch(
+        { chunkId, first, count: run.length },
+        (i, decrypted, err) => {
+          const plain = reserved.adopt(i, decrypted);
+          opened[i] = plain !== undefined;
+          if (plain) this.stats.blocksFromStore++;
+          settle(run[i]!, plain, err);
+        },
+        reserved.targets,
+      );
+    });
     for (const p of run) p.flight.promoteTask = task.promote;
     let fetched: Awaited<typeof task.promise>;
     try {
@@ -204,6 +241,8 @@ export class BlockFetcher {
     } catch (err) {
       for (const p of run.slice(opened.length)) settle(p, undefined, err);
       return;
+    } finally {
+      slots?.releaseUnused();
     }
     const { body, release } = fetched;
     this.stats.gets++;
@@ -230,4 +269,39 @@ export class BlockFetcher {
     );
     void Promise.all(writes).finally(release);
   }
+
+  /**
+   * Slab slots for the blocks of a run about to be opened: the source decrypts block i into
+   * `targets[i]`; `adopt` turns what it reported into the block the caches hold (or gives the
+   * slot back when the block failed or the source used its own buffer); slots of blocks never
+   * reported go back with `releaseUnused`, once the source is done with the run.
+   */
+  private reserve(count: number): ReservedSlots {
+    const slab = this.slab;
+    const slots = slab ? slab.take(count) : [];
+    const adopted = new Array<boolean>(slots.length).fill(false);
+    return {
+      targets: slots.length > 0 ? slots.map((s) => slab!.slotView(s)) : undefined,
+      adopt: (i, plain) => {
+        if (i >= slots.length || adopted[i]) return plain;
+        adopted[i] = true;
+        if (plain) return slab!.adopt(slots[i]!, plain);
+        slab!.release(slots[i]!);
+        return undefined;
+      },
+      releaseUnused: () => {
+        for (const [i, done] of adopted.entries()) {
+          if (done) continue;
+          adopted[i] = true;
+          slab!.release(slots[i]!);
+        }
+      },
+    };
+  }
+}
+
+interface ReservedSlots {
+  targets: Buffer[] | undefined;
+  adopt(index: number, plain: Buffer | undefined): Buffer | undefined;
+  releaseUnused(): void;
 }

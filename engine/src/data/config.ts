@@ -32,6 +32,11 @@ export const dataPathConfigSchema = z.object({
    * decrypting into it on small VMs (docs/data-path.md, "Memory that stays warm").
    */
   memoryDropBehind: z.boolean({ error: "memoryDropBehind: expected true or false" }).default(true),
+  /**
+   * Open blocks into reused slots (data/block-cache/plain-slab.ts) instead of a fresh buffer
+   * each: no external-memory churn, so V8 stops running a mark-compact every few MiB of a stream.
+   */
+  plaintextSlab: z.boolean({ error: "plaintextSlab: expected true or false" }).default(true),
   /** Sealed blocks kept on local disk across restarts. The default; 1 GiB .. many TiB. */
   diskCacheBytes: bytes(GiB, "diskCacheBytes").default(5 * GiB),
   /**

@@ -8,6 +8,7 @@ import type { WriteBackLogKeys } from "../crypto/writeback-log-key.js";
 import type { ObjectStore } from "../object/types.js";
 import { DiskBlockCache } from "./block-cache/disk.js";
 import { MemoryBlockCache } from "./block-cache/memory.js";
+import { PlainSlab } from "./block-cache/plain-slab.js";
 import { BlockFetcher } from "./block-fetcher.js";
 import type { DataPathConfig } from "./config.js";
 import { FetchPool } from "./fetch-pool/pool.js";
@@ -52,7 +53,11 @@ export class DataPath {
   ) {}
 
   static async open(deps: DataPathDeps, config: DataPathConfig): Promise<DataPath> {
-    const memory = new MemoryBlockCache(config.memoryCacheBytes);
+    // Room for a full memory cache plus every block in flight (prefetch cap, demand GETs).
+    const slabBytes =
+      config.memoryCacheBytes + config.prefetchMaxBytesInFlight + config.demandConcurrency * config.maxGetBytes;
+    const slab = config.plaintextSlab ? new PlainSlab(deps.codec.blockSize, slabBytes) : undefined;
+    const memory = new MemoryBlockCache(config.memoryCacheBytes, slab);
     const disk = deps.cacheDir ? await DiskBlockCache.open(deps.cacheDir, config.diskCacheBytes) : undefined;
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
     const access = deps.workerAccess;
@@ -65,7 +70,7 @@ export class DataPath {
             workers: config.fetchWorkers,
           })
         : new LocalRunSource(deps.store, deps.codec, config.maxGetBytes);
-    const fetcher = new BlockFetcher(source, deps.codec, memory, disk, scheduler, config.maxGetBytes);
+    const fetcher = new BlockFetcher(source, deps.codec, memory, disk, scheduler, config.maxGetBytes, slab);
     const reader = new DataReader(deps.extents, fetcher, deps.codec.blockSize);
     const prefetcher = new Prefetcher(reader, config, deps.sequenceHint);
     const writeBack = await WriteBack.open(
@@ -88,14 +93,25 @@ export class DataPath {
    */
   async read(handle: number, ino: number, offset: number, length: number, fileSize: number): Promise<Buffer> {
     const parts = await this.readv(handle, ino, offset, length, fileSize);
-    return Buffer.concat(parts);
+    try {
+      return Buffer.concat(parts);
+    } finally {
+      parts.release?.();
+    }
   }
 
   /**
    * `read` as a list of buffers (views of cached blocks when no pending write overlaps): what
-   * the FUSE reply sends as one iovec. The buffers are shared: callers must not write into them.
+   * the FUSE reply sends as one iovec. The buffers are shared: callers must not write into them,
+   * and call `release` (when present) once the bytes are sent or copied (LeasedBuffers).
    */
-  async readv(handle: number, ino: number, offset: number, length: number, fileSize: number): Promise<Buffer[]> {
+  async readv(
+    handle: number,
+    ino: number,
+    offset: number,
+    length: number,
+    fileSize: number,
+  ): Promise<Buffer[] & { release?(): void }> {
     const size = this.writeBack.pendingSize(ino) ?? fileSize;
     const n = Math.max(0, Math.min(length, size - offset));
     if (n === 0) return [];
@@ -108,7 +124,9 @@ export class DataPath {
     this.prefetcher.onRead(handle, ino, offset, n, size);
     const overlaid = view.pieces.length > 0 || (view.floor !== undefined && view.floor < offset + n);
     if (read && !overlaid) return read;
-    const out = read ? Buffer.concat(await read, n) : Buffer.alloc(n);
+    const parts = read ? await read : undefined;
+    const out = parts ? Buffer.concat(parts, n) : Buffer.alloc(n);
+    parts?.release();
     if (view.floor !== undefined && view.floor < offset + n) out.fill(0, Math.max(0, view.floor - offset));
     for (const p of view.pieces) p.data.copy(out, p.offset - offset);
     return [out];

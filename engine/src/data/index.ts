@@ -1,5 +1,6 @@
 export * from "./block-cache/disk.js";
 export * from "./block-cache/memory.js";
+export * from "./block-cache/plain-slab.js";
 export * from "./block-fetcher.js";
 export * from "./config.js";
 export * from "./data-path.js";

@@ -3,8 +3,10 @@
  * VFS) → per-chunk block runs, merged across extents so adjacent extents of one chunk share a
  * range GET → BlockFetcher. Holes read as zeros; the caller clamps to the file size.
  */
+
+import type { Lease } from "./block-cache/plain-slab.js";
 import type { BlockFetcher } from "./block-fetcher.js";
-import { blockKey, type Extent, type ExtentSource, type Priority } from "./types.js";
+import { blockKey, type Extent, type ExtentSource, type LeasedBuffers, type Priority } from "./types.js";
 
 interface Piece {
   fileOffset: number;
@@ -22,20 +24,38 @@ export class DataReader {
 
   /** Exactly `length` bytes of the file at `offset` (holes and unwritten ranges are zeros). */
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
-    return Buffer.concat(await this.readv(ino, offset, length), length);
+    const parts = await this.readv(ino, offset, length);
+    try {
+      return Buffer.concat(parts, length);
+    } finally {
+      parts.release();
+    }
   }
 
   /**
    * The same bytes as `read`, as a list of views of the cached plaintext blocks (and of one
    * shared zero buffer for holes): the FUSE reply hands them to the kernel as an iovec, so a
-   * read costs no copy and no fresh allocation. The views are shared: never write into them.
+   * read costs no copy and no fresh allocation. The views are shared: never write into them,
+   * and `release()` the result once it is sent (LeasedBuffers).
    * `dropBehind`: the reader streams on and will not come back; blocks this read covers whole
-   * leave the memory cache (the views returned stay valid: they are ordinary buffers).
+   * leave the memory cache (the views returned stay valid until released).
    */
-  async readv(ino: number, offset: number, length: number, dropBehind = false): Promise<Buffer[]> {
+  async readv(ino: number, offset: number, length: number, dropBehind = false): Promise<LeasedBuffers> {
+    const lease = this.fetcher.lease();
+    try {
+      return Object.assign(await this.assemble(ino, offset, length, dropBehind, lease), {
+        release: () => lease.release(),
+      });
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
+  }
+
+  private async assemble(ino: number, offset: number, length: number, dropBehind: boolean, lease: Lease) {
     if (length === 0) return [];
     const pieces = clip(await this.extents.getExtents(ino, offset, length), offset, length);
-    const blocks = await this.fetchBlocks(pieces, "demand");
+    const blocks = await this.fetchBlocks(pieces, "demand", lease);
     const bs = this.blockSize;
     const out: Buffer[] = [];
     let covered = 0; // bytes of [offset, offset+length) described so far
@@ -75,7 +95,7 @@ export class DataReader {
     }
   }
 
-  private async fetchBlocks(pieces: Piece[], priority: Priority): Promise<Map<string, Buffer>> {
+  private async fetchBlocks(pieces: Piece[], priority: Priority, lease?: Lease): Promise<Map<string, Buffer>> {
     const bs = this.blockSize;
     const runsByChunk = new Map<string, Array<[number, number]>>();
     for (const p of pieces) {
@@ -93,7 +113,7 @@ export class DataReader {
     for (const [chunkId, runs] of runsByChunk) {
       for (const [first, last] of mergeRuns(runs)) {
         jobs.push(
-          this.fetcher.getBlocks(chunkId, first, last - first + 1, priority).then((bufs) => {
+          this.fetcher.getBlocks(chunkId, first, last - first + 1, priority, lease).then((bufs) => {
             // Prefetch skips blocks already cached, so its result is not aligned; nobody reads it.
             if (priority !== "demand") return;
             for (const [i, b] of bufs.entries()) out.set(blockKey(chunkId, first + i), b);

@@ -22,6 +22,8 @@ export interface RunRequest {
  * open (a tampered block fails alone; the others still open).
  */
 export type OnBlock = (index: number, plain: Buffer | undefined, error?: unknown) => void;
+// `targets` (both methods): where block i is decrypted to, when given (slots of the plaintext
+// slab, data/block-cache/plain-slab.ts); `plain` is then a view of the start of targets[i].
 
 export interface FetchedRun {
   /** The sealed bytes as received (block `first + i` at `i * stride`), for the disk cache. */
@@ -52,12 +54,12 @@ export interface RunSource {
    * GET the run and open its blocks, calling `onBlock` for every block before resolving. On a
    * failed GET it rejects; blocks not yet reported are the caller's to fail.
    */
-  fetch(run: RunRequest, onBlock: OnBlock): Promise<FetchedRun>;
+  fetch(run: RunRequest, onBlock: OnBlock, targets?: Buffer[]): Promise<FetchedRun>;
   /**
    * Read disk-cached sealed blocks and open them, calling `onBlock` for each (a block that fails
    * to open fails alone). Rejects when the file cannot be read whole (gone, torn).
    */
-  openCached(chunkId: string, read: CachedRead, onBlock: OnBlock): Promise<void>;
+  openCached(chunkId: string, read: CachedRead, onBlock: OnBlock, targets?: Buffer[]): Promise<void>;
   bufferStats(): BufferStats;
   close(): Promise<void>;
 }
@@ -88,7 +90,7 @@ export class LocalRunSource implements RunSource {
     );
   }
 
-  async fetch({ chunkId, first, count }: RunRequest, onBlock: OnBlock): Promise<FetchedRun> {
+  async fetch({ chunkId, first, count }: RunRequest, onBlock: OnBlock, targets?: Buffer[]): Promise<FetchedRun> {
     const bs = this.codec.blockSize;
     const range = this.codec.sealedRange(first * bs, count * bs);
     const stride = this.codec.sealedRange(0, bs).length;
@@ -99,7 +101,7 @@ export class LocalRunSource implements RunSource {
       if (sealed.length === 0) return onBlock(i, undefined, new Error("block lies beyond the end of the chunk"));
       let plain: Buffer;
       try {
-        plain = this.codec.openRange(chunkId, sealed, first + i);
+        plain = this.open(chunkId, sealed, first + i, targets?.[i]);
       } catch (err) {
         return onBlock(i, undefined, err);
       }
@@ -134,7 +136,7 @@ export class LocalRunSource implements RunSource {
     };
   }
 
-  async openCached(chunkId: string, read: CachedRead, onBlock: OnBlock): Promise<void> {
+  async openCached(chunkId: string, read: CachedRead, onBlock: OnBlock, targets?: Buffer[]): Promise<void> {
     const { file, offset, length, stride, first, count } = read;
     // a pooled buffer: opened blocks are fresh buffers of their own, so it is free again after
     const buf = this.buffers.acquire(directCapacity(length));
@@ -145,7 +147,7 @@ export class LocalRunSource implements RunSource {
         const sealed = data.subarray(i * stride, Math.min(length, (i + 1) * stride));
         let plain: Buffer;
         try {
-          plain = this.codec.openRange(chunkId, sealed, first + i);
+          plain = this.open(chunkId, sealed, first + i, targets?.[i]);
         } catch (err) {
           onBlock(i, undefined, err);
           continue;
@@ -155,6 +157,12 @@ export class LocalRunSource implements RunSource {
     } finally {
       this.buffers.release(buf);
     }
+  }
+
+  /** One sealed block opened into `target` when given (no allocation), else into a new buffer. */
+  private open(chunkId: string, sealed: Buffer, index: number, target: Buffer | undefined): Buffer {
+    if (!target) return this.codec.openRange(chunkId, sealed, index);
+    return target.subarray(0, this.codec.openBlockInto(chunkId, sealed, index, target));
   }
 
   bufferStats(): BufferStats {

@@ -60,7 +60,16 @@ export interface BlockCodec {
   seal(chunkId: string, plaintext: Buffer, options?: { compress?: boolean }): Buffer;
   sealedRange(plainOffset: number, plainLength: number): SealedRange;
   openRange(chunkId: string, sealed: Buffer, firstBlock: number, options?: { expectFinal?: boolean }): Buffer;
+  /** One sealed block opened into `out` (reused memory); returns the plaintext length. */
+  openBlockInto(chunkId: string, sealed: Buffer, index: number, out: Buffer): number;
 }
+
+/**
+ * What a read returns: views of cached blocks, valid until `release()` — call it once the bytes
+ * are sent or copied (the slab may reuse a block's memory after that; plain-slab.ts). Callers
+ * that forget cost memory until the array is garbage-collected, not correctness.
+ */
+export type LeasedBuffers = Buffer[] & { release(): void };
 
 /** Demand reads always go first; prefetch uses its own, smaller pool of requests. */
 export type Priority = "demand" | "prefetch";

@@ -6,7 +6,7 @@
  */
 import { constants } from "node:os";
 import { errnoOf, isExpectedFsError } from "../vfs/errors.js";
-import type { ByteRangeLock, CallerContext, FlockOp, SetAttr, Vfs } from "../vfs/types.js";
+import type { ByteRangeLock, CallerContext, FlockOp, ReadvBuffers, SetAttr, Vfs } from "../vfs/types.js";
 import {
   F_RDLCK,
   F_UNLCK,
@@ -173,8 +173,21 @@ export function createDispatcher(addon: NativeAddon, vfs: Vfs, attrTimeout: numb
           // readv: cached blocks go to the kernel as one iovec, without being joined first
           (): Promise<Buffer | Buffer[]> =>
             vfs.readv ? vfs.readv(ctx, n(0), n(1), n(3), n(2)) : vfs.read(ctx, n(0), n(1), n(3), n(2)),
-          (data) =>
-            addon.replyBuf(req, Array.isArray(data) && data.length > MAX_REPLY_IOV ? Buffer.concat(data) : data),
+          (data) => {
+            // The blocks' memory may be reused once the kernel has the bytes (a large reply is
+            // written from a pool thread after this returns): the addon calls `done` then.
+            const release = Array.isArray(data) ? (data as ReadvBuffers).release : undefined;
+            try {
+              addon.replyBuf(
+                req,
+                Array.isArray(data) && data.length > MAX_REPLY_IOV ? Buffer.concat(data) : data,
+                release,
+              );
+            } catch (err) {
+              release?.();
+              throw err;
+            }
+          },
         );
       case Op.WRITE:
         return answer(

@@ -31,6 +31,7 @@ import {
   type OpenResult,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
+  type ReadvBuffers,
   S_IFMT,
   S_IFREG,
   type SetAttr,
@@ -414,10 +415,16 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
   }
 
   read(ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer> {
-    return this.readv(ctx, ino, fh, offset, size).then((parts) => Buffer.concat(parts));
+    return this.readv(ctx, ino, fh, offset, size).then((parts) => {
+      try {
+        return Buffer.concat(parts);
+      } finally {
+        parts.release?.();
+      }
+    });
   }
 
-  readv(_ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer[]> {
+  readv(_ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<ReadvBuffers> {
     return fsCall(async () => {
       const h = this.file(fh);
       const a = this.attrs.any(ino) ?? (await this.metaAttr(ino));

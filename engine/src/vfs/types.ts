@@ -154,7 +154,7 @@ export interface Vfs {
    * Optional: `read` as a list of shared buffers (views of cached blocks) sent back to back, so
    * an adapter that can write an iovec answers without joining them. Never write into them.
    */
-  readv?(ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<Buffer[]>;
+  readv?(ctx: CallerContext, ino: number, fh: number, offset: number, size: number): Promise<ReadvBuffers>;
   /** Returns the number of bytes written (all of them unless an error is thrown). */
   write(ctx: CallerContext, ino: number, fh: number, offset: number, data: Buffer): Promise<number>;
   /** Called on every close(2) of a descriptor; lockOwner's POSIX locks are released here. */
@@ -213,3 +213,9 @@ export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
 
 export const ROOT_INO = 1;
+
+/**
+ * A vectored read's answer: views that may point into reused memory; the caller calls
+ * `release` (when present) once it has sent or copied them.
+ */
+export type ReadvBuffers = Buffer[] & { release?(): void };

@@ -4,6 +4,7 @@
  * counts as "used", one evicted unread counts as "wasted".
  */
 import { LRUCache } from "lru-cache";
+import type { PlainSlab } from "./plain-slab.js";
 
 interface Entry {
   data: Buffer;
@@ -27,12 +28,15 @@ export class MemoryBlockCache {
   hits = 0;
   misses = 0;
 
-  constructor(maxBytes: number) {
+  /** `slab`: blocks that live in it are counted while cached and given back when they leave. */
+  constructor(maxBytes: number, slab?: PlainSlab) {
     this.lru = new LRUCache<string, Entry>({
       maxSize: maxBytes,
       sizeCalculation: (e) => Math.max(1, e.data.length),
       dispose: (e, _k, reason) => {
         if (e.prefetched && reason !== "set") this.accuracy.wasted++;
+        const slot = slab?.slotOf(e.data);
+        if (slot !== undefined) slab!.release(slot);
       },
     });
   }

@@ -1,7 +1,7 @@
 /**
  * Messages between the mount's main thread and its fetch workers (both ours, same process:
- * typed, not validated). Plaintext blocks travel as transferred ArrayBuffers (moved, not
- * copied); a run's sealed body stays in the worker's shared GET buffer, lent to the main thread
+ * typed, not validated). Plaintext blocks are opened into slab slots the main thread lends
+ * (shared memory), or else travel as transferred ArrayBuffers (moved, not copied); a run's sealed body stays in the worker's shared GET buffer, lent to the main thread
  * for the disk cache write until `release`.
  */
 import type { BufferStats, CachedRead, RunRequest } from "../run-source.js";
@@ -27,12 +27,18 @@ export interface WireBlock {
   id: number;
   index: number;
   plain?: Uint8Array;
+  /** The block was opened into the request's `targets[index]`: this many bytes (no buffer sent). */
+  length?: number;
   error?: WireError;
 }
 
+/**
+ * `targets`: slab slots (views of SharedArrayBuffers, so the worker writes the main thread's
+ * memory) to open block i into; see data/block-cache/plain-slab.ts.
+ */
 export type ToWorker =
-  | ({ t: "fetch"; id: number } & RunRequest)
-  | { t: "openCached"; id: number; chunkId: string; read: CachedRead }
+  | ({ t: "fetch"; id: number; targets?: Uint8Array[] } & RunRequest)
+  | { t: "openCached"; id: number; chunkId: string; read: CachedRead; targets?: Uint8Array[] }
   | { t: "release"; id: number };
 
 export type FromWorker =

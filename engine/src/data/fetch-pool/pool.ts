@@ -40,6 +40,7 @@ export interface FetchPoolOptions {
 
 interface Outstanding {
   onBlock: OnBlock;
+  targets?: Buffer[];
   /** A fetched run, or nothing for `openCached`. */
   resolve(run: FetchedRun | undefined): void;
   reject(err: unknown): void;
@@ -89,23 +90,27 @@ export class FetchPool implements RunSource {
     return this.slots.length;
   }
 
-  async fetch(run: RunRequest, onBlock: OnBlock): Promise<FetchedRun> {
-    const fetched = await this.send((id) => ({ t: "fetch", id, ...run }), onBlock);
+  async fetch(run: RunRequest, onBlock: OnBlock, targets?: Buffer[]): Promise<FetchedRun> {
+    const fetched = await this.send((id) => ({ t: "fetch", id, ...run, targets }), onBlock, targets);
     if (!fetched) throw new Error("fetch worker answered a fetch without a body");
     return fetched;
   }
 
-  async openCached(chunkId: string, read: CachedRead, onBlock: OnBlock): Promise<void> {
-    await this.send((id) => ({ t: "openCached", id, chunkId, read }), onBlock);
+  async openCached(chunkId: string, read: CachedRead, onBlock: OnBlock, targets?: Buffer[]): Promise<void> {
+    await this.send((id) => ({ t: "openCached", id, chunkId, read, targets }), onBlock, targets);
   }
 
-  private async send(message: (id: number) => ToWorker, onBlock: OnBlock): Promise<FetchedRun | undefined> {
+  private async send(
+    message: (id: number) => ToWorker,
+    onBlock: OnBlock,
+    targets?: Buffer[],
+  ): Promise<FetchedRun | undefined> {
     if (this.closed) throw new Error("fetch pool is closed");
     const slot = this.pick();
     await slot.ready;
     const id = this.nextId++;
     return new Promise<FetchedRun | undefined>((resolve, reject) => {
-      slot.runs.set(id, { onBlock, resolve, reject });
+      slot.runs.set(id, { onBlock, targets, resolve, reject });
       if (slot.runs.size === 1) slot.worker.ref(); // a run in flight keeps the process alive
       slot.worker.postMessage(message(id));
     });
@@ -175,8 +180,14 @@ export class FetchPool implements RunSource {
     }
     if (m.t === "blocks") {
       for (const b of m.blocks) {
-        const plain = b.plain ? Buffer.from(b.plain.buffer, b.plain.byteOffset, b.plain.byteLength) : undefined;
-        slot.runs.get(b.id)?.onBlock(b.index, plain, b.error ? fromWire(b.error) : undefined);
+        const run = slot.runs.get(b.id);
+        const target = b.length !== undefined ? run?.targets?.[b.index] : undefined;
+        const plain = target
+          ? target.subarray(0, b.length)
+          : b.plain
+            ? Buffer.from(b.plain.buffer, b.plain.byteOffset, b.plain.byteLength)
+            : undefined;
+        run?.onBlock(b.index, plain, b.error ? fromWire(b.error) : undefined);
       }
       return;
     }

@@ -68,12 +68,16 @@ async function main(): Promise<void> {
       return;
     }
     const { id } = m;
+    const targets = m.targets?.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength));
     const onBlock = (index: number, plain: Buffer | undefined, error?: unknown) => {
+      const target = targets?.[index];
       if (!plain) queueBlock({ id, index, error: toWire(error) });
+      else if (target && plain.buffer === target.buffer && plain.byteOffset === target.byteOffset)
+        queueBlock({ id, index, length: plain.length }); // already in the main thread's slot
       else queueBlock({ id, index, plain }, movable(plain) ? (plain.buffer as ArrayBuffer) : undefined);
     };
     if (m.t === "openCached") {
-      source.openCached(m.chunkId, m.read, onBlock).then(
+      source.openCached(m.chunkId, m.read, onBlock, targets).then(
         () => {
           flush();
           post({ t: "opened", id });
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
       );
       return;
     }
-    source.fetch(m, onBlock).then(
+    source.fetch(m, onBlock, targets).then(
       (run) => {
         lent.set(id, run);
         flush(); // a run's blocks always arrive before its end
