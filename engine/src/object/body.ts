@@ -7,7 +7,15 @@
  * Content-Length, the body is copied once, into the caller's reusable buffer when it offers one
  * (`GetOptions.into`) that is large enough, else into one allocation of the right size; as bytes
  * land in the caller's buffer, `onProgress` tells it how many are final.
+ *
+ * A body that can place its bytes itself (`readInto`, the lean range-GET client's, see
+ * range-get-connection.ts) is asked to: then the socket reads straight into `into`, no copy.
  */
+
+/** A body that reads itself into a buffer: `into` when it fits, else one it allocates. */
+export interface ReadableInto {
+  readInto(into: Buffer | undefined, onProgress?: (bytes: number) => void): Promise<Buffer>;
+}
 
 /** Bytes of `body` in one buffer: a view of `into` when it fits, else a fresh buffer. */
 export async function readBody(
@@ -16,6 +24,8 @@ export async function readBody(
   into?: Buffer,
   onProgress?: (bytes: number) => void,
 ): Promise<Buffer> {
+  const self = body as AsyncIterable<Uint8Array> & Partial<ReadableInto>;
+  if (typeof self.readInto === "function") return self.readInto(into, onProgress);
   if (contentLength === undefined || !Number.isSafeInteger(contentLength) || contentLength < 0) {
     const parts: Buffer[] = [];
     for await (const chunk of body) parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));

@@ -15,8 +15,11 @@
  * Objects above MULTIPART_THRESHOLD go up as a multipart upload (parallel parts); a failed
  * or aborted upload is aborted on the server so no parts linger.
  *
- * Connections: our own keep-alive agents (warm-agent.ts), so `preconnect()` can open a
- * connection before a GET needs it.
+ * Connections: ranged GETs go over our lean client (s3-request-handler.ts, range-get-pool.ts),
+ * which reads bodies straight into the caller's buffer; `preconnect()` warms a connection of its
+ * pool, since a ranged GET is what follows a read-open. Every other request goes through the
+ * SDK's handler with our own keep-alive agents (warm-agent.ts). `leanGets=false` in the URL (or
+ * `leanRangeGets: false`) sends ranged GETs through the SDK handler too.
  */
 import {
   AbortMultipartUploadCommand,
@@ -45,8 +48,10 @@ import {
   throwIfAborted,
 } from "./keys.js";
 import { PreconnectFanout } from "./preconnect-fanout.js";
+import type { RangeGetPool } from "./range-get-pool.js";
 import { type OpenObjectStoreOptions, queryOf, urlPartError } from "./registry.js";
 import { withRetry } from "./retry.js";
+import { S3RangeRequestHandler, type SdkRequestHandler } from "./s3-request-handler.js";
 import type {
   CallOptions,
   GetOptions,
@@ -64,6 +69,8 @@ import { WarmHttpAgent, WarmHttpsAgent, type WarmOptions, type WarmStats } from 
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 export const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
 const MULTIPART_CONCURRENCY = 4;
+/** Connections per origin, as node's agents are given below. */
+const MAX_SOCKETS = 50;
 
 export interface S3ObjectStoreConfig {
   bucket: string;
@@ -77,6 +84,10 @@ export interface S3ObjectStoreConfig {
   requestTimeoutMs?: number;
   /** Bounds of the warm connection `preconnect()` opens (see warm-agent.ts). */
   warm?: WarmOptions;
+  /** Ranged GETs over the lean client (default true); false: through the SDK's handler. */
+  leanRangeGets?: boolean;
+  /** An extra trust root for an https endpoint (a self-signed test server). */
+  ca?: string | Buffer;
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -87,6 +98,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly prefix: string;
   private readonly agent: WarmHttpAgent | WarmHttpsAgent;
   private readonly fanout: PreconnectFanout;
+  private readonly lean?: { handler: S3RangeRequestHandler; pool: RangeGetPool };
 
   constructor(config: S3ObjectStoreConfig) {
     this.bucket = config.bucket;
@@ -95,7 +107,8 @@ export class S3ObjectStore implements ObjectStore {
     this.description = `s3://${config.bucket}/${config.prefix}${config.endpoint ? ` at ${config.endpoint}` : ""}`;
     const tls = !config.endpoint || new URL(config.endpoint).protocol === "https:";
     const origin = storeOrigin(config);
-    this.agent = tls ? new WarmHttpsAgent({}, config.warm, origin) : new WarmHttpAgent({}, config.warm, origin);
+    const trust = config.ca ? { ca: config.ca } : {};
+    this.agent = tls ? new WarmHttpsAgent(trust, config.warm, origin) : new WarmHttpAgent({}, config.warm, origin);
     this.fanout = new PreconnectFanout(this.description, (o) => this.warmHere(o));
     const clientConfig: S3ClientConfig = {
       region: config.region,
@@ -115,6 +128,21 @@ export class S3ObjectStore implements ObjectStore {
     if (config.endpoint) clientConfig.endpoint = config.endpoint;
     if (config.credentials) clientConfig.credentials = config.credentials;
     this.client = new S3Client(clientConfig);
+    if (config.leanRangeGets !== false) {
+      // The SDK reads `config.requestHandler` on every send, so wrapping it after construction
+      // keeps the handler it built (with our agents) for everything but ranged GETs.
+      const resolved = this.client.config as unknown as { requestHandler: SdkRequestHandler };
+      const handler = new S3RangeRequestHandler(resolved.requestHandler, {
+        maxSockets: MAX_SOCKETS,
+        requestTimeoutMs: config.requestTimeoutMs ?? 30_000,
+        connectTimeoutMs: 5_000,
+        warm: config.warm,
+        tls: trust,
+      });
+      resolved.requestHandler = handler;
+      const pool = handler.pool({ protocol: tls ? "https:" : "http:", ...origin, ...(tls ? { tls: trust } : {}) });
+      this.lean = { handler, pool };
+    }
   }
 
   async get(key: string, options?: GetOptions): Promise<Buffer> {
@@ -244,14 +272,19 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private async warmHere(options: PreconnectOptions): Promise<void> {
-    const ready = this.agent.preconnect();
+    const ready = this.lean ? this.lean.pool.preconnect() : this.agent.preconnect();
     if (options.probeKey === undefined) return ready;
     await this.get(options.probeKey, { range: { offset: 0, length: 1 } }).catch(() => undefined);
   }
 
-  /** Counters of the warm connection (tests, stats). */
+  /** Counters of the warm connection (tests, stats): the lean pool's when ranged GETs use it. */
   get warmStats(): WarmStats {
-    return this.agent.warmStats;
+    return this.lean ? { ...this.lean.pool.warmStats } : this.agent.warmStats;
+  }
+
+  /** Ranged GETs sent over the lean client, and its connects (tests, stats). */
+  get leanStats(): { requests: number; connects: number } | undefined {
+    return this.lean && { requests: this.lean.handler.leanRequests, connects: this.lean.pool.connects };
   }
 
   async close(): Promise<void> {
@@ -330,6 +363,7 @@ const s3Query = z
     region: z.string().min(1, "expected a region such as us-east-1").optional(),
     pathStyle: bool.optional(),
     conditionalPut: bool.optional(),
+    leanGets: bool.optional(),
   })
   .strict();
 const bucketName = z
@@ -351,6 +385,7 @@ export function s3ConfigFromUrl(url: URL, options: OpenObjectStoreOptions): S3Ob
     conditionalPut: query.data.conditionalPut ?? false,
   };
   if (query.data.endpoint) config.endpoint = query.data.endpoint;
+  if (query.data.leanGets !== undefined) config.leanRangeGets = query.data.leanGets;
   if (options.requestTimeoutMs) config.requestTimeoutMs = options.requestTimeoutMs;
   if (explicit?.accessKeyId && explicit.secretAccessKey) {
     config.credentials = { accessKeyId: explicit.accessKeyId, secretAccessKey: explicit.secretAccessKey };

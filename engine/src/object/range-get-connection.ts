@@ -1,0 +1,450 @@
+/**
+ * One keep-alive HTTP/1.1 connection that answers ranged GETs with the body read by the kernel
+ * straight into the caller's buffer.
+ *
+ * Why: node's http client reads every socket chunk into a fresh 64 KiB allocation, and the body
+ * is then copied into our pooled buffer. On small VMs touching fresh memory costs ~6 ms CPU per
+ * MiB (page faults), a reused buffer ~0.05. `net.connect({ onread: { buffer, callback } })` lets
+ * the socket read into a buffer we choose for every read: while a body is claimed by `readInto`,
+ * that buffer is the unfilled part of the caller's buffer, so body bytes land in place, once.
+ *
+ * What it accepts: a 1xx-free response with Content-Length (the body is exactly that long).
+ * What it refuses: Transfer-Encoding on a 2xx, a 2xx without Content-Length, a body longer than
+ * announced (a protocol error), a socket closed before the last byte (ECONNRESET: never a short
+ * body presented as whole). Non-2xx answers (404, 416, 5xx...) are read whole (at most
+ * MAX_ERROR_BODY, chunked allowed) and handed to the SDK, which parses them as it always did.
+ *
+ * Bounds: headers ≤ 64 KiB; body bytes that arrive before anyone claims the body are copied aside,
+ * and reading pauses above MAX_PENDING until the body is claimed; while a request is out the
+ * socket times out after `requestTimeoutMs` without traffic.
+ */
+import net from "node:net";
+import { Readable } from "node:stream";
+import tls from "node:tls";
+import { parseResponseHead, type ResponseHead } from "./range-get-head.js";
+
+const SCRATCH = 64 * 1024;
+const MAX_PENDING = 256 * 1024;
+const MAX_ERROR_BODY = 1024 * 1024;
+
+/** A protocol or transport failure of the lean client; `code` feeds http-errors.ts. */
+export class RangeGetError extends Error {
+  override readonly name = "RangeGetError";
+  constructor(
+    message: string,
+    readonly code: "ECONNRESET" | "EPROTO" | "ETIMEDOUT",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A 2xx framed in a way the lean client does not read (chunked, no length): the SDK may resend. */
+export class RangeGetRefusedError extends RangeGetError {}
+
+export function abortError(signal: AbortSignal): Error {
+  const err = new Error("Request aborted", { cause: signal.reason });
+  err.name = "AbortError";
+  return err;
+}
+
+export interface Endpoint {
+  protocol: "http:" | "https:";
+  host: string;
+  port: number;
+  /** TLS options (https only): trust roots, server name... */
+  tls?: tls.ConnectionOptions;
+}
+
+export interface RangeResponse {
+  statusCode: number;
+  reason: string;
+  headers: Record<string, string>;
+  body: Readable & { readInto?: RangeBody["readInto"] };
+}
+
+type Mode = "idle" | "head" | "pending" | "into" | "stream" | "error-body" | "dead";
+
+export class RangeConnection {
+  readonly socket: net.Socket;
+  /** Bytes of the current response received so far (head included). */
+  received = 0;
+  /** True once a request went out on this connection (a reused one may have been closed meanwhile). */
+  used = false;
+  private mode: Mode = "idle";
+  private established = false;
+  private readonly scratch = Buffer.allocUnsafe(SCRATCH);
+  /** The view of the caller's buffer handed to the socket for its next read (if any). */
+  private lastView?: Buffer;
+  private head = Buffer.alloc(0);
+  private response?: ResponseHead;
+  private remaining = 0;
+  private keepAlive = true;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private paused = false;
+  private body?: RangeBody;
+  private errorParts: Buffer[] = [];
+  private target?: { buffer: Buffer; pos: number; end: number; onProgress?: (bytes: number) => void };
+  private exchange?: {
+    resolve: (r: RangeResponse) => void;
+    reject: (e: Error) => void;
+    signal?: AbortSignal;
+    onAbort: () => void;
+  };
+
+  constructor(
+    endpoint: Endpoint,
+    private readonly requestTimeoutMs: number,
+    private readonly onFree: (conn: RangeConnection) => void,
+    private readonly onGone: (conn: RangeConnection) => void,
+  ) {
+    const onread = { buffer: () => this.nextBuffer(), callback: (n: number, buf: Buffer) => this.onRead(n, buf) };
+    const base = { host: endpoint.host, port: endpoint.port, onread, noDelay: true };
+    this.socket =
+      endpoint.protocol === "https:"
+        ? tls.connect({ servername: net.isIP(endpoint.host) ? undefined : endpoint.host, ...endpoint.tls, ...base })
+        : net.connect(base);
+    this.socket.setKeepAlive(true, 1000);
+    this.socket.once(this.readyEvent, () => {
+      this.established = true;
+    });
+    this.socket.on("error", (err) => this.fail(err));
+    this.socket.on("close", () => this.fail(undefined));
+    this.socket.on("timeout", () =>
+      this.fail(new RangeGetError(`no traffic for ${this.requestTimeoutMs} ms`, "ETIMEDOUT")),
+    );
+  }
+
+  /** True until the connection can carry a request (TCP connected, TLS handshake done). */
+  get connecting(): boolean {
+    return !this.established && this.alive;
+  }
+
+  /** The event that says the connection is established. */
+  get readyEvent(): "connect" | "secureConnect" {
+    return this.socket instanceof tls.TLSSocket ? "secureConnect" : "connect";
+  }
+
+  get alive(): boolean {
+    return this.mode !== "dead" && !this.socket.destroyed;
+  }
+
+  /** Sends one request (`head` is the whole request text); resolves when the response head is in. */
+  send(head: string, signal?: AbortSignal): Promise<RangeResponse> {
+    if (this.mode !== "idle") throw new Error("RangeConnection: a request is already out");
+    return new Promise((resolve, reject) => {
+      const onAbort = () => this.fail(abortError(signal!));
+      this.exchange = { resolve, reject, signal, onAbort };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.mode = "head";
+      this.used = true;
+      this.received = 0;
+      this.head = Buffer.alloc(0);
+      this.socket.ref();
+      this.socket.setTimeout(this.requestTimeoutMs);
+      this.socket.write(head);
+      if (signal?.aborted) onAbort();
+    });
+  }
+
+  destroy(): void {
+    this.fail(undefined);
+  }
+
+  /** The body claims its bytes: into `into` (or a fresh buffer), or as a stream. */
+  claim(target: RangeConnection["target"] | "stream"): void {
+    if (this.mode !== "pending") throw new Error("RangeConnection: body already claimed");
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (target === "stream") {
+      this.mode = "stream";
+      for (const part of pending) this.body!.push(part);
+    } else {
+      this.mode = "into";
+      this.target = target;
+      for (const part of pending) {
+        part.copy(target!.buffer, target!.pos);
+        target!.pos += part.length;
+      }
+      if (target!.pos > 0) target!.onProgress?.(target!.pos);
+    }
+    if (this.remaining === 0) this.finishBody();
+    else if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Where the socket reads next: the caller's buffer while a body is claimed into it. */
+  private nextBuffer(): Buffer {
+    if (this.mode === "into") {
+      const t = this.target!;
+      this.lastView = t.buffer.subarray(t.pos, t.end);
+      return this.lastView;
+    }
+    this.lastView = undefined;
+    // A stream consumer keeps the chunks it is given, so each read needs its own memory.
+    if (this.mode === "stream") return Buffer.allocUnsafe(Math.min(SCRATCH, Math.max(this.remaining, 1)));
+    return this.scratch;
+  }
+
+  private onRead(n: number, buf: Buffer): boolean {
+    this.received += n;
+    if (this.mode === "into" && buf === this.lastView) {
+      // Landed in place; the view ends at Content-Length, so nothing can overrun it.
+      const t = this.target!;
+      t.pos += n;
+      this.remaining -= n;
+      t.onProgress?.(t.pos);
+      if (this.remaining === 0) this.finishBody();
+      return true;
+    }
+    return this.onBytes(buf.subarray(0, n), buf !== this.scratch);
+  }
+
+  /** `owned`: the bytes are in memory nobody else reuses (no copy needed to keep them). */
+  private onBytes(data: Buffer, owned: boolean): boolean {
+    switch (this.mode) {
+      case "head":
+        return this.onHeadBytes(data);
+      case "pending":
+      case "into":
+      case "stream":
+      case "error-body":
+        return this.onBodyBytes(data, owned);
+      default:
+        // Bytes on an idle connection: the server broke the framing; never reuse it.
+        this.fail(new RangeGetError("bytes received on an idle connection", "EPROTO"));
+        return false;
+    }
+  }
+
+  private onHeadBytes(data: Buffer): boolean {
+    this.head = Buffer.concat([this.head, data]);
+    const parsed = parseResponseHead(this.head);
+    if (parsed === "incomplete") {
+      if (this.head.length > SCRATCH) this.fail(new RangeGetError("response head over 64 KiB", "EPROTO"));
+      return true;
+    }
+    if (parsed instanceof Error) {
+      this.fail(new RangeGetError(parsed.message, "EPROTO"));
+      return false;
+    }
+    const rest = this.head.subarray(parsed.headLength);
+    this.head = Buffer.alloc(0);
+    this.response = parsed;
+    this.keepAlive = parsed.keepAlive;
+    const ok = parsed.statusCode >= 200 && parsed.statusCode < 300;
+    if (ok) {
+      if (parsed.contentLength === undefined || parsed.chunked) {
+        this.fail(new RangeGetRefusedError(`HTTP ${parsed.statusCode} without Content-Length (refused)`, "EPROTO"));
+        return false;
+      }
+      this.remaining = parsed.contentLength;
+      this.mode = "pending";
+      this.body = new RangeBody(this, parsed.contentLength);
+      this.resolveHead(this.body);
+    } else {
+      this.mode = "error-body";
+      // Without length or chunking the body runs to the end of the connection.
+      this.remaining = parsed.contentLength ?? Number.POSITIVE_INFINITY;
+      if (parsed.contentLength === undefined) this.keepAlive = false;
+    }
+    if (rest.length > 0) return this.onBodyBytes(rest, false);
+    if (this.mode === "error-body" && this.remaining === 0 && !parsed.chunked) this.endErrorBody(Buffer.alloc(0));
+    // A 2xx with an empty body finishes when it is claimed.
+    return true;
+  }
+
+  private onBodyBytes(data: Buffer, owned: boolean): boolean {
+    if (this.mode === "error-body") return this.onErrorBodyBytes(data);
+    if (data.length > this.remaining) {
+      this.fail(new RangeGetError(`response longer than its Content-Length`, "EPROTO"));
+      return false;
+    }
+    this.remaining -= data.length;
+    if (this.mode === "pending") {
+      this.pending.push(owned ? data : Buffer.from(data));
+      this.pendingBytes += data.length;
+      if (this.remaining === 0) return true; // complete; finishes when claimed
+      if (this.pendingBytes >= MAX_PENDING) this.paused = true;
+      return !this.paused;
+    }
+    if (this.mode === "stream") this.body!.push(owned ? data : Buffer.from(data));
+    else {
+      const t = this.target!;
+      data.copy(t.buffer, t.pos);
+      t.pos += data.length;
+      t.onProgress?.(t.pos);
+    }
+    if (this.remaining === 0) this.finishBody();
+    return true;
+  }
+
+  private onErrorBodyBytes(data: Buffer): boolean {
+    this.errorParts.push(Buffer.from(data));
+    const all = this.errorParts.reduce((s, p) => s + p.length, 0);
+    if (all > MAX_ERROR_BODY) {
+      this.fail(new RangeGetError(`error response body over ${MAX_ERROR_BODY} bytes`, "EPROTO"));
+      return false;
+    }
+    const whole = Buffer.concat(this.errorParts);
+    this.errorParts = [whole];
+    const r = this.response!;
+    if (r.chunked) {
+      const decoded = decodeChunked(whole);
+      if (decoded === "incomplete") return true;
+      if (decoded instanceof Error) {
+        this.fail(new RangeGetError(decoded.message, "EPROTO"));
+        return false;
+      }
+      this.errorParts = [];
+      this.endErrorBody(decoded);
+    } else if (whole.length >= this.remaining) {
+      if (whole.length > this.remaining) {
+        this.fail(new RangeGetError("response longer than its Content-Length", "EPROTO"));
+        return false;
+      }
+      this.errorParts = [];
+      this.endErrorBody(whole);
+    }
+    return true;
+  }
+
+  private endErrorBody(body: Buffer): void {
+    this.remaining = 0;
+    this.resolveHead(Readable.from([body]));
+    this.release();
+  }
+
+  private resolveHead(body: RangeResponse["body"]): void {
+    const r = this.response!;
+    this.exchange?.resolve({ statusCode: r.statusCode, reason: r.reason, headers: r.headers, body });
+  }
+
+  private finishBody(): void {
+    const body = this.body!;
+    const t = this.target;
+    this.body = undefined;
+    this.target = undefined;
+    this.release();
+    body.finish(t ? t.buffer.subarray(0, t.end) : undefined);
+  }
+
+  /** The exchange is over: back to the pool, or closed if the server asked for that. */
+  private release(): void {
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    exchange?.signal?.removeEventListener("abort", exchange.onAbort);
+    this.response = undefined;
+    this.socket.setTimeout(0);
+    if (!this.keepAlive) {
+      this.mode = "dead";
+      this.socket.destroy();
+      this.onGone(this);
+      return;
+    }
+    this.mode = "idle";
+    this.socket.unref();
+    this.onFree(this);
+  }
+
+  private fail(err: Error | undefined): void {
+    if (this.mode === "dead") return;
+    const wasIdle = this.mode === "idle";
+    const mode = this.mode;
+    this.mode = "dead";
+    this.socket.destroy();
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    exchange?.signal?.removeEventListener("abort", exchange.onAbort);
+    const reason =
+      err ??
+      new RangeGetError(
+        mode === "head" ? "connection closed before the response" : "connection closed before the end of the body",
+        "ECONNRESET",
+      );
+    if (!wasIdle) {
+      if (mode === "head" || mode === "error-body") exchange?.reject(reason);
+      else this.body?.fail(reason);
+    }
+    this.body = undefined;
+    this.target = undefined;
+    this.onGone(this);
+  }
+}
+
+/**
+ * The body of a 2xx answer: a normal stream for the SDK, and `readInto` for readBody (body.ts),
+ * which lets the bytes land in the caller's buffer. One of the two, once.
+ */
+export class RangeBody extends Readable {
+  private done?: { resolve: (b: Buffer) => void; reject: (e: Error) => void };
+  private claimed = false;
+  private failure?: Error;
+
+  constructor(
+    private readonly conn: RangeConnection,
+    readonly contentLength: number,
+  ) {
+    super();
+  }
+
+  /** Reads the body into `into` when it fits (reporting bytes in place), else into a fresh buffer. */
+  readInto(into: Buffer | undefined, onProgress?: (bytes: number) => void): Promise<Buffer> {
+    if (this.claimed) return Promise.reject(new Error("RangeBody: already consumed"));
+    this.claimed = true;
+    if (this.failure) return Promise.reject(this.failure);
+    const fits = into !== undefined && into.length >= this.contentLength;
+    const buffer = fits ? into : Buffer.allocUnsafe(this.contentLength);
+    return new Promise((resolve, reject) => {
+      this.done = { resolve, reject };
+      this.conn.claim({ buffer, pos: 0, end: this.contentLength, onProgress: fits ? onProgress : undefined });
+    });
+  }
+
+  override _read(): void {
+    if (this.claimed) return;
+    this.claimed = true;
+    if (this.failure) this.destroy(this.failure);
+    else this.conn.claim("stream");
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // A consumer that drops the stream mid-body: the connection cannot be reused.
+    if (this.claimed && !this.done && this.readableEnded === false) this.conn.destroy();
+    cb(err);
+  }
+
+  /** @internal The last byte arrived (`bytes`: the readInto result). */
+  finish(bytes: Buffer | undefined): void {
+    if (this.done) this.done.resolve(bytes!);
+    else this.push(null);
+  }
+
+  /** @internal The connection failed before the last byte. */
+  fail(err: Error): void {
+    this.failure = err;
+    if (this.done) this.done.reject(err);
+    else if (this.claimed) this.destroy(err);
+  }
+}
+
+/** A whole chunked body, or "incomplete". Only for (small) error answers. */
+function decodeChunked(data: Buffer): Buffer | Error | "incomplete" {
+  const parts: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const eol = data.indexOf("\r\n", pos);
+    if (eol < 0) return "incomplete";
+    const size = Number.parseInt(data.toString("latin1", pos, eol).split(";")[0]!, 16);
+    if (!Number.isSafeInteger(size) || size < 0) return new Error("bad chunk size in chunked body");
+    // The last chunk, then optional trailers, then an empty line.
+    if (size === 0) return data.indexOf("\r\n\r\n", eol) >= 0 ? Buffer.concat(parts) : "incomplete";
+    if (data.length < eol + 2 + size + 2) return "incomplete";
+    parts.push(data.subarray(eol + 2, eol + 2 + size));
+    pos = eol + 2 + size + 2;
+  }
+}
