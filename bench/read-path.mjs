@@ -10,8 +10,12 @@
  * `--workers N` fetches through the fetch worker pool (data/fetch-pool) instead of this thread;
  * then "main ms/MiB" (event-loop busy time) is what the FUSE thread would pay.
  *
+ * `--sdk-gets` sends ranged GETs through the AWS SDK's handler instead of the lean client
+ * (object/s3-request-handler.ts), for A/B; `--raw-into` lets the raw pass read each GET into a
+ * buffer reused per lane (allocated before measuring), as the cold path's pooled buffers do.
+ *
  *   node bench/read-path.mjs [--mib 256] [--delay-ms 25] [--no-disk] [--passes 2] [--pending-mib N]
- *                            [--workers N] [--no-drop-behind] [--no-slab]
+ *                            [--workers N] [--sdk-gets] [--raw-into] [--no-drop-behind] [--no-slab]
  */
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -61,14 +65,17 @@ function args(argv) {
     else if (a === "--passes") o.passes = Number(argv[++i]);
     else if (a === "--pending-mib") o.pendingMiB = Number(argv[++i]);
     else if (a === "--workers") o.workers = Number(argv[++i]);
+    else if (a === "--sdk-gets") o.sdkGets = true;
+    else if (a === "--raw-into") o.rawInto = true;
     else throw new Error(`unknown flag ${a} (see the header of bench/read-path.mjs)`);
   }
   if (!(o.mib >= 4) || !(o.delayMs >= 0) || !(o.passes >= 1)) throw new Error("bad flag value");
   return o;
 }
 
-const store = (endpoint) =>
+const store = (endpoint, sdkGets = false) =>
   new S3ObjectStore({
+    leanRangeGets: !sdkGets,
     bucket: "bench",
     prefix: "",
     region: "us-east-1",
@@ -122,15 +129,19 @@ async function main() {
     ]);
 
   for (let pass = 1; pass <= o.passes; pass++) {
-    const wan = store(`http://127.0.0.1:${proxy.port}`);
+    const wan = store(`http://127.0.0.1:${proxy.port}`, o.sdkGets);
+    const laneBuffers = Array.from({ length: 16 }, () =>
+      o.rawInto ? Buffer.alloc(codec.sealedSize(CHUNK)) : undefined,
+    );
     // raw: 16 whole-chunk GETs in flight, bodies dropped
     let next = 0;
     const raw = await measure(() =>
       Promise.all(
-        Array.from({ length: 16 }, async () => {
+        Array.from({ length: 16 }, async (_, lane) => {
+          const into = laneBuffers[lane];
           while (next < extents.length) {
             const e = extents[next++];
-            await wan.get(chunkObjectKey(e.chunkId), { range: { offset: 0, length: codec.sealedSize(CHUNK) } });
+            await wan.get(chunkObjectKey(e.chunkId), { range: { offset: 0, length: codec.sealedSize(CHUNK) }, into });
           }
         }),
       ),
@@ -148,7 +159,7 @@ async function main() {
     const runSource =
       o.workers > 0
         ? await FetchPool.open({
-            storeUrl: `s3://bench/?endpoint=${encodeURIComponent(`http://127.0.0.1:${proxy.port}`)}&pathStyle=true`,
+            storeUrl: `s3://bench/?endpoint=${encodeURIComponent(`http://127.0.0.1:${proxy.port}`)}&pathStyle=true${o.sdkGets ? "&leanGets=false" : ""}`,
             keyring,
             blockSize: codec.blockSize,
             maxGetBytes: config.maxGetBytes,

@@ -250,7 +250,7 @@ export class RangeConnection {
       this.mode = "error-body";
       // Without length or chunking the body runs to the end of the connection.
       this.remaining = parsed.contentLength ?? Number.POSITIVE_INFINITY;
-      if (parsed.contentLength === undefined) this.keepAlive = false;
+      if (parsed.contentLength === undefined && !parsed.chunked) this.keepAlive = false;
     }
     if (rest.length > 0) return this.onBodyBytes(rest, false);
     if (this.mode === "error-body" && this.remaining === 0 && !parsed.chunked) this.endErrorBody(Buffer.alloc(0));

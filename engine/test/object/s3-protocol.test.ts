@@ -98,6 +98,21 @@ describe("s3 backend on the wire", () => {
     await store.close();
   });
 
+  it("maps a ranged GET's 503 SlowDown, 500 and 404 as the SDK path does (lean client)", async () => {
+    const store = await open();
+    const ranged = () => store.get("k", { range: { offset: 0, length: 3 } }).catch((e) => e);
+    replies.push({ status: 503, code: "SlowDown" });
+    const slow = await ranged();
+    expect(slow).toBeInstanceOf(ObjectTransientError);
+    expect(slow.throttled).toBe(true);
+    replies.push({ status: 500, code: "InternalError" });
+    expect(await ranged()).toBeInstanceOf(ObjectTransientError);
+    replies.push({ status: 404, code: "NoSuchKey" });
+    expect(await ranged()).toBeInstanceOf(ObjectNotFoundError);
+    expect(seen.length).toBe(3);
+    await store.close();
+  });
+
   it("maps 404, 503 SlowDown, 500 and 403 to the right errors", async () => {
     const store = await open();
     replies.push({ status: 404, code: "NoSuchKey" });

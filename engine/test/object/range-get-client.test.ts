@@ -1,0 +1,237 @@
+/**
+ * The lean range-GET client (range-get-pool.ts + range-get-connection.ts) against small local
+ * servers that write raw HTTP bytes, so each test controls the framing: bodies read into the
+ * caller's buffer, keep-alive connections the server closes, truncated and overlong bodies,
+ * aborts mid-body, preconnect, and the same over TLS (self-signed certificate).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import tls from "node:tls";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { RangeBody } from "../../src/object/range-get-connection.js";
+import { RangeGetPool } from "../../src/object/range-get-pool.js";
+
+type Handler = (socket: net.Socket, request: string, index: number) => void;
+const servers: net.Server[] = [];
+const pools: RangeGetPool[] = [];
+
+/** A server that calls `handler` for each request head it receives (per connection: index). */
+async function serve(
+  handler: Handler,
+  secure?: { key: Buffer; cert: Buffer },
+): Promise<{ port: number; conns: net.Socket[] }> {
+  const conns: net.Socket[] = [];
+  const onConn = (socket: net.Socket) => {
+    conns.push(socket);
+    let buf = "";
+    let index = 0;
+    socket.on("error", () => {});
+    socket.on("data", (d) => {
+      buf += d.toString("latin1");
+      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
+        const request = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        handler(socket, request, index++);
+      }
+    });
+  };
+  const server = secure ? tls.createServer(secure, onConn) : net.createServer(onConn);
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as net.AddressInfo).port, conns };
+}
+
+const pattern = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7) & 0xff));
+const ok = (body: Buffer, extra = "") =>
+  Buffer.concat([Buffer.from(`HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\n${extra}\r\n`), body]);
+const GET = "GET /k HTTP/1.1\r\nhost: x\r\nrange: bytes=0-1\r\n\r\n";
+
+function pool(port: number, options: ConstructorParameters<typeof RangeGetPool>[1] = {}, ca?: Buffer): RangeGetPool {
+  const p = new RangeGetPool(
+    {
+      protocol: ca ? "https:" : "http:",
+      host: "127.0.0.1",
+      port,
+      ...(ca ? { tls: { ca, servername: "localhost" } } : {}),
+    },
+    options,
+  );
+  pools.push(p);
+  return p;
+}
+
+async function readInto(p: RangeGetPool, into?: Buffer, signal?: AbortSignal) {
+  const res = await p.request(GET, signal);
+  const progress: number[] = [];
+  const bytes = await (res.body as RangeBody).readInto(into, (n) => progress.push(n));
+  return { res, bytes, progress };
+}
+
+afterEach(async () => {
+  for (const p of pools.splice(0)) p.close();
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+});
+
+describe("lean range GETs (local raw HTTP servers)", () => {
+  it("reads a body straight into the caller's buffer, progress monotonic and final, then reuses the connection", async () => {
+    const body = pattern(3 << 20);
+    const srv = await serve((s) => s.write(ok(body, 'ETag: "e"\r\n')));
+    const p = pool(srv.port);
+    const into = Buffer.alloc(4 << 20);
+    const { res, bytes, progress } = await readInto(p, into);
+    expect(res.statusCode).toBe(206);
+    expect(res.headers.etag).toBe('"e"');
+    expect(bytes.buffer).toBe(into.buffer);
+    expect(bytes.equals(body)).toBe(true);
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.every((n, i) => i === 0 || n > progress[i - 1]!)).toBe(true);
+    expect(progress.at(-1)).toBe(body.length);
+    const again = await readInto(p, into);
+    expect(again.bytes.equals(body)).toBe(true);
+    expect(p.connects).toBe(1);
+    // The body is an ordinary stream too, when nobody asks for readInto.
+    const res3 = await p.request(GET);
+    const parts: Buffer[] = [];
+    for await (const chunk of res3.body) parts.push(chunk as Buffer);
+    expect(Buffer.concat(parts).equals(body)).toBe(true);
+  });
+
+  it("a socket closed before the last body byte is an ECONNRESET error, never a short body", async () => {
+    const srv = await serve((s) => {
+      s.write(Buffer.from("HTTP/1.1 206 Partial Content\r\nContent-Length: 100000\r\n\r\n"));
+      s.end(pattern(50_000)); // lies: closes halfway
+    });
+    const err = await readInto(pool(srv.port), Buffer.alloc(100_000)).catch((e) => e);
+    expect(err).toMatchObject({ name: "RangeGetError", code: "ECONNRESET" });
+  });
+
+  it("a response longer than its Content-Length is an error", async () => {
+    const srv = await serve((s) => s.write(Buffer.concat([ok(pattern(1000)), Buffer.from("garbage")])));
+    const err = await readInto(pool(srv.port), Buffer.alloc(4096)).catch((e) => e);
+    expect(err).toMatchObject({ name: "RangeGetError", code: "EPROTO" });
+  });
+
+  it("drops a kept-alive connection the server closed, and resends once when it closes as the request arrives", async () => {
+    const body = pattern(1000);
+    // Closes every connection after its first answer (without saying so)...
+    const closing = await serve((s, _r, i) => (i === 0 ? s.end(ok(body)) : s.destroy()));
+    const p1 = pool(closing.port);
+    await readInto(p1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await readInto(p1)).bytes.equals(body)).toBe(true); // the closed one was not used
+    expect(p1.connects).toBe(2);
+    // ...or keeps it open but drops it when the next request arrives: one resend on a fresh one.
+    const racing = await serve((s, _r, i) => (i === 0 ? s.write(ok(body)) : s.destroy()));
+    const p2 = pool(racing.port);
+    await readInto(p2);
+    expect((await readInto(p2)).bytes.equals(body)).toBe(true);
+    expect(p2.connects).toBe(2);
+    expect(racing.conns.length).toBe(2);
+  });
+
+  it("an abort mid-body rejects with AbortError and closes the connection", async () => {
+    const srv = await serve((s) =>
+      s.write(Buffer.from("HTTP/1.1 206 Partial Content\r\nContent-Length: 100000\r\n\r\nabc")),
+    );
+    const p = pool(srv.port);
+    const ac = new AbortController();
+    const res = await p.request(GET, ac.signal);
+    const reading = (res.body as RangeBody).readInto(Buffer.alloc(100_000));
+    setTimeout(() => ac.abort(), 20);
+    await expect(reading).rejects.toMatchObject({ name: "AbortError" });
+    await new Promise((r) => srv.conns[0]!.once("close", r));
+    // An abort before the answer rejects too.
+    await expect(p.request(GET, AbortSignal.abort())).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("maps nothing itself: a 404 with a chunked error body comes back whole for the SDK to parse", async () => {
+    const xml = "<Error><Code>NoSuchKey</Code></Error>";
+    const srv = await serve((s) =>
+      s.write(
+        `HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n${xml.length.toString(16)}\r\n${xml}\r\n0\r\n\r\n`,
+      ),
+    );
+    const p = pool(srv.port);
+    const res = await p.request(GET);
+    expect(res.statusCode).toBe(404);
+    const parts: Buffer[] = [];
+    for await (const c of res.body) parts.push(c as Buffer);
+    expect(Buffer.concat(parts).toString()).toBe(xml);
+    expect((await p.request(GET)).statusCode).toBe(404); // framing understood: connection reused
+    expect(p.connects).toBe(1);
+  });
+
+  it("preconnect opens one connection with nothing sent, and the next request uses it", async () => {
+    const srv = await serve((s) => s.write(ok(pattern(10))));
+    const p = pool(srv.port, { warm: { minIntervalMs: 10_000 } });
+    await p.preconnect();
+    await p.preconnect(); // the warm one is there
+    expect(p.connects).toBe(1);
+    expect(p.warmStats).toMatchObject({ opened: 1, skipped: 1 });
+    await readInto(p);
+    expect(p.connects).toBe(1);
+    expect(p.warmStats).toMatchObject({ opened: 1, used: 1, wasted: 0 });
+  });
+
+  it("bounds the connections per origin; more requests wait for a free one", async () => {
+    const srv = await serve((s) => setTimeout(() => s.write(ok(pattern(100))), 30));
+    const p = pool(srv.port, { maxSockets: 2 });
+    const all = await Promise.all(Array.from({ length: 6 }, () => readInto(p)));
+    expect(all.every((r) => r.bytes.length === 100)).toBe(true);
+    expect(p.connects).toBe(2);
+  });
+});
+
+describe("lean range GETs over TLS (node's TLS sockets honour onread)", () => {
+  let dir: string;
+  let secure: { key: Buffer; cert: Buffer };
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "range-get-tls-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`,
+      ],
+      { stdio: "ignore" },
+    );
+    secure = { key: readFileSync(`${dir}/key.pem`), cert: readFileSync(`${dir}/cert.pem`) };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads into the caller's buffer over https, and refuses an untrusted certificate", async () => {
+    const body = pattern(1 << 20);
+    const srv = await serve((s) => s.write(ok(body)), secure);
+    const p = pool(srv.port, {}, secure.cert);
+    const into = Buffer.alloc(1 << 20);
+    const { bytes } = await readInto(p, into);
+    expect(bytes.buffer).toBe(into.buffer);
+    expect(bytes.equals(body)).toBe(true);
+    expect((await readInto(p, into)).bytes.equals(body)).toBe(true);
+    expect(p.connects).toBe(1);
+    const untrusting = new RangeGetPool({
+      protocol: "https:",
+      host: "127.0.0.1",
+      port: srv.port,
+      tls: { servername: "localhost" },
+    });
+    pools.push(untrusting);
+    await expect(untrusting.request(GET)).rejects.toThrow(/self.signed|certificate/i);
+  });
+});
