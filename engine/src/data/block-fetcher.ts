@@ -14,7 +14,7 @@
  */
 import type { DiskBlockCache } from "./block-cache/disk.js";
 import type { MemoryBlockCache } from "./block-cache/memory.js";
-import { Lease, type PlainSlab } from "./block-cache/plain-slab.js";
+import { Lease, type PlainSlab, type ReservedSlots, reserveSlots } from "./block-cache/plain-slab.js";
 import { BlockReadError } from "./errors.js";
 import type { RunSource } from "./run-source.js";
 import type { RequestScheduler } from "./scheduler.js";
@@ -179,7 +179,7 @@ export class BlockFetcher {
     await Promise.all(
       ranges.map(async (r) => {
         const reported = new Set<number>();
-        const slots = this.reserve(r.count);
+        const slots = reserveSlots(this.slab, r.count);
         try {
           await this.source.openCached(
             chunkId,
@@ -221,7 +221,7 @@ export class BlockFetcher {
     const opened: boolean[] = []; // per block of the run, once reported: did it open?
     let slots: ReservedSlots | undefined; // taken when the GET starts, not while it queues
     const task = this.scheduler.schedule(promoted ? "demand" : "prefetch", () => {
-      const reserved = this.reserve(run.length);
+      const reserved = reserveSlots(this.slab, run.length);
       slots = reserved;
       return this.source.fetch(
         { chunkId, first, count: run.length },
@@ -269,39 +269,4 @@ export class BlockFetcher {
     );
     void Promise.all(writes).finally(release);
   }
-
-  /**
-   * Slab slots for the blocks of a run about to be opened: the source decrypts block i into
-   * `targets[i]`; `adopt` turns what it reported into the block the caches hold (or gives the
-   * slot back when the block failed or the source used its own buffer); slots of blocks never
-   * reported go back with `releaseUnused`, once the source is done with the run.
-   */
-  private reserve(count: number): ReservedSlots {
-    const slab = this.slab;
-    const slots = slab ? slab.take(count) : [];
-    const adopted = new Array<boolean>(slots.length).fill(false);
-    return {
-      targets: slots.length > 0 ? slots.map((s) => slab!.slotView(s)) : undefined,
-      adopt: (i, plain) => {
-        if (i >= slots.length || adopted[i]) return plain;
-        adopted[i] = true;
-        if (plain) return slab!.adopt(slots[i]!, plain);
-        slab!.release(slots[i]!);
-        return undefined;
-      },
-      releaseUnused: () => {
-        for (const [i, done] of adopted.entries()) {
-          if (done) continue;
-          adopted[i] = true;
-          slab!.release(slots[i]!);
-        }
-      },
-    };
-  }
-}
-
-interface ReservedSlots {
-  targets: Buffer[] | undefined;
-  adopt(index: number, plain: Buffer | undefined): Buffer | undefined;
-  releaseUnused(): void;
 }

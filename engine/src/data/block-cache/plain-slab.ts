@@ -143,6 +143,40 @@ export class PlainSlab {
   }
 }
 
+/**
+ * Slab slots for the blocks of a run about to be opened: the source decrypts block i into
+ * `targets[i]`; `adopt` turns what it reported into the block the caches hold (or gives the slot
+ * back when the block failed or the source used its own buffer); slots of blocks never reported
+ * go back with `releaseUnused`, once the source is done with the run.
+ */
+export interface ReservedSlots {
+  targets: Buffer[] | undefined;
+  adopt(index: number, plain: Buffer | undefined): Buffer | undefined;
+  releaseUnused(): void;
+}
+
+export function reserveSlots(slab: PlainSlab | undefined, count: number): ReservedSlots {
+  const slots = slab ? slab.take(count) : [];
+  const adopted = new Array<boolean>(slots.length).fill(false);
+  return {
+    targets: slots.length > 0 ? slots.map((s) => slab!.slotView(s)) : undefined,
+    adopt: (i, plain) => {
+      if (i >= slots.length || adopted[i]) return plain;
+      adopted[i] = true;
+      if (plain) return slab!.adopt(slots[i]!, plain);
+      slab!.release(slots[i]!);
+      return undefined;
+    },
+    releaseUnused: () => {
+      for (const [i, done] of adopted.entries()) {
+        if (done) continue;
+        adopted[i] = true;
+        slab!.release(slots[i]!);
+      }
+    },
+  };
+}
+
 /** The slab blocks one read returned; `release()` once the reply that uses them is sent. */
 export class Lease {
   /** @internal */
