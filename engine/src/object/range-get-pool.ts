@@ -21,6 +21,9 @@ export interface RangeGetPoolOptions {
   warm?: WarmOptions;
 }
 
+/** How a connection the server already closed fails a request written to it. */
+const GONE_CODES = new Set(["ECONNRESET", "EPIPE"]);
+
 interface Waiter {
   resolve: (conn: RangeConnection) => void;
   reject: (err: Error) => void;
@@ -64,7 +67,7 @@ export class RangeGetPool {
     } catch (err) {
       // The server closed a kept-alive connection as we used it: nothing was answered, so the
       // request can go again, once, on a connection of its own.
-      if (!reused || conn.received > 0 || signal?.aborted || (err as { code?: string }).code !== "ECONNRESET") {
+      if (!reused || conn.received > 0 || signal?.aborted || !GONE_CODES.has((err as { code?: string }).code ?? "")) {
         throw err;
       }
       const fresh = await this.acquire(signal, true);
