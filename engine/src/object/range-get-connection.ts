@@ -132,6 +132,9 @@ export class RangeConnection {
 
   /** Sends one request (`head` is the whole request text); resolves when the response head is in. */
   send(head: string, signal?: AbortSignal): Promise<RangeResponse> {
+    // Closed between leaving the pool and now: the pool may resend (nothing was answered).
+    if (this.mode === "dead")
+      return Promise.reject(new RangeGetError("connection closed before the request", "ECONNRESET"));
     if (this.mode !== "idle") throw new Error("RangeConnection: a request is already out");
     return new Promise((resolve, reject) => {
       const onAbort = () => this.fail(abortError(signal!));
@@ -383,6 +386,7 @@ export class RangeConnection {
 export class RangeBody extends Readable {
   private done?: { resolve: (b: Buffer) => void; reject: (e: Error) => void };
   private claimed = false;
+  private finished = false;
   private failure?: Error;
 
   constructor(
@@ -413,13 +417,14 @@ export class RangeBody extends Readable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // A consumer that drops the stream mid-body: the connection cannot be reused.
-    if (this.claimed && !this.done && this.readableEnded === false) this.conn.destroy();
+    // A consumer that drops the body before its end: the connection cannot be reused.
+    if (!this.finished && !this.failure) this.conn.destroy();
     cb(err);
   }
 
   /** @internal The last byte arrived (`bytes`: the readInto result). */
   finish(bytes: Buffer | undefined): void {
+    this.finished = true;
     if (this.done) this.done.resolve(bytes!);
     else this.push(null);
   }

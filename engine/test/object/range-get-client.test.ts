@@ -164,7 +164,16 @@ describe("lean range GETs (local raw HTTP servers)", () => {
     expect(p.connects).toBe(1);
   });
 
-  it("preconnect opens one connection with nothing sent, and the next request uses it", async () => {
+  it("a body dropped unread closes its connection; the pool goes on with a new one", async () => {
+    const body = pattern(1 << 20);
+    const srv = await serve((s) => s.write(ok(body)));
+    const p = pool(srv.port, { maxSockets: 1 });
+    (await p.request(GET)).body.destroy();
+    expect((await readInto(p)).bytes.equals(body)).toBe(true);
+    expect(p.connects).toBe(2);
+  });
+
+    it("preconnect opens one connection with nothing sent, and the next request uses it", async () => {
     const srv = await serve((s) => s.write(ok(pattern(10))));
     const p = pool(srv.port, { warm: { minIntervalMs: 10_000 } });
     await p.preconnect();
