@@ -33,6 +33,8 @@ export function statsCommand(): Command {
         `mount          ${found.mountpoint}`,
         `cache hits     memory ${c.memoryHits}, disk ${c.diskHits} (hit rate ${pct(hits, hits + (c.diskMisses ?? 0))})`,
         `disk cache     ${formatSize(c.diskBytes ?? 0)} of ${formatSize(c.diskMaxBytes ?? 0)} (pinned ${formatSize(c.pinnedBytes ?? 0)})`,
+        `memory         ${c.slabSlots ?? 0} plaintext slots, ${c.slabInUse ?? 0} in use, ${c.slabExhausted ?? 0} blocks found none free`,
+        `disk cache I/O ${c.diskIoDirect ?? 0} direct, ${c.diskIoBuffered ?? 0} through the page cache`,
         `egress         ${formatSize(s.egress.bytes)} in ${s.egress.requests} range GETs`,
         `upload backlog ${formatSize(s.upload.backlogBytes)} in ${s.upload.backlogSegments} segment(s); uploaded ${formatSize(s.upload.uploadedBytes)}, ${s.upload.commits} commits`,
         `prefetch       ${formatSize(s.prefetch.bytesIssued)} issued; accuracy ${s.prefetch.accuracy === null ? "-" : pct(s.prefetch.blocksUsed, s.prefetch.blocksPrefetched)}`,

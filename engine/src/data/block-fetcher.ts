@@ -14,7 +14,7 @@
  */
 import type { DiskBlockCache } from "./block-cache/disk.js";
 import type { MemoryBlockCache } from "./block-cache/memory.js";
-import { Lease, type PlainSlab, type ReservedSlots, reserveSlots } from "./block-cache/plain-slab.js";
+import { Lease, type PlainSlab, type ReservedSlots, reserveSlots, type SlabStats } from "./block-cache/plain-slab.js";
 import { BlockReadError } from "./errors.js";
 import type { RunSource } from "./run-source.js";
 import type { RequestScheduler } from "./scheduler.js";
@@ -62,6 +62,10 @@ export class BlockFetcher {
     /** Where opened blocks are decrypted into (reused memory); without it, fresh buffers. */
     private readonly slab?: PlainSlab,
   ) {}
+
+  slabStats(): SlabStats | undefined {
+    return this.slab?.stats();
+  }
 
   /** A lease for the blocks one read will return (see plain-slab.ts); release it after use. */
   lease(): Lease {

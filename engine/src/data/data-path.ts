@@ -11,6 +11,7 @@ import { MemoryBlockCache } from "./block-cache/memory.js";
 import { PlainSlab } from "./block-cache/plain-slab.js";
 import { BlockFetcher } from "./block-fetcher.js";
 import type { DataPathConfig } from "./config.js";
+import { directIoStats } from "./direct-io.js";
 import { FetchPool } from "./fetch-pool/pool.js";
 import { Prefetcher, type SequenceHint } from "./prefetch/prefetcher.js";
 import { DataReader } from "./reader.js";
@@ -188,7 +189,11 @@ export class DataPath {
         misses: this.memory.misses,
       },
       disk: this.disk?.getStats(),
+      /** Cache-file I/O on this thread: around the page cache (O_DIRECT) or through it. */
+      diskIo: { ...directIoStats },
       fetch: { ...this.fetcher.stats },
+      /** Plaintext slots: allocated, in use, and blocks that found none free. */
+      slab: this.fetcher.slabStats(),
       /** Pooled GET buffers: allocated over the mount's life (first-touch cost), in use, idle. */
       buffers: this.fetcher.source.bufferStats(),
       prefetch: { ...this.prefetcher.stats, accuracy: { ...this.memory.accuracy } },

@@ -90,6 +90,13 @@ export class MountControl {
         diskBytes: s.disk?.bytes ?? 0,
         diskMaxBytes: s.disk?.maxBytes ?? 0,
         pinnedBytes: s.disk?.pinnedBytes ?? 0,
+        /** Plaintext slots (reused memory blocks are opened into), and blocks that found none free. */
+        slabSlots: s.slab?.slots ?? 0,
+        slabInUse: s.slab?.inUse ?? 0,
+        slabExhausted: s.slab?.exhausted ?? 0,
+        /** Cache-file writes/reads around the page cache (O_DIRECT) and through it (main thread). */
+        diskIoDirect: s.diskIo.directWrites + s.diskIo.directReads,
+        diskIoBuffered: s.diskIo.bufferedWrites + s.diskIo.bufferedReads,
       },
       egress: { bytes: s.fetch.getBytes, requests: s.fetch.gets, blocksFromStore: s.fetch.blocksFromStore },
       upload: {

@@ -97,12 +97,18 @@ describe("mount flags and by-mount-point commands", () => {
     expect(metricValue(after, "filespace_store_bytes_fetched")).toBe(cold.egress.bytes);
     expect(metricValue(after, "filespace_disk_cache_max_bytes")).toBe(1024 ** 3);
     expect(cold.cache.memoryHits + cold.cache.diskHits).toBeGreaterThan(0); // prefetched blocks, then used
+    // Blocks were opened into reused plaintext slots, and the cache files written around the page cache.
+    expect(cold.cache.slabSlots).toBeGreaterThan(0);
+    expect(cold.cache.slabInUse).toBeLessThanOrEqual(cold.cache.slabSlots);
+    expect(cold.cache.diskIoDirect).toBeGreaterThan(0);
     // The same file again comes from the caches (the kernel's, or ours): egress does not grow.
     expect(await sh("md5sum < big.bin", m.mnt)).toBe(sums.big);
     expect((await stats(fs, m.mnt)).egress.bytes).toBe(cold.egress.bytes);
     const text = await cli(fs, ["stats", m.mnt]);
     expect(text).toMatch(/cache hits\s+memory \d+, disk \d+ \(hit rate [\d.]+ %\)/);
     expect(text).toMatch(/egress\s+[\d.]+ (B|KiB|MiB|GiB) in \d+ range GETs/);
+    expect(text).toMatch(/memory\s+\d+ plaintext slots, \d+ in use, \d+ blocks found none free/);
+    expect(text).toMatch(/disk cache I\/O \d+ direct, \d+ through the page cache/);
     expect(text).toMatch(
       /upload backlog\s+[\d.]+ (B|KiB|MiB|GiB) in \d+ segment\(s\); uploaded [\d.]+ (B|KiB|MiB|GiB), \d+ commits/,
     );
