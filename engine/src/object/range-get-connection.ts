@@ -21,7 +21,8 @@
 import net from "node:net";
 import { Readable } from "node:stream";
 import tls from "node:tls";
-import { parseResponseHead, type ResponseHead } from "./range-get-head.js";
+import { RangeBody } from "./range-get-body.js";
+import { decodeChunked, parseResponseHead, type ResponseHead } from "./range-get-head.js";
 
 const SCRATCH = 64 * 1024;
 const MAX_PENDING = 256 * 1024;
@@ -56,6 +57,14 @@ export interface Endpoint {
   tls?: tls.ConnectionOptions;
 }
 
+/** Where a claimed body goes: `buffer[pos, end)`, progress reported as it fills. */
+export interface BodyTarget {
+  buffer: Buffer;
+  pos: number;
+  end: number;
+  onProgress?: (bytes: number) => void;
+}
+
 export interface RangeResponse {
   statusCode: number;
   reason: string;
@@ -85,7 +94,7 @@ export class RangeConnection {
   private paused = false;
   private body?: RangeBody;
   private errorParts: Buffer[] = [];
-  private target?: { buffer: Buffer; pos: number; end: number; onProgress?: (bytes: number) => void };
+  private target?: BodyTarget;
   private exchange?: {
     resolve: (r: RangeResponse) => void;
     reject: (e: Error) => void;
@@ -156,7 +165,7 @@ export class RangeConnection {
   }
 
   /** The body claims its bytes: into `into` (or a fresh buffer), or as a stream. */
-  claim(target: RangeConnection["target"] | "stream"): void {
+  claim(target: BodyTarget | "stream"): void {
     if (this.mode !== "pending") throw new Error("RangeConnection: body already claimed");
     const pending = this.pending;
     this.pending = [];
@@ -376,80 +385,5 @@ export class RangeConnection {
     this.body = undefined;
     this.target = undefined;
     this.onGone(this);
-  }
-}
-
-/**
- * The body of a 2xx answer: a normal stream for the SDK, and `readInto` for readBody (body.ts),
- * which lets the bytes land in the caller's buffer. One of the two, once.
- */
-export class RangeBody extends Readable {
-  private done?: { resolve: (b: Buffer) => void; reject: (e: Error) => void };
-  private claimed = false;
-  private finished = false;
-  private failure?: Error;
-
-  constructor(
-    private readonly conn: RangeConnection,
-    readonly contentLength: number,
-  ) {
-    super();
-  }
-
-  /** Reads the body into `into` when it fits (reporting bytes in place), else into a fresh buffer. */
-  readInto(into: Buffer | undefined, onProgress?: (bytes: number) => void): Promise<Buffer> {
-    if (this.claimed) return Promise.reject(new Error("RangeBody: already consumed"));
-    this.claimed = true;
-    if (this.failure) return Promise.reject(this.failure);
-    const fits = into !== undefined && into.length >= this.contentLength;
-    const buffer = fits ? into : Buffer.allocUnsafe(this.contentLength);
-    return new Promise((resolve, reject) => {
-      this.done = { resolve, reject };
-      this.conn.claim({ buffer, pos: 0, end: this.contentLength, onProgress: fits ? onProgress : undefined });
-    });
-  }
-
-  override _read(): void {
-    if (this.claimed) return;
-    this.claimed = true;
-    if (this.failure) this.destroy(this.failure);
-    else this.conn.claim("stream");
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // A consumer that drops the body before its end: the connection cannot be reused.
-    if (!this.finished && !this.failure) this.conn.destroy();
-    cb(err);
-  }
-
-  /** @internal The last byte arrived (`bytes`: the readInto result). */
-  finish(bytes: Buffer | undefined): void {
-    this.finished = true;
-    if (this.done) this.done.resolve(bytes!);
-    else this.push(null);
-  }
-
-  /** @internal The connection failed before the last byte. */
-  fail(err: Error): void {
-    this.failure = err;
-    if (this.done) this.done.reject(err);
-    else if (this.claimed) this.destroy(err);
-  }
-}
-
-/** A whole chunked body, or "incomplete". Only for (small) error answers. */
-function decodeChunked(data: Buffer): Buffer | Error | "incomplete" {
-  const parts: Buffer[] = [];
-  let pos = 0;
-  for (;;) {
-    const eol = data.indexOf("\r\n", pos);
-    if (eol < 0) return "incomplete";
-    const size = Number.parseInt(data.toString("latin1", pos, eol).split(";")[0]!, 16);
-    if (!Number.isSafeInteger(size) || size < 0) return new Error("bad chunk size in chunked body");
-    // The last chunk, then optional trailers, then an empty line.
-    if (size === 0) return data.indexOf("\r\n\r\n", eol) >= 0 ? Buffer.concat(parts) : "incomplete";
-    if (data.length < eol + 2 + size + 2) return "incomplete";
-    parts.push(data.subarray(eol + 2, eol + 2 + size));
-    pos = eol + 2 + size + 2;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Parsing the head of an HTTP/1.x response (status line and headers) for the lean range-GET
- * client (range-get-connection.ts). Strict on what framing depends on: one Content-Length,
- * Transfer-Encoding noticed, keep-alive only on HTTP/1.1 without `Connection: close`.
+ * client (range-get-connection.ts), and the chunked bodies of its error answers. Strict on what
+ * framing depends on: one Content-Length, Transfer-Encoding noticed, keep-alive only on HTTP/1.1
+ * without `Connection: close`.
  */
 
 export interface ResponseHead {
@@ -51,4 +52,21 @@ export function parseResponseHead(data: Buffer): ResponseHead | Error | "incompl
   const connection = (headers.connection ?? "").toLowerCase();
   const keepAlive = status[1] === "1" ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
   return { statusCode, reason: status[3] ?? "", headers, contentLength, chunked, keepAlive, headLength: end + 4 };
+}
+
+/** A whole chunked body, or "incomplete". Only for (small) error answers. */
+export function decodeChunked(data: Buffer): Buffer | Error | "incomplete" {
+  const parts: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const eol = data.indexOf("\r\n", pos);
+    if (eol < 0) return "incomplete";
+    const size = Number.parseInt(data.toString("latin1", pos, eol).split(";")[0]!, 16);
+    if (!Number.isSafeInteger(size) || size < 0) return new Error("bad chunk size in chunked body");
+    // The last chunk, then optional trailers, then an empty line.
+    if (size === 0) return data.indexOf("\r\n\r\n", eol) >= 0 ? Buffer.concat(parts) : "incomplete";
+    if (data.length < eol + 2 + size + 2) return "incomplete";
+    parts.push(data.subarray(eol + 2, eol + 2 + size));
+    pos = eol + 2 + size + 2;
+  }
 }

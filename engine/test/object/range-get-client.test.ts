@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RangeBody } from "../../src/object/range-get-connection.js";
+import type { RangeBody } from "../../src/object/range-get-body.js";
 import { RangeGetPool } from "../../src/object/range-get-pool.js";
 
 type Handler = (socket: net.Socket, request: string, index: number) => void;
@@ -173,7 +173,7 @@ describe("lean range GETs (local raw HTTP servers)", () => {
     expect(p.connects).toBe(2);
   });
 
-    it("preconnect opens one connection with nothing sent, and the next request uses it", async () => {
+  it("preconnect opens one connection with nothing sent, and the next request uses it", async () => {
     const srv = await serve((s) => s.write(ok(pattern(10))));
     const p = pool(srv.port, { warm: { minIntervalMs: 10_000 } });
     await p.preconnect();
