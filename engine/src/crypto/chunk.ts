@@ -163,7 +163,7 @@ export class ChunkCodec {
     const n = sealed.length - BLOCK_OVERHEAD;
     if (out.length < n) throw new RangeError(`block ${index} of ${chunkId} needs ${n} bytes, out holds ${out.length}`);
     const key = this.#keyring.subkey("chunkData", b.keyId);
-    const aad = blockAadFrom(aadPrefix(chunkId), index, b.header);
+    const aad = blockAad(chunkId, index, b.header);
     const ciphertext = sealed.subarray(BLOCK_HEADER_BYTES, sealed.length - BLOCK_TAG_BYTES);
     const tag = sealed.subarray(sealed.length - BLOCK_TAG_BYTES);
     const io = ioAddon();
@@ -254,8 +254,16 @@ function checkChunkId(chunkId: string): void {
   if (chunkId.length === 0 || chunkId.length > 200) throw new RangeError("chunk id must be 1–200 characters");
 }
 
+/** The same bytes as blockAadFrom(aadPrefix(chunkId), …) in one allocation (one block opened alone). */
 function blockAad(chunkId: string, index: number, header: Buffer): Buffer {
-  return blockAadFrom(aadPrefix(chunkId), index, header);
+  const idBytes = Buffer.byteLength(chunkId);
+  const aad = Buffer.allocUnsafe(AAD_LABEL.length + idBytes + 1 + 4 + header.length);
+  let at = AAD_LABEL.copy(aad, 0);
+  at += aad.write(chunkId, at, "utf8");
+  aad[at++] = 0;
+  at = aad.writeUInt32BE(index, at);
+  header.copy(aad, at);
+  return aad;
 }
 
 /** label | chunk id | 0: the part of every block's associated data that names the chunk. */
