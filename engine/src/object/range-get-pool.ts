@@ -12,7 +12,7 @@
  * nothing when an idle connection is already there.
  */
 import { abortError, type Endpoint, RangeConnection, type RangeResponse } from "./range-get-connection.js";
-import type { WarmOptions, WarmStats } from "./warm-agent.js";
+import { WARM_DEFAULTS, type WarmOptions, type WarmStats } from "./warm-agent.js";
 
 export interface RangeGetPoolOptions {
   maxSockets?: number;
@@ -54,8 +54,8 @@ export class RangeGetPool {
     this.maxSockets = options.maxSockets ?? 50;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-    this.maxIdleMs = options.warm?.maxIdleMs ?? 4000;
-    this.minIntervalMs = options.warm?.minIntervalMs ?? 1000;
+    this.maxIdleMs = options.warm?.maxIdleMs ?? WARM_DEFAULTS.maxIdleMs;
+    this.minIntervalMs = options.warm?.minIntervalMs ?? WARM_DEFAULTS.minIntervalMs;
   }
 
   /** Sends `head` (a whole GET request) and resolves with the response head and its body. */

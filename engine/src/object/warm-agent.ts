@@ -20,6 +20,9 @@ import https from "node:https";
 import { isIP } from "node:net";
 import type { Duplex } from "node:stream";
 
+/** The bounds both warmers (these agents, the lean range-GET pool) use unless told otherwise. */
+export const WARM_DEFAULTS = { maxIdleMs: 4000, minIntervalMs: 1000 } as const;
+
 export interface WarmOptions {
   /** A warm socket nobody took is closed after this long (ms). Default 4000. */
   maxIdleMs?: number;
@@ -61,8 +64,8 @@ class WarmSlot {
     origin: Origin | undefined,
   ) {
     this.origin = origin;
-    this.maxIdleMs = options.maxIdleMs ?? 4000;
-    this.minIntervalMs = options.minIntervalMs ?? 1000;
+    this.maxIdleMs = options.maxIdleMs ?? WARM_DEFAULTS.maxIdleMs;
+    this.minIntervalMs = options.minIntervalMs ?? WARM_DEFAULTS.minIntervalMs;
   }
 
   /** The agent needs a connection: the warm one if it goes to the same place, else a fresh dial. */
