@@ -7,6 +7,7 @@
  *   node bench/wan.mjs [--quick] [--systems raw,filespace,s3fs,rclone] [--delay-ms 25]
  *                      [--rate-mibps N] [--timeout S] [--out FILE.json] [--svg FILE.svg]
  *                      [--workloads seq_cold,ttfb,rand_cold,frames,...]   (a subset; default all)
+ *                      [--isolate-store]   (store side and clients on separate CPUs; see isolateStore)
  *   node bench/wan.mjs --report FILE.json     re-print tables, rewrite .svg/.md from a run
  *
  * Topology: s3rver ← delay proxy ← (raw client | s3fs | rclone | filespace mount);
@@ -15,7 +16,9 @@
  * exit, error and SIGINT.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
 import http from "node:http";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { cleanupAll, runOk, tempDir, trapSignals } from "./lib/procs.mjs";
@@ -40,6 +43,7 @@ function parseArgs(argv) {
     rateMiBps: undefined,
     timeoutS: undefined,
     workloads: undefined,
+    isolateStore: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -56,6 +60,7 @@ function parseArgs(argv) {
     else if (a === "--out") o.out = val();
     else if (a === "--svg") o.svg = val();
     else if (a === "--workloads") o.workloads = val().split(",");
+    else if (a === "--isolate-store") o.isolateStore = true;
     else throw new Error(`unknown flag ${a} (see the header of bench/wan.mjs)`);
   }
   for (const s of o.systems)
@@ -158,9 +163,30 @@ async function runSystem(ctx, sys, s, results) {
   }
 }
 
+/**
+ * --isolate-store: the store side (s3rver, the delay proxies, `meta serve`) runs on the first half
+ * of the CPUs; this harness and everything it measures (mounts, readers, the raw client) on the
+ * rest. For a real user the store and the WAN are remote and take no CPU time from the client;
+ * on a small machine sharing them turns every workload into a CPU contest with s3rver.
+ */
+function isolateStore() {
+  const n = availableParallelism();
+  if (n < 2) throw new Error("--isolate-store: needs at least 2 CPUs");
+  const half = Math.floor(n / 2);
+  const list = (from, to) => (from === to - 1 ? `${from}` : `${from}-${to - 1}`);
+  const cpus = { store: list(0, half), clients: list(half, n) };
+  const r = spawnSync("taskset", ["-a", "-p", "-c", cpus.clients, String(process.pid)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`--isolate-store: taskset failed: ${r.stderr || r.error}`);
+  return cpus;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   trapSignals();
+  if (opts.isolateStore) {
+    opts.cpus = isolateStore().store; // startProxy passes opts on to every proxy
+    log(`store side on CPUs ${opts.cpus}, clients on the others`);
+  }
   const s = sizes(opts.quick);
   const infos = workloadInfo(s);
   for (const w of opts.workloads ?? [])
@@ -168,7 +194,7 @@ async function main() {
       throw new Error(`--workloads: expected some of ${infos.map((i) => i.id).join(",")}, got ${w}`);
   const results = Object.fromEntries(infos.map((i) => [i.id, {}]));
   const work = await tempDir("filespaces-wan-");
-  const s3 = await startS3rver(path.join(work, "s3"), ["plain", "fsbench"], repoRoot);
+  const s3 = await startS3rver(path.join(work, "s3"), ["plain", "fsbench"], repoRoot, { cpus: opts.cpus });
   const ctx = {
     work,
     benchDir,
@@ -181,6 +207,8 @@ async function main() {
     createTimeoutMs: (opts.quick ? 30 : 180) * 1000,
     randSeconds: opts.quick ? 5 : 20,
     startProxy: (label, target) => startProxyProcess(label, target, opts),
+    /** CPUs of the store side (--isolate-store), for services a system starts beside the store. */
+    storeCpus: opts.cpus,
     /** Starts metering the store's proxy; the result gives MiB up/down since. */
     meter: () => meterOf(ctx.s3proxy),
     /** --workloads: a session runs when it measures at least one wanted workload. */
@@ -227,6 +255,7 @@ async function main() {
     await runSystem(ctx, sys, s, results);
   }
 
+  if (process.env.TMP_RAW_AGAIN) await rawRuns(ctx, s, results);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const mode = opts.quick ? "quick" : "full";
   const outDir = path.join(repoRoot, "bench/out");
@@ -237,6 +266,7 @@ async function main() {
     rttMs: ctx.rttMs,
     delayMs: opts.delayMs,
     rateMiBps: opts.rateMiBps,
+    storeCpus: opts.cpus,
     stamp,
     systems: opts.systems,
     results,
@@ -252,7 +282,8 @@ async function writeReport(run, jsonFile, svgOut) {
   const systems = run.systems ?? ALL.filter((x) => Object.values(run.results).some((r) => r[x]));
   const svgFile = svgOut ?? jsonFile.replace(/\.json$/, ".svg");
   const cap = run.rateMiBps ? `${run.rateMiBps} MiB/s cap` : "no bandwidth cap";
-  const subtitle = `${run.mode} sizes, proxy RTT ${run.rttMs.toFixed(0)} ms, ${cap}, ${run.stamp}`;
+  const cpus = run.storeCpus ? `store on CPU ${run.storeCpus}` : "store shares the CPUs";
+  const subtitle = `${run.mode} sizes, proxy RTT ${run.rttMs.toFixed(0)} ms, ${cap}, ${cpus}, ${run.stamp}`;
   await writeFile(svgFile, svg(infos, run.results, systems, subtitle));
   await writeFile(
     jsonFile.replace(/\.json$/, ".md"),

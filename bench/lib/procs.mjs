@@ -83,7 +83,14 @@ function killGroup(child, signal) {
  * stdout+stderr, or an async predicate) holds, up to `timeoutMs`. The returned handle's
  * stop() sends SIGTERM to the group, then SIGKILL after `graceMs`.
  */
-export async function startService(label, cmd, args, { env, ready, timeoutMs = 30_000, graceMs = 3000, cwd } = {}) {
+export async function startService(
+  label,
+  cmd,
+  args,
+  { env, ready, timeoutMs = 30_000, graceMs = 3000, cwd, cpus } = {},
+) {
+  // `cpus` (a taskset list, e.g. "0"): keep the service off the CPUs the measured clients use.
+  if (cpus) [cmd, args] = ["taskset", ["-c", cpus, cmd, ...args]];
   const child = spawn(cmd, args, {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],

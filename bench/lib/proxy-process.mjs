@@ -9,10 +9,10 @@ import { sleep, startService } from "./procs.mjs";
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "delay-proxy.mjs");
 
 /** Starts a proxy to `target` ({host, port}); returns { host, port, totals() }. */
-export async function startProxyProcess(label, target, { delayMs, rateMiBps }) {
+export async function startProxyProcess(label, target, { delayMs, rateMiBps, cpus }) {
   const args = [script, "--target", `${target.host}:${target.port}`, "--delay-ms", String(delayMs)];
   if (rateMiBps) args.push("--rate-mibps", String(rateMiBps));
-  const p = await startService(label, process.execPath, args, { ready: /listening on/ });
+  const p = await startService(label, process.execPath, args, { ready: /listening on/, cpus });
   const port = Number(/listening on [^:]+:(\d+)/.exec(p.output())[1]);
   const readings = () => [...p.output().matchAll(/stats up=(\d+) down=(\d+)/g)];
   return {

@@ -21,12 +21,13 @@ export const S3_SECRET = "S3RVER";
 const MiB = 1024 * 1024;
 
 /** Starts s3rver in `dir` with the given buckets; returns { port, endpoint, dir, stop }. */
-export async function startS3rver(dir, buckets, repoRoot) {
+export async function startS3rver(dir, buckets, repoRoot, { cpus } = {}) {
   const port = await freePort();
   const bin = path.join(repoRoot, "node_modules/s3rver/bin/s3rver.js");
   const args = ["--openssl-legacy-provider", bin, "-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent"];
   for (const b of buckets) args.push("--configure-bucket", b);
   const svc = await startService("s3rver", process.execPath, args, {
+    cpus,
     ready: async () =>
       new Promise((resolve) => {
         const req = http.get({ host: "127.0.0.1", port, path: `/${buckets[0]}?max-keys=1` }, (res) => {

@@ -114,7 +114,7 @@ export function filespaceSystem(ctx) {
           "--cache-dir",
           path.join(ctx.work, "meta-cache"),
         ],
-        { env, ready: /serving filespace metadata on/, timeoutMs: 60_000, graceMs: 12_000 },
+        { env, ready: /serving filespace metadata on/, timeoutMs: 60_000, graceMs: 12_000, cpus: ctx.storeCpus },
       );
       const metaProxy = await ctx.startProxy("meta proxy", { host: "127.0.0.1", port });
       this.directMeta = `127.0.0.1:${port}`;
