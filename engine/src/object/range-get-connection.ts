@@ -27,6 +27,7 @@ import { decodeChunked, parseResponseHead, type ResponseHead } from "./range-get
 const SCRATCH = 64 * 1024;
 const MAX_PENDING = 256 * 1024;
 const MAX_ERROR_BODY = 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** A protocol or transport failure of the lean client; `code` feeds http-errors.ts. */
 export class RangeGetError extends Error {
@@ -82,10 +83,18 @@ export class RangeConnection {
   used = false;
   private mode: Mode = "idle";
   private established = false;
-  private readonly scratch = Buffer.allocUnsafe(SCRATCH);
+  /** Where the socket reads while no body is claimed (the head, and body bytes that come with it). */
+  private scratch: Buffer = Buffer.allocUnsafe(SCRATCH);
+  /**
+   * A second scratch buffer: when body bytes arrive before the body is claimed (always the case
+   * for those in the head's read), the scratch holding them is lent to `pending` and this one
+   * takes its place, instead of copying them into a fresh allocation. Back on claim.
+   */
+  private spare: Buffer | undefined = Buffer.allocUnsafe(SCRATCH);
+  private lent?: Buffer;
   /** The view of the caller's buffer handed to the socket for its next read (if any). */
   private lastView?: Buffer;
-  private head = Buffer.alloc(0);
+  private head: Buffer = EMPTY;
   private response?: ResponseHead;
   private remaining = 0;
   private keepAlive = true;
@@ -152,7 +161,7 @@ export class RangeConnection {
       this.mode = "head";
       this.used = true;
       this.received = 0;
-      this.head = Buffer.alloc(0);
+      this.head = EMPTY;
       this.socket.ref();
       this.socket.setTimeout(this.requestTimeoutMs);
       this.socket.write(head);
@@ -173,6 +182,8 @@ export class RangeConnection {
     if (target === "stream") {
       this.mode = "stream";
       for (const part of pending) this.body!.push(part);
+      // The stream's consumer keeps those parts: a lent scratch is theirs now.
+      if (this.lent) this.spare = Buffer.allocUnsafe(SCRATCH);
     } else {
       this.mode = "into";
       this.target = target;
@@ -181,7 +192,9 @@ export class RangeConnection {
         target!.pos += part.length;
       }
       if (target!.pos > 0) target!.onProgress?.(target!.pos);
+      if (this.lent) this.spare = this.lent;
     }
+    this.lent = undefined;
     if (this.remaining === 0) this.finishBody();
     else if (this.paused) {
       this.paused = false;
@@ -220,7 +233,7 @@ export class RangeConnection {
   private onBytes(data: Buffer, owned: boolean): boolean {
     switch (this.mode) {
       case "head":
-        return this.onHeadBytes(data);
+        return this.onHeadBytes(data, owned);
       case "pending":
       case "into":
       case "stream":
@@ -233,19 +246,22 @@ export class RangeConnection {
     }
   }
 
-  private onHeadBytes(data: Buffer): boolean {
-    this.head = Buffer.concat([this.head, data]);
-    const parsed = parseResponseHead(this.head);
+  private onHeadBytes(data: Buffer, owned: boolean): boolean {
+    // Usually the whole head is in one read: parse it in place, no copy.
+    const head = this.head.length === 0 ? data : Buffer.concat([this.head, data]);
+    const parsed = parseResponseHead(head);
     if (parsed === "incomplete") {
-      if (this.head.length > SCRATCH) this.fail(new RangeGetError("response head over 64 KiB", "EPROTO"));
+      if (head.length > SCRATCH) this.fail(new RangeGetError("response head over 64 KiB", "EPROTO"));
+      else this.head = head === data && !owned ? Buffer.from(data) : head;
       return true;
     }
     if (parsed instanceof Error) {
       this.fail(new RangeGetError(parsed.message, "EPROTO"));
       return false;
     }
-    const rest = this.head.subarray(parsed.headLength);
-    this.head = Buffer.alloc(0);
+    const rest = head.subarray(parsed.headLength);
+    const restOwned = head !== data || owned;
+    this.head = EMPTY;
     this.response = parsed;
     this.keepAlive = parsed.keepAlive;
     const ok = parsed.statusCode >= 200 && parsed.statusCode < 300;
@@ -264,7 +280,7 @@ export class RangeConnection {
       this.remaining = parsed.contentLength ?? Number.POSITIVE_INFINITY;
       if (parsed.contentLength === undefined && !parsed.chunked) this.keepAlive = false;
     }
-    if (rest.length > 0) return this.onBodyBytes(rest, false);
+    if (rest.length > 0) return this.onBodyBytes(rest, restOwned);
     if (this.mode === "error-body" && this.remaining === 0 && !parsed.chunked) this.endErrorBody(Buffer.alloc(0));
     // A 2xx with an empty body finishes when it is claimed.
     return true;
@@ -278,7 +294,7 @@ export class RangeConnection {
     }
     this.remaining -= data.length;
     if (this.mode === "pending") {
-      this.pending.push(owned ? data : Buffer.from(data));
+      this.pending.push(owned ? data : this.keep(data));
       this.pendingBytes += data.length;
       if (this.remaining === 0) return true; // complete; finishes when claimed
       if (this.pendingBytes >= MAX_PENDING) this.paused = true;
@@ -293,6 +309,15 @@ export class RangeConnection {
     }
     if (this.remaining === 0) this.finishBody();
     return true;
+  }
+
+  /** Keeps bytes read into the scratch buffer until the body is claimed (see `spare`). */
+  private keep(data: Buffer): Buffer {
+    if (!this.spare || data.buffer !== this.scratch.buffer) return Buffer.from(data);
+    this.lent = this.scratch;
+    this.scratch = this.spare;
+    this.spare = undefined;
+    return data;
   }
 
   private onErrorBodyBytes(data: Buffer): boolean {

@@ -5,6 +5,7 @@
  * aborts mid-body, preconnect, and the same over TLS (self-signed certificate).
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -97,6 +98,30 @@ describe("lean range GETs (local raw HTTP servers)", () => {
     const parts: Buffer[] = [];
     for await (const chunk of res3.body) parts.push(chunk as Buffer);
     expect(Buffer.concat(parts).equals(body)).toBe(true);
+  });
+
+  it("body bytes that come with the head stay intact on a reused connection, whoever claims them", async () => {
+    // Each response differs and is written with its head in one piece, so the first read holds
+    // head + body start (kept in a lent scratch buffer until the body is claimed).
+    const bodies = [1000, 70_000, 5000, 200_000, 64 * 1024].map((n) => randomBytes(n)); // no period to hide a shift
+    const srv = await serve((s, _req, i) => s.write(ok(bodies[i]!)));
+    const p = pool(srv.port);
+    const into = Buffer.alloc(256 * 1024);
+    for (const [i, want] of bodies.entries()) {
+      if (i === 2) {
+        const res = await p.request(GET);
+        const parts: Buffer[] = [];
+        for await (const chunk of res.body) parts.push(chunk as Buffer);
+        expect(Buffer.concat(parts).equals(want)).toBe(true);
+      } else {
+        const res = await p.request(GET);
+        // Claimed late: more reads land in the scratch buffer while the first ones wait.
+        if (i === 3) await new Promise((r) => setTimeout(r, 50));
+        const bytes = await (res.body as RangeBody).readInto(into);
+        expect(bytes.equals(want)).toBe(true);
+      }
+    }
+    expect(p.connects).toBe(1);
   });
 
   it("a socket closed before the last body byte is an ECONNRESET error, never a short body", async () => {
