@@ -15,8 +15,8 @@
  * Everything runs on loopback in a temp dir, in its own process group, and is torn down on
  * exit, error and SIGINT.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { spawnSync } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -255,7 +255,6 @@ async function main() {
     await runSystem(ctx, sys, s, results);
   }
 
-  if (process.env.TMP_RAW_AGAIN) await rawRuns(ctx, s, results);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const mode = opts.quick ? "quick" : "full";
   const outDir = path.join(repoRoot, "bench/out");
