@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { newChunkId } from "../../src/crypto/index.js";
 import {
   BlockFetcher,
   blockKey,
+  chunkObjectKey,
   DataReader,
   LocalRunSource,
   MemoryBlockCache,
@@ -9,8 +11,6 @@ import {
   RequestScheduler,
   type SequenceHint,
 } from "../../src/data/index.js";
-import { newChunkId } from "../../src/crypto/index.js";
-import { chunkObjectKey } from "../../src/data/index.js";
 import { BLOCK, MemoryMeta, makeCodec, pattern, putFile, TestStore } from "./helpers.js";
 
 const knobs = {
