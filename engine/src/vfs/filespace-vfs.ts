@@ -272,45 +272,19 @@ export class FilespaceVfs extends FilespaceVfsCreates implements Vfs {
             ? { mtime: changes.mtimeMs }
             : {}),
       };
-      // Explicit times land after the file's pending writes, or a later commit would overwrite them.
-      // Likewise after the queued creates in a directory (each would move its mtime on landing).
-      const writesFirst = async () => {
-        if (!times) return;
-        await this.pending.settleChildren(ino);
-        if (this.data.writeBack.pendingSize(ino) !== undefined) await this.flusher.request();
-      };
       const requestId = rid();
-      const send = () => this.session.call((c) => this.api.setattr(c, { requestId, ...req }));
-      if (this.pending.pending(ino)) {
-        // Right behind a queued create (tar's chmod/utimes): applied here, queued for the service.
-        const now = Date.now();
-        const local = this.attrs.any(ino) as MetaAttr;
-        const changed: Partial<MetaAttr> = {
-          ctime: now,
-          ...(req.mode !== undefined ? { mode: req.mode } : {}),
-          ...(req.uid !== undefined ? { uid: req.uid } : {}),
-          ...(req.gid !== undefined ? { gid: req.gid } : {}),
-          ...(changes.atimeMs !== undefined ? { atime: changes.atimeMs === "now" ? now : changes.atimeMs } : {}),
-          ...(changes.mtimeMs !== undefined ? { mtime: changes.mtimeMs === "now" ? now : changes.mtimeMs } : {}),
-        };
-        this.attrs.patch(ino, changed);
-        this.pending.add({
-          vino: ino,
-          after: [],
-          what: `setattr of inode ${ino}`,
-          before: () => writesFirst().catch(() => undefined),
-          run: async () => {
-            const res = await send();
-            if (this.pending.queuedFor(ino) <= 1) this.attrs.put(ino, res.attr);
-          },
-        });
-        return this.kattr({ ...local, ...changed }, ino);
-      }
-      await writesFirst();
-      const res = await send();
+      if (this.pending.pending(ino)) return this.kattr(this.setattrLocally(ino, requestId, req), ino);
+      if (times) await this.writesFirst(ino);
+      const res = await this.session.call((c) => this.api.setattr(c, { requestId, ...req }));
       this.learn(ino, res.attr);
       return this.kattr(res.attr, ino);
     });
+  }
+
+  /** Explicit times land after the file's pending writes, or a later commit would overwrite them. */
+  protected async writesFirst(ino: number): Promise<void> {
+    await this.pending.settleChildren(ino);
+    if (this.data.writeBack.pendingSize(ino) !== undefined) await this.flusher.request();
   }
 
   setxattr(_ctx: CallerContext, ino: number, name: string, value: Buffer, flags: number): Promise<void> {

@@ -19,8 +19,20 @@ import { CreateLander, type Landed, type Made } from "./fs-create-landing.js";
 import { InodePool } from "./fs-inode-pool.js";
 import { FilespaceVfsListing } from "./fs-listing.js";
 import { transient } from "./fs-pending.js";
-import { type LoggedCreate, NamespaceLog } from "./fs-pending-log.js";
+import { type LoggedCreate, type LoggedSetattr, NamespaceLog } from "./fs-pending-log.js";
 import { type CallerContext, type Entry, ROOT_INO } from "./types.js";
+
+/** The service fields of a setattr (times as given: absolute, or "now"). */
+export interface SetattrFields {
+  ino: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  atime?: number;
+  mtime?: number;
+  atimeNow?: boolean;
+  mtimeNow?: boolean;
+}
 
 export interface NamespaceStats {
   queued: number;
@@ -72,11 +84,62 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
         (l) => this.log(l),
       );
       this.nsLog = log;
-      if (unlanded.length > 0)
-        this.log(`namespace journal: sending ${unlanded.length} creates queued before a restart`);
-      for (const c of unlanded) this.replay(c);
-      if (unlanded.length === 0) log.reset();
+      const { creates, setattrs } = unlanded;
+      if (creates.length + setattrs.length > 0)
+        this.log(
+          `namespace journal: sending ${creates.length} creates and ${setattrs.length} attribute changes queued before a restart`,
+        );
+      for (const c of creates) this.replay(c);
+      for (const a of setattrs) this.queueSetattr(a);
+      if (creates.length + setattrs.length === 0) log.reset();
     }
+  }
+
+  /**
+   * What a queued change of `vino`'s times waits for: the file's pending writes committed and the
+   * queued creates in it landed (each would move its mtime on landing).
+   */
+  protected abstract writesFirst(vino: number): Promise<void>;
+
+  /**
+   * A setattr right behind a queued create (tar's chmod/utimes): applied here, journaled with its
+   * times resolved (a replay after a restart must not move them to "then"), and queued.
+   */
+  protected setattrLocally(vino: number, requestId: string, req: SetattrFields): MetaAttr {
+    const now = Date.now();
+    const { atimeNow, mtimeNow, ...rest } = req;
+    const resolved: LoggedSetattr["req"] = {
+      ...rest,
+      ...(atimeNow ? { atime: now } : {}),
+      ...(mtimeNow ? { mtime: now } : {}),
+    };
+    const { ino: _, ...changed } = resolved;
+    this.attrs.patch(vino, { ...changed, ctime: now });
+    const queued: LoggedSetattr = { vino, requestId, req: resolved };
+    this.nsLog?.setattr(queued);
+    this.queueSetattr(queued);
+    return { ...(this.attrs.any(vino) as MetaAttr), ...changed, ctime: now };
+  }
+
+  private queueSetattr(a: LoggedSetattr): void {
+    const times = a.req.atime !== undefined || a.req.mtime !== undefined;
+    this.pending.add({
+      vino: a.vino,
+      after: [],
+      what: `setattr of inode ${a.vino}`,
+      before: times ? () => this.writesFirst(a.vino).catch(() => undefined) : undefined,
+      run: async () => {
+        let res: Awaited<ReturnType<typeof this.api.setattr>>;
+        try {
+          res = await this.session.call((c) => this.api.setattr(c, { requestId: a.requestId, ...a.req }));
+        } catch (err) {
+          if (err instanceof MetaError && !transient(err)) this.logSetattrLanded(a.requestId);
+          throw err;
+        }
+        this.logSetattrLanded(a.requestId);
+        if (this.pending.queuedFor(a.vino) <= 1) this.attrs.put(a.vino, res.attr);
+      },
+    });
   }
 
   /** A create queued by an earlier run of this mount that never landed: queue it again. */
@@ -197,5 +260,11 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
     if (!this.nsLog) return;
     if (this.pending.size() <= 1) this.nsLog.reset();
     else this.nsLog.landed(vino);
+  }
+
+  private logSetattrLanded(requestId: string): void {
+    if (!this.nsLog) return;
+    if (this.pending.size() <= 1) this.nsLog.reset();
+    else this.nsLog.setattrLanded(requestId);
   }
 }

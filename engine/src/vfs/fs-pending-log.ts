@@ -3,6 +3,8 @@
  * forced unmount like the data written into it: one line per queued create, another when it
  * landed; `fsync` of a file whose create is queued syncs this journal (durable here, sent later);
  * the next mount replays what never landed before the write-back log commits into those inodes.
+ * The attribute changes queued right behind a create (tar's chmod and utimes) are journaled the
+ * same way, with their request id and resolved times, and replayed after their create.
  *
  * Lines are sealed with the filespace keyring (they hold names): the cache directory stays as
  * zero-knowledge as the write-back log. The file is truncated whenever the queue runs empty.
@@ -18,7 +20,24 @@ export interface LoggedCreate {
   made: unknown;
 }
 
-type Line = { t: "c"; c: LoggedCreate } | { t: "l"; vino: number };
+/** A setattr queued behind a create: the service request, times already resolved (no "now"). */
+export interface LoggedSetattr {
+  vino: number;
+  requestId: string;
+  req: { ino: number; mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number };
+}
+
+type Line =
+  | { t: "c"; c: LoggedCreate }
+  | { t: "l"; vino: number }
+  | { t: "a"; a: LoggedSetattr }
+  | { t: "al"; requestId: string };
+
+export interface Unlanded {
+  creates: LoggedCreate[];
+  /** In the order they were queued (each after its inode's create). */
+  setattrs: LoggedSetattr[];
+}
 
 export class NamespaceLog {
   private readonly fd: number;
@@ -36,10 +55,11 @@ export class NamespaceLog {
     seal: (b: Buffer) => Buffer,
     open: (b: Buffer) => Buffer,
     log: (line: string) => void,
-  ): { log: NamespaceLog; unlanded: LoggedCreate[] } {
+  ): { log: NamespaceLog; unlanded: Unlanded } {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, "queue.log");
     const unlanded = new Map<number, LoggedCreate>();
+    const setattrs = new Map<string, LoggedSetattr>();
     let text = "";
     try {
       text = readFileSync(path, "utf8");
@@ -56,10 +76,12 @@ export class NamespaceLog {
         continue;
       }
       if (line.t === "c") unlanded.set(line.c.vino, line.c);
-      else unlanded.delete(line.vino);
+      else if (line.t === "l") unlanded.delete(line.vino);
+      else if (line.t === "a") setattrs.set(line.a.requestId, line.a);
+      else setattrs.delete(line.requestId);
     }
     const nsLog = new NamespaceLog(path, seal);
-    return { log: nsLog, unlanded: [...unlanded.values()] };
+    return { log: nsLog, unlanded: { creates: [...unlanded.values()], setattrs: [...setattrs.values()] } };
   }
 
   created(c: LoggedCreate): void {
@@ -68,6 +90,14 @@ export class NamespaceLog {
 
   landed(vino: number): void {
     this.write({ t: "l", vino });
+  }
+
+  setattr(a: LoggedSetattr): void {
+    this.write({ t: "a", a });
+  }
+
+  setattrLanded(requestId: string): void {
+    this.write({ t: "al", requestId });
   }
 
   /** Durable on local disk (fsync of a file whose create is queued). */

@@ -375,7 +375,7 @@ describe("FilespaceVfs over a 20 ms link", () => {
     expect(await readFile(b.vfs, off.attr.ino, "n7")).toBe("v7");
   }, 60_000);
 
-  it("creates queued while the service is down survive a crash of the mount: the next mount sends them, then their data", async () => {
+  it("creates queued while the service is down survive a crash of the mount: the next mount sends them, then their data, then their chmod and utimes", async () => {
     const a = await mount(w, "a");
     expect(await list(a.vfs, ROOT_INO)).toEqual([]);
     const port = w.proxy.address.port;
@@ -383,6 +383,9 @@ describe("FilespaceVfs over a 20 ms link", () => {
     const d = await a.vfs.mkdir(ctx, ROOT_INO, "kept", 0o755);
     const { entry, open } = await a.vfs.create(ctx, d.attr.ino, "fsynced.txt", 0o644, 0o101);
     await a.vfs.write(ctx, entry.attr.ino, open.fh, 0, Buffer.from("survives"));
+    // tar's order: data, then mode and times (queued behind the create, journaled with it)
+    await a.vfs.setattr(ctx, entry.attr.ino, { mode: 0o600, mtimeMs: 1_234_000_000_000 });
+    await a.vfs.setattr(ctx, d.attr.ino, { mode: 0o700 });
     await a.vfs.fsync(ctx, entry.attr.ino, open.fh, false); // answers while the service is down
     // "crash": the process is gone; only its cache directory (write-back log, namespace journal) is left
     w.mounts.splice(w.mounts.indexOf(a), 1);
@@ -396,6 +399,10 @@ describe("FilespaceVfs over a 20 ms link", () => {
     const b = await mount(w, "b");
     const kept = await b.vfs.lookup(ctx, ROOT_INO, "kept");
     expect(await readFile(b.vfs, kept.attr.ino, "fsynced.txt")).toBe("survives");
+    expect(kept.attr.mode & 0o7777).toBe(0o700);
+    const file = await b.vfs.lookup(ctx, kept.attr.ino, "fsynced.txt");
+    expect(file.attr.mode & 0o7777).toBe(0o600);
+    expect(file.attr.mtimeMs).toBe(1_234_000_000_000);
   }, 60_000);
 
   it("rsync's times stick: a symlink's lutimes behind its queued create, a directory's utimes after queued creates in it", async () => {
