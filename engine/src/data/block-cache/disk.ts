@@ -2,36 +2,23 @@
  * Persistent, size-bounded LRU of SEALED blocks (so the cache is encrypted at rest for free;
  * a hit costs one AEAD open in the reader).
  *
- * Layout: one file per RUN of consecutive sealed blocks of one chunk, as they arrived in one
- * range GET: `<dir>/blocks/<first 2 chars of chunk id>/<chunkId>.<first>.<count>x<stride>.<bytes>`
- * (block `first + i` lies at byte `i * stride`; only the last block may be shorter). Written to
- * `<dir>/tmp/` and renamed into place. Files named `<chunkId>.<block>.<bytes>` (one block, the
- * previous layout) are still read.
+ * One file per RUN of consecutive sealed blocks, as they arrived in one range GET (layout and
+ * crash safety: cache-dir.ts; index, recency and pinning: run-index.ts).
  * Why runs rather than a file per block: a cold stream writes one file per GET (4 MiB) instead of
  * 64, straight from the response buffer: no per-block copy, 64× fewer open/rename calls (a
  * quarter of the mount's CPU during a cold read went there; docs/benchmarks.md).
- * - Eviction and resize are an unlink per run: no compaction, no slab fragmentation.
- * - The index is rebuilt at start from directory listings alone: the name carries the key and the
- *   sizes, so no stat and no file read per file.
- * - Crash safety needs no journal: a rename is atomic; a file torn by a power loss keeps its name,
- *   but a block of it fails AEAD in the reader (or the file is shorter than its name says), and
- *   the whole run is dropped.
- * - A block already cached in another run may be written again (concurrent fetches); the index
- *   points at the newest run, and evicting the older run leaves the newer pointer alone.
+ * Eviction and resize are an unlink per run: no compaction, no slab fragmentation.
  *
  * Writes are off the critical path and bounded: at most `maxPendingWriteBytes` are being written
  * at once; beyond that a run is not cached (counted in `skipped`) rather than holding memory or
- * slowing the stream. Recency is an insertion-ordered Map of runs (touch = delete + set); after a
- * restart the order is the listing order. Pinned chunks' runs live in a separate map that
- * eviction never looks at; pins persist in `<dir>/pins.json`.
+ * slowing the stream.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { allocAligned, directCapacity, readFileRange, writeWholeFile } from "../direct-io.js";
+import { unlink } from "node:fs/promises";
+import { allocAligned, directCapacity, readFileRange } from "../direct-io.js";
 import type { CachedRead } from "../run-source.js";
-import { blockKey } from "../types.js";
-import { isSafeChunkId, type Run, runName, runOf } from "./run-name.js";
+import { CacheDir } from "./cache-dir.js";
+import { RunIndex } from "./run-index.js";
+import { isSafeChunkId, type Run, runName } from "./run-name.js";
 
 /** A located range of cached blocks (see `CachedRead`), and the run file it lies in. */
 export interface CachedRange extends CachedRead {
@@ -65,93 +52,36 @@ export interface DiskCacheOptions {
 }
 
 export class DiskBlockCache {
-  private readonly lru = new Map<string, Run>();
-  private readonly pinned = new Map<string, Run>();
-  /** blockKey → the run holding it (the newest, if several do). */
-  private readonly blocks = new Map<string, Run>();
-  private readonly pinnedChunks = new Set<string>();
-  private readonly shards = new Map<string, Promise<void>>();
-  private lruBytes = 0;
-  private pinnedBytes = 0;
-  private pinnedBlocks = 0;
+  private readonly index = new RunIndex();
   private pendingWriteBytes = 0;
   private stats = { hits: 0, misses: 0, evictions: 0, dropped: 0, skipped: 0 };
   private readonly writes = new Set<Promise<unknown>>();
   private readonly maxPendingWriteBytes: number;
 
   private constructor(
-    readonly dir: string,
+    private readonly files: CacheDir,
     private maxBytes: number,
     options: DiskCacheOptions,
   ) {
     this.maxPendingWriteBytes = options.maxPendingWriteBytes ?? 64 * 1024 * 1024;
   }
 
+  get dir(): string {
+    return this.files.dir;
+  }
+
   /** Open (or create) a cache directory and rebuild its index from the listing. */
   static async open(dir: string, maxBytes: number, options: DiskCacheOptions = {}): Promise<DiskBlockCache> {
-    const cache = new DiskBlockCache(dir, maxBytes, options);
-    await rm(join(dir, "tmp"), { recursive: true, force: true });
-    await mkdir(join(dir, "tmp"), { recursive: true });
-    await mkdir(join(dir, "blocks"), { recursive: true });
-    try {
-      const pins = JSON.parse(await readFile(join(dir, "pins.json"), "utf8")) as unknown;
-      if (Array.isArray(pins)) for (const id of pins) if (typeof id === "string") cache.pinnedChunks.add(id);
-    } catch {
-      // no pins yet, or a torn pins file: start unpinned rather than refuse to mount
-    }
-    const shardNames = await readdir(join(dir, "blocks"));
-    const listings = await Promise.all(
-      shardNames.map((s) =>
-        readdir(join(dir, "blocks", s)).then(
-          (n) => [s, n] as const,
-          () => undefined, // a stray file where a shard directory belongs
-        ),
-      ),
-    );
-    for (const listing of listings) {
-      if (!listing) continue;
-      const [shard, names] = listing;
-      cache.shards.set(shard, Promise.resolve());
-      for (const name of names) {
-        const run = runOf(name);
-        if (run) cache.insert(run);
-      }
-    }
+    const files = await CacheDir.prepare(dir);
+    const cache = new DiskBlockCache(files, maxBytes, options);
+    cache.index.setPinned(await files.loadPins(), true);
+    for (const run of await files.listRuns()) cache.index.insert(run);
     cache.evict();
     return cache;
   }
 
-  private fileOf(r: Run): string {
-    return join(this.dir, "blocks", r.chunkId.slice(0, 2), r.name);
-  }
-
-  private insert(r: Run): void {
-    if (this.pinnedChunks.has(r.chunkId)) {
-      this.pinned.set(r.name, r);
-      this.pinnedBytes += r.size;
-      this.pinnedBlocks += r.count;
-    } else {
-      this.lru.set(r.name, r);
-      this.lruBytes += r.size;
-    }
-    for (let b = r.first; b < r.first + r.count; b++) this.blocks.set(blockKey(r.chunkId, b), r);
-  }
-
-  /** Forget a run (the caller unlinks its file). */
-  private remove(r: Run): void {
-    if (this.lru.delete(r.name)) this.lruBytes -= r.size;
-    else if (this.pinned.delete(r.name)) {
-      this.pinnedBytes -= r.size;
-      this.pinnedBlocks -= r.count;
-    } else return;
-    for (let b = r.first; b < r.first + r.count; b++) {
-      const key = blockKey(r.chunkId, b);
-      if (this.blocks.get(key) === r) this.blocks.delete(key);
-    }
-  }
-
   has(chunkId: string, block: number): boolean {
-    return this.blocks.has(blockKey(chunkId, block));
+    return this.index.runOf(chunkId, block) !== undefined;
   }
 
   /** The sealed block, or undefined on a miss (a missing or torn file is a miss and is dropped). */
@@ -190,7 +120,7 @@ export class DiskBlockCache {
   locate(chunkId: string, blocks: readonly number[]): CachedRange[] {
     const out: CachedRange[] = [];
     for (const b of blocks) {
-      const r = this.blocks.get(blockKey(chunkId, b));
+      const r = this.index.runOf(chunkId, b);
       if (!r) {
         this.stats.misses++;
         continue;
@@ -201,11 +131,11 @@ export class DiskBlockCache {
         last.length = Math.min(r.size, (b - r.first + 1) * r.stride) - last.offset;
         continue;
       }
-      if (this.lru.delete(r.name)) this.lru.set(r.name, r);
+      this.index.touch(r);
       const offset = (b - r.first) * r.stride;
       out.push({
         run: r,
-        file: this.fileOf(r),
+        file: this.files.fileOf(r),
         offset,
         length: Math.min(r.size, offset + r.stride) - offset,
         stride: r.stride,
@@ -268,39 +198,27 @@ export class DiskBlockCache {
   }
 
   private async write(run: Run, sealed: Buffer): Promise<boolean> {
-    const shard = run.chunkId.slice(0, 2);
     try {
-      let ready = this.shards.get(shard);
-      if (!ready) {
-        ready = mkdir(join(this.dir, "blocks", shard), { recursive: true }).then(() => {});
-        this.shards.set(shard, ready);
-        ready.catch(() => this.shards.delete(shard));
-      }
-      await ready;
-      const tmp = join(this.dir, "tmp", randomBytes(8).toString("hex"));
-      // Straight from the GET buffer, around the page cache when the buffer allows (direct-io.ts).
-      await writeWholeFile(tmp, sealed);
-      await rename(tmp, this.fileOf(run));
+      await this.files.writeRun(run, sealed);
     } catch {
       return false;
     }
-    if (this.lru.has(run.name) || this.pinned.has(run.name)) return true;
-    this.insert(run);
+    if (this.index.holds(run.name)) return true;
+    this.index.insert(run);
     this.evict();
     return true;
   }
 
   /** Forget a block whose content failed authentication (torn by a crash, or tampered with). */
   drop(chunkId: string, block: number): void {
-    const r = this.blocks.get(blockKey(chunkId, block));
+    const r = this.index.runOf(chunkId, block);
     if (r) this.dropRun(r);
   }
 
   private dropRun(r: Run): void {
-    if (!this.lru.has(r.name) && !this.pinned.has(r.name)) return;
-    this.remove(r);
+    if (!this.index.remove(r)) return;
     this.stats.dropped++;
-    unlink(this.fileOf(r)).catch(() => {});
+    unlink(this.files.fileOf(r)).catch(() => {});
   }
 
   /** Change the bound while mounted; shrinking evicts at once. */
@@ -310,54 +228,33 @@ export class DiskBlockCache {
   }
 
   private evict(): void {
-    for (const r of this.lru.values()) {
-      if (this.lruBytes + this.pinnedBytes <= this.maxBytes) break;
-      this.remove(r);
+    for (const r of this.index.evict(this.maxBytes)) {
       this.stats.evictions++;
-      unlink(this.fileOf(r)).catch(() => {});
+      unlink(this.files.fileOf(r)).catch(() => {});
     }
   }
 
   /** Keep these chunks' blocks whatever the pressure (pinned paths, resolved to chunks by the VFS). */
   async pin(chunkIds: Iterable<string>): Promise<void> {
-    for (const id of chunkIds) this.pinnedChunks.add(id);
-    this.rebalance();
-    await this.savePins();
+    this.index.setPinned(chunkIds, true);
+    this.index.rebalance();
+    await this.files.savePins(this.index.pinnedChunkIds());
   }
 
   async unpin(chunkIds: Iterable<string>): Promise<void> {
-    for (const id of chunkIds) this.pinnedChunks.delete(id);
-    this.rebalance();
+    this.index.setPinned(chunkIds, false);
+    this.index.rebalance();
     this.evict();
-    await this.savePins();
+    await this.files.savePins(this.index.pinnedChunkIds());
   }
 
   isPinned(chunkId: string): boolean {
-    return this.pinnedChunks.has(chunkId);
-  }
-
-  private rebalance(): void {
-    for (const r of [...this.lru.values(), ...this.pinned.values()]) {
-      const want = this.pinnedChunks.has(r.chunkId);
-      if (want === this.pinned.has(r.name)) continue;
-      this.remove(r);
-      this.insert(r);
-    }
-  }
-
-  private async savePins(): Promise<void> {
-    const tmp = join(this.dir, "tmp", `pins-${randomBytes(6).toString("hex")}`);
-    await writeFile(tmp, JSON.stringify([...this.pinnedChunks]));
-    await rename(tmp, join(this.dir, "pins.json"));
+    return this.index.isPinned(chunkId);
   }
 
   getStats(): DiskCacheStats {
     return {
-      bytes: this.lruBytes + this.pinnedBytes,
-      blocks: this.blocks.size,
-      runs: this.lru.size + this.pinned.size,
-      pinnedBytes: this.pinnedBytes,
-      pinnedBlocks: this.pinnedBlocks,
+      ...this.index.totals(),
       maxBytes: this.maxBytes,
       pendingWriteBytes: this.pendingWriteBytes,
       ...this.stats,
