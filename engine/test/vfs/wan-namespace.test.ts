@@ -243,12 +243,13 @@ describe("FilespaceVfs over a 20 ms link", () => {
     await unmount(a);
     const landed = performance.now() - t0;
     // 1,000 files one round trip each would be ≥ 20 s; answered here means no round trip at all.
-    expect(answered).toBeLessThan(3000);
-    expect(landed).toBeLessThan(15_000);
+    // (Bounds far from both sides: a loaded CI machine must not turn this into a timing test.)
+    expect(answered).toBeLessThan(10_000);
+    expect(landed).toBeLessThan(30_000);
     // ≥ 3,000 calls (create, commit, release per file); one by one that is ≥ 60 s at 20 ms
     expect(w.rpcs.get("create")).toBe(1000);
     expect(w.rpcs.get("setattr")).toBe(500);
-    expect(landed / (2 * DELAY_MS)).toBeLessThan(400);
+    expect(landed / (2 * DELAY_MS)).toBeLessThan(1000);
     expect(a.vfs.namespaceStats()).toMatchObject({ queued: 0, failed: 0, conflicts: 0 });
     expect(a.vfs.namespaceStats().localCreates).toBe(1001);
 
@@ -358,7 +359,9 @@ describe("FilespaceVfs over a 20 ms link", () => {
     const t0 = performance.now();
     const d = await a.vfs.mkdir(ctx, ROOT_INO, "offline", 0o755);
     for (let i = 0; i < 20; i++) await writeFile(a.vfs, d.attr.ino, `n${i}`, `v${i}`);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // Answered without the service (it is down): a call that needed it would wait out the 500 ms
+    // retry budget and fail. The bound only catches waiting, not speed.
+    expect(performance.now() - t0).toBeLessThan(5000);
     await new Promise((r) => setTimeout(r, 800));
     expect(a.vfs.namespaceStats().queued).toBeGreaterThan(0);
     expect(a.vfs.namespaceStats().retries).toBeGreaterThan(0);
