@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -81,4 +82,31 @@ describe("direct I/O for cache files", () => {
     expect(got.equals(data.subarray(3, 5003))).toBe(true);
     expect(delta(before)).toMatchObject({ directWrites: 0, bufferedWrites: 1, directReads: 0, bufferedReads: 1 });
   });
+
+  // ramfs has no direct I/O: open(O_DIRECT) fails with EINVAL (tmpfs accepts it since Linux 6.6).
+  it.skipIf(!canMountRamfs())("a file system that refuses O_DIRECT: buffered from then on, byte-exact", async () => {
+    const dir = dirIn(tmpdir());
+    execFileSync("mount", ["-t", "ramfs", "-o", "size=64m", "none", dir]);
+    try {
+      const size = 200_001;
+      const data = pattern(size, 9);
+      const buf = allocAligned(directCapacity(size));
+      data.copy(buf);
+      const before = snapshot();
+      for (const name of ["a", "b"]) await writeWholeFile(path.join(dir, name), buf.subarray(0, size));
+      const into = allocAligned(directCapacity(70_000));
+      const got = await readFileRange(path.join(dir, "b"), 65_537, into, 70_000);
+      expect(got.equals(data.subarray(65_537, 65_537 + 70_000))).toBe(true);
+      expect(readFileSync(path.join(dir, "a")).equals(data)).toBe(true);
+      expect(delta(before)).toEqual({ directWrites: 0, bufferedWrites: 2, directReads: 0, bufferedReads: 1 });
+    } finally {
+      execFileSync("umount", [dir]);
+    }
+  });
 });
+
+/** Root on Linux with ramfs available (CI runs as root; elsewhere the test is skipped). */
+function canMountRamfs(): boolean {
+  if (process.platform !== "linux" || process.getuid?.() !== 0) return false;
+  return readFileSync("/proc/filesystems", "utf8").includes("ramfs");
+}
