@@ -3,7 +3,7 @@
  * stream, or `readInto`, which has the socket read straight into the caller's buffer.
  */
 import { Readable } from "node:stream";
-import type { BodyTarget } from "./range-get-connection.js";
+import type { BodyTarget } from "./range-get-types.js";
 
 /**
  * The body of a 2xx answer: a normal stream for the SDK, and `readInto` for readBody (body.ts),

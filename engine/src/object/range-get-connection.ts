@@ -12,66 +12,26 @@
  * What it refuses: Transfer-Encoding on a 2xx, a 2xx without Content-Length, a body longer than
  * announced (a protocol error), a socket closed before the last byte (ECONNRESET: never a short
  * body presented as whole). Non-2xx answers (404, 416, 5xx...) are read whole (at most
- * MAX_ERROR_BODY, chunked allowed) and handed to the SDK, which parses them as it always did.
+ * MAX_ERROR_BODY, chunked allowed: range-get-error-body.ts) and handed to the SDK, which parses
+ * them as it always did.
  *
- * Bounds: headers ≤ 64 KiB; body bytes that arrive before anyone claims the body are copied aside,
- * and reading pauses above MAX_PENDING until the body is claimed; while a request is out the
- * socket times out after `requestTimeoutMs` without traffic.
+ * Bounds: headers ≤ 64 KiB; body bytes that arrive before anyone claims the body are held aside
+ * (range-get-early-body.ts: in a lent scratch buffer, not copied), and reading pauses above
+ * MAX_PENDING until the body is claimed; while a request is out the socket times out after
+ * `requestTimeoutMs` without traffic.
  */
-import net from "node:net";
+import type net from "node:net";
 import { Readable } from "node:stream";
-import tls from "node:tls";
 import { RangeBody } from "./range-get-body.js";
-import { decodeChunked, parseResponseHead, type ResponseHead } from "./range-get-head.js";
+import { EarlyBody, SCRATCH } from "./range-get-early-body.js";
+import { ErrorBodyReader } from "./range-get-error-body.js";
+import { abortError, RangeGetError, RangeGetRefusedError } from "./range-get-errors.js";
+import { parseResponseHead, type ResponseHead } from "./range-get-head.js";
+import { openRangeSocket, readyEventOf } from "./range-get-socket.js";
+import type { BodyTarget, Endpoint, RangeResponse } from "./range-get-types.js";
 
-const SCRATCH = 64 * 1024;
 const MAX_PENDING = 256 * 1024;
-const MAX_ERROR_BODY = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
-
-/** A protocol or transport failure of the lean client; `code` feeds http-errors.ts. */
-export class RangeGetError extends Error {
-  override readonly name = "RangeGetError";
-  constructor(
-    message: string,
-    readonly code: "ECONNRESET" | "EPROTO" | "ETIMEDOUT",
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** A 2xx framed in a way the lean client does not read (chunked, no length): the SDK may resend. */
-export class RangeGetRefusedError extends RangeGetError {}
-
-export function abortError(signal: AbortSignal): Error {
-  const err = new Error("Request aborted", { cause: signal.reason });
-  err.name = "AbortError";
-  return err;
-}
-
-export interface Endpoint {
-  protocol: "http:" | "https:";
-  host: string;
-  port: number;
-  /** TLS options (https only): trust roots, server name... */
-  tls?: tls.ConnectionOptions;
-}
-
-/** Where a claimed body goes: `buffer[pos, end)`, progress reported as it fills. */
-export interface BodyTarget {
-  buffer: Buffer;
-  pos: number;
-  end: number;
-  onProgress?: (bytes: number) => void;
-}
-
-export interface RangeResponse {
-  statusCode: number;
-  reason: string;
-  headers: Record<string, string>;
-  body: Readable & { readInto?: RangeBody["readInto"] };
-}
 
 type Mode = "idle" | "head" | "pending" | "into" | "stream" | "error-body" | "dead";
 
@@ -83,26 +43,17 @@ export class RangeConnection {
   used = false;
   private mode: Mode = "idle";
   private established = false;
-  /** Where the socket reads while no body is claimed (the head, and body bytes that come with it). */
-  private scratch: Buffer = Buffer.allocUnsafe(SCRATCH);
-  /**
-   * A second scratch buffer: when body bytes arrive before the body is claimed (always the case
-   * for those in the head's read), the scratch holding them is lent to `pending` and this one
-   * takes its place, instead of copying them into a fresh allocation. Back on claim.
-   */
-  private spare: Buffer | undefined = Buffer.allocUnsafe(SCRATCH);
-  private lent?: Buffer;
+  /** Body bytes that arrive before the body is claimed, and the scratch the socket reads into. */
+  private early = new EarlyBody();
   /** The view of the caller's buffer handed to the socket for its next read (if any). */
   private lastView?: Buffer;
   private head: Buffer = EMPTY;
   private response?: ResponseHead;
   private remaining = 0;
   private keepAlive = true;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
   private paused = false;
   private body?: RangeBody;
-  private errorParts: Buffer[] = [];
+  private errorBody?: ErrorBodyReader;
   private target?: BodyTarget;
   private exchange?: {
     resolve: (r: RangeResponse) => void;
@@ -118,12 +69,7 @@ export class RangeConnection {
     private readonly onGone: (conn: RangeConnection) => void,
   ) {
     const onread = { buffer: () => this.nextBuffer(), callback: (n: number, buf: Buffer) => this.onRead(n, buf) };
-    const base = { host: endpoint.host, port: endpoint.port, onread, noDelay: true };
-    this.socket =
-      endpoint.protocol === "https:"
-        ? tls.connect({ servername: net.isIP(endpoint.host) ? undefined : endpoint.host, ...endpoint.tls, ...base })
-        : net.connect(base);
-    this.socket.setKeepAlive(true, 1000);
+    this.socket = openRangeSocket(endpoint, onread);
     this.socket.once(this.readyEvent, () => {
       this.established = true;
     });
@@ -141,7 +87,7 @@ export class RangeConnection {
 
   /** The event that says the connection is established. */
   get readyEvent(): "connect" | "secureConnect" {
-    return this.socket instanceof tls.TLSSocket ? "secureConnect" : "connect";
+    return readyEventOf(this.socket);
   }
 
   get alive(): boolean {
@@ -176,25 +122,16 @@ export class RangeConnection {
   /** The body claims its bytes: into `into` (or a fresh buffer), or as a stream. */
   claim(target: BodyTarget | "stream"): void {
     if (this.mode !== "pending") throw new Error("RangeConnection: body already claimed");
-    const pending = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
     if (target === "stream") {
       this.mode = "stream";
-      for (const part of pending) this.body!.push(part);
-      // The stream's consumer keeps those parts: a lent scratch is theirs now.
-      if (this.lent) this.spare = Buffer.allocUnsafe(SCRATCH);
+      const body = this.body!;
+      this.early.handOver((part) => body.push(part));
     } else {
       this.mode = "into";
       this.target = target;
-      for (const part of pending) {
-        part.copy(target!.buffer, target!.pos);
-        target!.pos += part.length;
-      }
-      if (target!.pos > 0) target!.onProgress?.(target!.pos);
-      if (this.lent) this.spare = this.lent;
+      target.pos = this.early.copyInto(target.buffer, target.pos);
+      if (target.pos > 0) target.onProgress?.(target.pos);
     }
-    this.lent = undefined;
     if (this.remaining === 0) this.finishBody();
     else if (this.paused) {
       this.paused = false;
@@ -212,7 +149,7 @@ export class RangeConnection {
     this.lastView = undefined;
     // A stream consumer keeps the chunks it is given, so each read needs its own memory.
     if (this.mode === "stream") return Buffer.allocUnsafe(Math.min(SCRATCH, Math.max(this.remaining, 1)));
-    return this.scratch;
+    return this.early.scratch;
   }
 
   private onRead(n: number, buf: Buffer): boolean {
@@ -226,7 +163,7 @@ export class RangeConnection {
       if (this.remaining === 0) this.finishBody();
       return true;
     }
-    return this.onBytes(buf.subarray(0, n), buf !== this.scratch);
+    return this.onBytes(buf.subarray(0, n), buf !== this.early.scratch);
   }
 
   /** `owned`: the bytes are in memory nobody else reuses (no copy needed to keep them). */
@@ -278,6 +215,7 @@ export class RangeConnection {
       this.mode = "error-body";
       // Without length or chunking the body runs to the end of the connection.
       this.remaining = parsed.contentLength ?? Number.POSITIVE_INFINITY;
+      this.errorBody = new ErrorBodyReader(parsed.chunked, this.remaining);
       if (parsed.contentLength === undefined && !parsed.chunked) this.keepAlive = false;
     }
     if (rest.length > 0) return this.onBodyBytes(rest, restOwned);
@@ -294,10 +232,9 @@ export class RangeConnection {
     }
     this.remaining -= data.length;
     if (this.mode === "pending") {
-      this.pending.push(owned ? data : this.keep(data));
-      this.pendingBytes += data.length;
+      this.early.add(data, owned);
       if (this.remaining === 0) return true; // complete; finishes when claimed
-      if (this.pendingBytes >= MAX_PENDING) this.paused = true;
+      if (this.early.bytes >= MAX_PENDING) this.paused = true;
       return !this.paused;
     }
     if (this.mode === "stream") this.body!.push(owned ? data : Buffer.from(data));
@@ -311,46 +248,19 @@ export class RangeConnection {
     return true;
   }
 
-  /** Keeps bytes read into the scratch buffer until the body is claimed (see `spare`). */
-  private keep(data: Buffer): Buffer {
-    if (!this.spare || data.buffer !== this.scratch.buffer) return Buffer.from(data);
-    this.lent = this.scratch;
-    this.scratch = this.spare;
-    this.spare = undefined;
-    return data;
-  }
-
   private onErrorBodyBytes(data: Buffer): boolean {
-    this.errorParts.push(Buffer.from(data));
-    const all = this.errorParts.reduce((s, p) => s + p.length, 0);
-    if (all > MAX_ERROR_BODY) {
-      this.fail(new RangeGetError(`error response body over ${MAX_ERROR_BODY} bytes`, "EPROTO"));
+    const body = this.errorBody!.add(data);
+    if (body === "incomplete") return true;
+    if (body instanceof Error) {
+      this.fail(body);
       return false;
     }
-    const whole = Buffer.concat(this.errorParts);
-    this.errorParts = [whole];
-    const r = this.response!;
-    if (r.chunked) {
-      const decoded = decodeChunked(whole);
-      if (decoded === "incomplete") return true;
-      if (decoded instanceof Error) {
-        this.fail(new RangeGetError(decoded.message, "EPROTO"));
-        return false;
-      }
-      this.errorParts = [];
-      this.endErrorBody(decoded);
-    } else if (whole.length >= this.remaining) {
-      if (whole.length > this.remaining) {
-        this.fail(new RangeGetError("response longer than its Content-Length", "EPROTO"));
-        return false;
-      }
-      this.errorParts = [];
-      this.endErrorBody(whole);
-    }
+    this.endErrorBody(body);
     return true;
   }
 
   private endErrorBody(body: Buffer): void {
+    this.errorBody = undefined;
     this.remaining = 0;
     this.resolveHead(Readable.from([body]));
     this.release();

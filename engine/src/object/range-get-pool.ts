@@ -11,7 +11,9 @@
  * it, at most one, at most one connect per `minIntervalMs`, closed unused after `maxIdleMs`, and
  * nothing when an idle connection is already there.
  */
-import { abortError, type Endpoint, RangeConnection, type RangeResponse } from "./range-get-connection.js";
+import { RangeConnection } from "./range-get-connection.js";
+import { abortError } from "./range-get-errors.js";
+import type { Endpoint, RangeResponse } from "./range-get-types.js";
 import { WARM_DEFAULTS, type WarmOptions, type WarmStats } from "./warm-agent.js";
 
 export interface RangeGetPoolOptions {

@@ -13,8 +13,9 @@
  */
 
 import type { ConnectionOptions } from "node:tls";
-import { type Endpoint, RangeGetRefusedError, type RangeResponse } from "./range-get-connection.js";
+import { RangeGetRefusedError } from "./range-get-errors.js";
 import { RangeGetPool, type RangeGetPoolOptions } from "./range-get-pool.js";
+import type { Endpoint, RangeResponse } from "./range-get-types.js";
 
 /** The parts of the SDK's HttpRequest we read (the SDK's own type lives in an undeclared package). */
 export interface SdkHttpRequest {
