@@ -11,7 +11,13 @@
 // few MiB. The data path decrypts into reused slots instead (data/block-cache/plain-slab.ts).
 // OpenSSL is the one inside node (its symbols are exported to addons): same code as Decipher.
 // On a tag mismatch the output is zeroed, so unauthenticated plaintext never escapes.
+//
+// adviseHugePages(view): madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of a typed array's
+// memory. The pooled GET buffers and the plaintext slab are large, long-lived and touched
+// sequentially; on a VM each 4 KiB first-touch fault is expensive (measured: THP cut the cold
+// read path's CPU by about a fifth), and transparent huge pages are usually "madvise" only.
 #include <node_api.h>
+#include <sys/mman.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <string.h>
@@ -99,11 +105,44 @@ static napi_value GcmOpenInto(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  bool is_typed = false;
+  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed) {
+    napi_throw_type_error(env, nullptr, "adviseHugePages: expected a typed array");
+    return nullptr;
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value backing;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &backing, &offset) != napi_ok) {
+    napi_throw_error(env, nullptr, "adviseHugePages: cannot read the typed array");
+    return nullptr;
+  }
+  bool advised = false;
+#ifdef MADV_HUGEPAGE
+  const uintptr_t huge = 2u << 20;
+  uintptr_t start = (reinterpret_cast<uintptr_t>(data) + huge - 1) & ~(huge - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(data) + length) & ~(huge - 1);
+  // A refusal (THP off, not anonymous memory) only means no huge pages: not an error.
+  if (end > start) advised = madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE) == 0;
+#endif
+  napi_value result;
+  napi_get_boolean(env, advised, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "addressModulo", NAPI_AUTO_LENGTH, AddressModulo, nullptr, &fn);
   napi_set_named_property(env, exports, "addressModulo", fn);
   napi_create_function(env, "gcmOpenInto", NAPI_AUTO_LENGTH, GcmOpenInto, nullptr, &fn);
   napi_set_named_property(env, exports, "gcmOpenInto", fn);
+  napi_create_function(env, "adviseHugePages", NAPI_AUTO_LENGTH, AdviseHugePages, nullptr, &fn);
+  napi_set_named_property(env, exports, "adviseHugePages", fn);
   return exports;
 }

@@ -15,7 +15,7 @@
  * the length up and truncate the file back; reads fetch the aligned range around what is asked
  * and return a view of it (hence `directCapacity`: room for that range).
  *
- * Fallbacks, never errors: no native helper, a filesystem without O_DIRECT (tmpfs: open fails
+ * Fallbacks, never errors: no native helper, a filesystem without O_DIRECT (ramfs: open fails
  * with EINVAL; remembered per directory), or a buffer that is not aligned (a one-off
  * allocation) → ordinary buffered I/O.
  */
@@ -25,6 +25,8 @@ import { dirname } from "node:path";
 import { ioAddon } from "../platform/io-addon.js";
 
 export const DIRECT_ALIGN = 4096;
+/** x86-64 and arm64 transparent huge page size. */
+const HUGE_PAGE = 2 * 1024 * 1024;
 
 /** How cache I/O went, per thread (for tests and `filespace stats`). */
 export const directIoStats = { directWrites: 0, bufferedWrites: 0, directReads: 0, bufferedReads: 0 };
@@ -47,11 +49,15 @@ export function directCapacity(bytes: number): number {
  */
 export function allocAligned(bytes: number, shared = false): Buffer {
   const io = ioAddon();
-  const raw = shared
-    ? Buffer.from(new SharedArrayBuffer(bytes + DIRECT_ALIGN))
-    : Buffer.allocUnsafeSlow(bytes + DIRECT_ALIGN);
-  const skip = io ? (DIRECT_ALIGN - io.addressModulo(raw, DIRECT_ALIGN)) % DIRECT_ALIGN : 0;
-  return raw.subarray(skip, skip + bytes);
+  // Buffers of a huge page or more start on a huge-page boundary and ask for huge pages (the
+  // slack is address space only: pages nobody touches cost no memory).
+  const huge = io?.adviseHugePages && bytes >= HUGE_PAGE;
+  const align = huge ? HUGE_PAGE : DIRECT_ALIGN;
+  const raw = shared ? Buffer.from(new SharedArrayBuffer(bytes + align)) : Buffer.allocUnsafeSlow(bytes + align);
+  const skip = io ? (align - io.addressModulo(raw, align)) % align : 0;
+  const view = raw.subarray(skip, skip + bytes);
+  if (huge) io.adviseHugePages!(view);
+  return view;
 }
 
 /** Whether `view` starts aligned and its memory extends to at least `reach` bytes from there. */

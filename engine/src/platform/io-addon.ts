@@ -1,7 +1,7 @@
 /**
  * The small native I/O and crypto helpers (engine/native/src/io.cc, addon `filespace_io`): what
- * Node does not offer and the hot paths need — the address alignment of a buffer (O_DIRECT) and
- * AES-256-GCM decryption into a caller's buffer. Optional: `ioAddon()` is null where the addon
+ * Node does not offer and the hot paths need — the address alignment of a buffer (O_DIRECT),
+ * AES-256-GCM decryption into a caller's buffer, and transparent huge pages for big buffers. Optional: `ioAddon()` is null where the addon
  * was not built, and every caller has a plain-Node fallback.
  */
 import { createRequire } from "node:module";
@@ -18,6 +18,8 @@ export interface IoAddon {
     tag: Uint8Array,
     out: Uint8Array,
   ): boolean;
+  /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of `view`; false when refused (THP off). */
+  adviseHugePages?(view: Uint8Array): boolean;
 }
 
 /** engine/native/build/Release/filespace_io.node, from engine/src and engine/dist alike. */

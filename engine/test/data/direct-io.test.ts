@@ -11,6 +11,7 @@ import {
   readFileRange,
   writeWholeFile,
 } from "../../src/data/direct-io.js";
+import { ioAddon } from "../../src/platform/io-addon.js";
 import { pattern } from "./helpers.js";
 
 const dirs: string[] = [];
@@ -67,8 +68,22 @@ describe("direct I/O for cache files", () => {
     }
   });
 
-  // A filesystem without O_DIRECT (open fails with EINVAL) takes the same buffered path; none is
-  // at hand here (tmpfs supports O_DIRECT since Linux 6.6), so only the unaligned case is shown.
+  it("buffers of 2 MiB or more start on a huge-page boundary and ask for huge pages", () => {
+    const io = ioAddon();
+    if (!io) return; // no addon: plain buffers, nothing to check
+    let thp = ""; // no such file: a kernel without transparent huge pages
+    try {
+      thp = readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8");
+    } catch {}
+    for (const shared of [false, true]) {
+      const b = allocAligned(5 * 1024 * 1024, shared);
+      expect(io.addressModulo(b, 2 * 1024 * 1024)).toBe(0);
+      // asked again on the same range: accepted wherever huge pages are on
+      const advised = io.adviseHugePages!(b);
+      if (/\[(madvise|always)\]/.test(thp)) expect(advised).toBe(true);
+    }
+  });
+
   it("falls back to buffered I/O for unaligned buffers", async () => {
     const dir = dirIn(tmpdir());
     const data = pattern(10_000, 7);

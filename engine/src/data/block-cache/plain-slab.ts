@@ -22,6 +22,8 @@
  * buffers — slower, never wrong.
  */
 
+import { allocAligned } from "../direct-io.js";
+
 const ARENA_BYTES = 8 * 1024 * 1024;
 
 export interface SlabStats {
@@ -132,7 +134,7 @@ export class PlainSlab {
   private grow(): boolean {
     if (this.arenas.length >= this.maxArenas) return false;
     const index = this.arenas.length;
-    const arena = Buffer.from(new SharedArrayBuffer(this.slotsPerArena * this.slotBytes));
+    const arena = allocAligned(this.slotsPerArena * this.slotBytes, true); // shared, huge pages
     this.arenas.push(arena);
     const refs = new Int32Array((index + 1) * this.slotsPerArena);
     refs.set(this.refs);
