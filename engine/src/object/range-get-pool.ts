@@ -7,6 +7,11 @@
  * closes an idle connection just as a request goes out on it — is retried once on a fresh
  * connection, only when no byte of the response had arrived (a GET has no side effects).
  *
+ * Idle bound: a connection idle for `idleTimeoutMs` (default 15 s) is closed by us. S3 closes
+ * idle connections after ~20 s and some proxies sooner; reusing one the server is closing costs
+ * a failed write and the resend above. Closing first, on our side, keeps that race rare. Reuse
+ * is newest first, so after a burst the surplus connections age out.
+ *
  * `preconnect()` opens a connection ahead of need with warm-agent.ts's bounds: nothing sent on
  * it, at most one, at most one connect per `minIntervalMs`, closed unused after `maxIdleMs`, and
  * nothing when an idle connection is already there.
@@ -16,8 +21,13 @@ import { abortError } from "./range-get-errors.js";
 import type { Endpoint, RangeResponse } from "./range-get-types.js";
 import { WARM_DEFAULTS, type WarmOptions, type WarmStats } from "./warm-agent.js";
 
+/** Default of `idleTimeoutMs`: below S3's ~20 s server-side idle close. */
+export const IDLE_TIMEOUT_MS = 15_000;
+
 export interface RangeGetPoolOptions {
   maxSockets?: number;
+  /** A connection idle this long (ms) is closed by the client; default 15 s; Infinity: never. */
+  idleTimeoutMs?: number;
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
   warm?: WarmOptions;
@@ -37,7 +47,11 @@ export class RangeGetPool {
   readonly warmStats: WarmStats = { opened: 0, used: 0, wasted: 0, skipped: 0 };
   /** Connections opened (tests, stats). */
   connects = 0;
+  /** Connections closed by the client after `idleTimeoutMs` idle (tests, stats). */
+  idleClosed = 0;
   private readonly idle: RangeConnection[] = [];
+  /** The idle-bound timer of each idle connection (the warm one has its own, `maxIdleMs`). */
+  private readonly idleTimers = new Map<RangeConnection, NodeJS.Timeout>();
   private readonly all = new Set<RangeConnection>();
   private readonly waiters: Waiter[] = [];
   private warm?: { conn: RangeConnection; timer: NodeJS.Timeout };
@@ -46,6 +60,7 @@ export class RangeGetPool {
   private readonly maxSockets: number;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
   private readonly maxIdleMs: number;
   private readonly minIntervalMs: number;
 
@@ -54,6 +69,7 @@ export class RangeGetPool {
     options: RangeGetPoolOptions = {},
   ) {
     this.maxSockets = options.maxSockets ?? 50;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.maxIdleMs = options.warm?.maxIdleMs ?? WARM_DEFAULTS.maxIdleMs;
@@ -116,7 +132,10 @@ export class RangeGetPool {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.closed) return Promise.reject(new Error("range GET pool closed"));
     if (!fresh) {
-      for (let conn = this.idle.pop(); conn; conn = this.idle.pop()) if (conn.alive) return Promise.resolve(conn);
+      for (let conn = this.idle.pop(); conn; conn = this.idle.pop()) {
+        this.stopIdleTimer(conn);
+        if (conn.alive) return Promise.resolve(conn);
+      }
     }
     if (this.all.size < this.maxSockets) return Promise.resolve(this.open());
     return new Promise((resolve, reject) => {
@@ -166,11 +185,34 @@ export class RangeGetPool {
     if (waiter) {
       waiter.signal?.removeEventListener("abort", waiter.onAbort);
       waiter.resolve(conn);
-    } else this.idle.push(conn);
+    } else {
+      this.idle.push(conn);
+      this.startIdleTimer(conn);
+    }
+  }
+
+  private startIdleTimer(conn: RangeConnection): void {
+    if (!Number.isFinite(this.idleTimeoutMs)) return;
+    const timer = setTimeout(() => {
+      this.idleTimers.delete(conn);
+      if (!this.idle.includes(conn)) return;
+      this.idleClosed++;
+      conn.destroy(); // onGone takes it out of the pool
+    }, this.idleTimeoutMs);
+    timer.unref();
+    this.idleTimers.set(conn, timer);
+  }
+
+  private stopIdleTimer(conn: RangeConnection): void {
+    const timer = this.idleTimers.get(conn);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.idleTimers.delete(conn);
   }
 
   private onGone(conn: RangeConnection): void {
     this.all.delete(conn);
+    this.stopIdleTimer(conn);
     const at = this.idle.indexOf(conn);
     if (at >= 0) this.idle.splice(at, 1);
     if (this.warm?.conn === conn) {

@@ -217,6 +217,46 @@ describe("lean range GETs (local raw HTTP servers)", () => {
     expect(all.every((r) => r.bytes.length === 100)).toBe(true);
     expect(p.connects).toBe(2);
   });
+
+  it("closes a connection idle longer than idleTimeoutMs; the next request opens a new one and succeeds", async () => {
+    const body = pattern(500);
+    // The server never closes a connection: only the client's idle bound can.
+    const srv = await serve((s) => s.write(ok(body)));
+    const p = pool(srv.port, { idleTimeoutMs: 150 });
+    await readInto(p);
+    await readInto(p); // within the bound: reused
+    expect(p.connects).toBe(1);
+    const idleSince = performance.now();
+    const first = srv.conns[0]!;
+    const closed = await new Promise<boolean>((r) => {
+      first.once("close", () => r(true));
+      setTimeout(() => r(false), 2000);
+    });
+    expect(closed).toBe(true);
+    expect(performance.now() - idleSince).toBeGreaterThanOrEqual(140);
+    expect(p.idleClosed).toBe(1);
+    expect((await readInto(p)).bytes.equals(body)).toBe(true);
+    expect(p.connects).toBe(2);
+    expect(srv.conns.length).toBe(2);
+  });
+
+  it("the idle bound spares a connection while its request is out, and the warm one keeps its own bound", async () => {
+    const slow = await serve((s) => setTimeout(() => s.write(ok(pattern(100))), 250));
+    const p1 = pool(slow.port, { idleTimeoutMs: 100 });
+    await readInto(p1);
+    await readInto(p1);
+    expect(p1.connects).toBe(1);
+    expect(p1.idleClosed).toBe(0);
+    // A preconnected connection waits for its first request up to warm.maxIdleMs, not idleTimeoutMs.
+    const srv = await serve((s) => s.write(ok(pattern(10))));
+    const p2 = pool(srv.port, { idleTimeoutMs: 50, warm: { maxIdleMs: 10_000 } });
+    await p2.preconnect();
+    await new Promise((r) => setTimeout(r, 150));
+    await readInto(p2);
+    expect(p2.connects).toBe(1);
+    expect(p2.warmStats).toMatchObject({ opened: 1, used: 1, wasted: 0 });
+    expect(p2.idleClosed).toBe(0);
+  });
 });
 
 describe("lean range GETs over TLS (node's TLS sockets honour onread)", () => {
