@@ -131,6 +131,8 @@ describe("Prefetcher", () => {
     t.prefetcher.onRead(1, 11, 0, 4 * BLOCK, 4 * BLOCK);
     await waitFor(() => t.prefetcher.stats.sequencePredictions === 3 && t.prefetcher.stats.bytesInFlight === 0);
     expect(t.prefetcher.stats.sequencePredictions).toBe(3);
+    // each predicted frame whole in one GET (not cut in quarters: several frames are in flight anyway)
+    expect(t.store.gets).toHaveLength(1 + 3);
     t.store.gets = [];
     for (const f of [12, 13, 14]) {
       expect((await t.reader.read(f, 0, 4 * BLOCK)).equals(pattern(4 * BLOCK, f))).toBe(true);

@@ -108,7 +108,8 @@ export class Prefetcher {
     const end = h.nextOffset;
     const target = Math.min(fileSize, end + h.window);
     if (h.aheadUntil - end < h.window / 2 && h.aheadUntil < target) {
-      h.aheadUntil = this.issue(ino, Math.max(h.aheadUntil, end), target, h.window, fileSize);
+      // a quarter window per piece, so a window is several requests in parallel
+      h.aheadUntil = this.issue(ino, Math.max(h.aheadUntil, end), target, Math.ceil(h.window / 4), fileSize);
     }
     h.window = Math.min(this.knobs.prefetchMaxWindowBytes, h.window * 2);
   }
@@ -123,8 +124,8 @@ export class Prefetcher {
   }
 
   /**
-   * Fetch [from, to) in parallel pieces while the in-flight cap allows; returns how far it got.
-   * Pieces are a quarter window (at most one maximal GET) so a window is several requests.
+   * Fetch [from, to) in parallel pieces of about `pieceBytes` (at most one maximal GET) while the
+   * in-flight cap allows; returns how far it got.
    *
    * Pieces are cut on a grid of their own (power-of-two) size, and a refill that does not reach
    * the end of the file stops on that grid: sequentially written files have their chunks on
@@ -133,8 +134,8 @@ export class Prefetcher {
    * GETs before (2.7 MiB each), one per chunk after; fewer requests cost less on both ends and,
    * on S3, in request charges.
    */
-  private issue(ino: number, from: number, to: number, window: number, fileSize: number): number {
-    const piece = pieceSize(Math.min(this.knobs.maxGetBytes, Math.ceil(window / 4)));
+  private issue(ino: number, from: number, to: number, pieceBytes: number, fileSize: number): number {
+    const piece = pieceSize(Math.min(this.knobs.maxGetBytes, pieceBytes));
     const gridEnd = Math.floor(to / piece) * piece;
     const end = to >= fileSize || gridEnd <= from ? to : gridEnd;
     let pos = from;
@@ -160,18 +161,18 @@ export class Prefetcher {
       .then((files) => {
         if (files.length === 0) return;
         // A file of a sequence is read whole: fetch the rest of this one first, so its bytes
-        // go on the wire ahead of the next files'.
+        // go on the wire ahead of the next files'. Pieces as large as a GET may be: several
+        // files are in flight at once already, and a frame cut in quarters (2 MiB pieces of an
+        // 8 MiB frame) halved the bytes the request pool kept on the wire.
         const rest = Math.min(fileSize, this.knobs.sequenceMaxFileBytes);
         const from = Math.max(firstRead, h.aheadUntil);
-        if (from < rest) {
-          h.aheadUntil = this.issue(ino, from, rest, Math.max(rest, this.knobs.prefetchInitialWindowBytes), fileSize);
-        }
+        if (from < rest) h.aheadUntil = this.issue(ino, from, rest, rest - from, fileSize);
         for (const f of files) {
           if (this.predicted.has(f.ino)) continue;
           this.remember(f.ino);
           this.stats.sequencePredictions++;
           const n = Math.min(f.size, this.knobs.sequenceMaxFileBytes);
-          this.issue(f.ino, 0, n, Math.max(n, this.knobs.prefetchInitialWindowBytes), f.size);
+          this.issue(f.ino, 0, n, n, f.size);
         }
       })
       .catch(() => {});
