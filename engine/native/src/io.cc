@@ -22,27 +22,50 @@
 #include <stdint.h>
 #include <string.h>
 
+static size_t ElementBytes(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      return 8;
+    default:
+      return 1;
+  }
+}
+
+// Any typed array's memory (data pointer and byte length); false when `v` is not one.
+static bool ViewOf(napi_env env, napi_value v, void** data, size_t* bytes) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  napi_value backing;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, data, &backing, &offset) != napi_ok) return false;
+  *bytes = length * ElementBytes(type);  // length counts elements
+  return true;
+}
+
 static napi_value AddressModulo(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  bool is_typed = false;
-  if (argc < 2 || napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed) {
+  void* data = nullptr;
+  size_t bytes = 0;
+  uint32_t modulus = 0;
+  if (argc < 2 || !ViewOf(env, argv[0], &data, &bytes)) {
     napi_throw_type_error(env, nullptr, "addressModulo: expected a typed array and a modulus");
     return nullptr;
   }
-  uint32_t modulus = 0;
   if (napi_get_value_uint32(env, argv[1], &modulus) != napi_ok || modulus == 0) {
     napi_throw_range_error(env, nullptr, "addressModulo: expected a modulus ≥ 1");
-    return nullptr;
-  }
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* data = nullptr;
-  napi_value backing;
-  size_t offset = 0;
-  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &backing, &offset) != napi_ok) {
-    napi_throw_error(env, nullptr, "addressModulo: cannot read the typed array");
     return nullptr;
   }
   napi_value out;
@@ -109,18 +132,10 @@ static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  bool is_typed = false;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed) {
-    napi_throw_type_error(env, nullptr, "adviseHugePages: expected a typed array");
-    return nullptr;
-  }
-  napi_typedarray_type type;
-  size_t length = 0;
   void* data = nullptr;
-  napi_value backing;
-  size_t offset = 0;
-  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &backing, &offset) != napi_ok) {
-    napi_throw_error(env, nullptr, "adviseHugePages: cannot read the typed array");
+  size_t length = 0;
+  if (argc < 1 || !ViewOf(env, argv[0], &data, &length)) {
+    napi_throw_type_error(env, nullptr, "adviseHugePages: expected a typed array");
     return nullptr;
   }
   bool advised = false;
