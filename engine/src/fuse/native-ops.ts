@@ -84,11 +84,11 @@ export interface NativeAddon {
   replyCreate(req: NativeReq, entry: object, open: object): number;
   replyAttr(req: NativeReq, attr: object, timeout: number): number;
   replyOpen(req: NativeReq, open: object): number;
-  /** One buffer, or up to 256 sent back to back (an iovec); more is refused with EINVAL. */
   /**
-   * `done`, when given, is called once the kernel has the bytes (at once for small replies,
-   * later for large ones sent from a pool thread) and on every error path: only then may the
-   * buffers' memory be reused.
+   * One buffer, or up to 256 sent back to back (an iovec); more is refused with EINVAL. `done`,
+   * when given, is called once the kernel has the bytes (at once for small replies, later for
+   * large ones sent from a pool thread) and on every error path: only then may the buffers'
+   * memory be reused.
    */
   replyBuf(req: NativeReq, data: Buffer | readonly Buffer[], done?: () => void): number;
   replyWrite(req: NativeReq, count: number): number;
