@@ -12,7 +12,7 @@
  * EIO. Everything else (no reservation at hand, a name not known to be absent, a full queue)
  * takes the synchronous path in fs-creates.ts: one round trip, as before.
  */
-import type { Attr as MetaAttr, FileType as MetaFileType } from "../meta/api.js";
+import type { Attr as MetaAttr, FileType as MetaFileType, SetattrRequest } from "../meta/api.js";
 import { MetaError } from "../meta/errors.js";
 import type { FilespaceVfsOptions } from "./fs-base.js";
 import { CreateLander, type Landed, type Made } from "./fs-create-landing.js";
@@ -21,18 +21,6 @@ import { FilespaceVfsListing } from "./fs-listing.js";
 import { transient } from "./fs-pending.js";
 import { type LoggedCreate, type LoggedSetattr, NamespaceLog } from "./fs-pending-log.js";
 import { type CallerContext, type Entry, ROOT_INO } from "./types.js";
-
-/** The service fields of a setattr (times as given: absolute, or "now"). */
-export interface SetattrFields {
-  ino: number;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  atime?: number;
-  mtime?: number;
-  atimeNow?: boolean;
-  mtimeNow?: boolean;
-}
 
 export interface NamespaceStats {
   queued: number;
@@ -105,7 +93,7 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
    * A setattr right behind a queued create (tar's chmod/utimes): applied here, journaled with its
    * times resolved (a replay after a restart must not move them to "then"), and queued.
    */
-  protected setattrLocally(vino: number, requestId: string, req: SetattrFields): MetaAttr {
+  protected setattrLocally(vino: number, requestId: string, req: Omit<SetattrRequest, "requestId" | "size">): MetaAttr {
     const now = Date.now();
     const { atimeNow, mtimeNow, ...rest } = req;
     const resolved: LoggedSetattr["req"] = {

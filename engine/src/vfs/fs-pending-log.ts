@@ -11,6 +11,7 @@
  */
 import { appendFileSync, closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { SetattrRequest } from "../meta/api.js";
 
 export interface LoggedCreate {
   vino: number;
@@ -24,7 +25,7 @@ export interface LoggedCreate {
 export interface LoggedSetattr {
   vino: number;
   requestId: string;
-  req: { ino: number; mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number };
+  req: Omit<SetattrRequest, "requestId" | "size" | "atimeNow" | "mtimeNow">;
 }
 
 type Line =
