@@ -12,7 +12,7 @@
  * inode until its data is dealt with and other clients see the data soon after close. `flush`
  * (every close(2)) only starts it; the application does not wait for uploads.
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID as rid } from "node:crypto";
 import type { PredictedFile } from "../data/prefetch/prefetcher.js";
 import type { Attr as MetaAttr } from "../meta/api.js";
 import { fsError } from "./errors.js";
@@ -33,8 +33,6 @@ import {
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
-
-const rid = () => randomUUID();
 
 export class FilespaceVfs extends FilespaceVfsChanges implements Vfs {
   private readonly locks = new LockTable();

@@ -4,7 +4,7 @@
  * first (`protectReaders`), explicit times land after the file's pending writes (`writesFirst`),
  * and a change right behind a queued create is queued with it (fs-local-creates.ts).
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID as rid } from "node:crypto";
 import { fsError } from "./errors.js";
 import type { FilespaceVfsOptions } from "./fs-base.js";
 import { FilespaceVfsCreates } from "./fs-creates.js";
@@ -21,8 +21,6 @@ import {
   XATTR_CREATE,
   XATTR_REPLACE,
 } from "./types.js";
-
-const rid = () => randomUUID();
 
 export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
   protected readonly flusher: FlushCoalescer;

@@ -4,7 +4,7 @@
  * service: fs-local-creates.ts); otherwise it waits for the parent's queued changes and makes one
  * round trip.
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID as rid } from "node:crypto";
 import type { Attr as MetaAttr } from "../meta/api.js";
 import { fsError } from "./errors.js";
 import { metaTypeOfMode } from "./fs-attrs.js";
@@ -20,7 +20,6 @@ export type { NamespaceStats } from "./fs-local-creates.js";
 const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
 const O_EXCL = 0o200;
-const rid = () => randomUUID();
 
 export abstract class FilespaceVfsCreates extends FilespaceVfsLocalCreates {
   protected guardRootName(parent: number, name: string): void {
