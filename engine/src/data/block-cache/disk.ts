@@ -237,13 +237,11 @@ export class DiskBlockCache {
   /** Keep these chunks' blocks whatever the pressure (pinned paths, resolved to chunks by the VFS). */
   async pin(chunkIds: Iterable<string>): Promise<void> {
     this.index.setPinned(chunkIds, true);
-    this.index.rebalance();
     await this.files.savePins(this.index.pinnedChunkIds());
   }
 
   async unpin(chunkIds: Iterable<string>): Promise<void> {
     this.index.setPinned(chunkIds, false);
-    this.index.rebalance();
     this.evict();
     await this.files.savePins(this.index.pinnedChunkIds());
   }

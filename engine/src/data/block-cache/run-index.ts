@@ -22,12 +22,13 @@ export class RunIndex {
   private pinnedBytes = 0;
   private pinnedBlocks = 0;
 
-  /** Mark chunks pinned (or not); runs already indexed move with `rebalance`. */
+  /** Mark chunks pinned (or not); runs already indexed move between the LRU and the pinned map. */
   setPinned(chunkIds: Iterable<string>, pinned: boolean): void {
     for (const id of chunkIds) {
       if (pinned) this.pinnedChunks.add(id);
       else this.pinnedChunks.delete(id);
     }
+    this.rebalance();
   }
 
   isPinned(chunkId: string): boolean {
@@ -90,8 +91,7 @@ export class RunIndex {
     return out;
   }
 
-  /** Move runs between the LRU and the pinned map after the pinned chunks changed. */
-  rebalance(): void {
+  private rebalance(): void {
     for (const r of [...this.lru.values(), ...this.pinned.values()]) {
       const want = this.pinnedChunks.has(r.chunkId);
       if (want === this.pinned.has(r.name)) continue;
