@@ -1,8 +1,9 @@
 /**
  * The small native I/O and crypto helpers (engine/native/src/io.cc, addon `filespace_io`): what
  * Node does not offer and the hot paths need — the address alignment of a buffer (O_DIRECT),
- * AES-256-GCM decryption into a caller's buffer, and transparent huge pages for big buffers. Optional: `ioAddon()` is null where the addon
- * was not built, and every caller has a plain-Node fallback.
+ * AES-256-GCM decryption into a caller's buffer, and transparent huge pages for big buffers.
+ * Optional: `ioAddon()` is null where the addon was not built, and every caller has a plain-Node
+ * fallback.
  */
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
