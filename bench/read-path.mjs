@@ -4,7 +4,8 @@
  * behind the WAN delay proxy, the engine's S3 backend, BlockFetcher + disk cache + Prefetcher,
  * an application reading 1 MiB at a time. Next to it, in the same run, the raw limit: the same
  * S3 backend fetching the same sealed chunks with 16 GETs in flight (no decryption, no cache).
- * Reports MiB/s and this process's CPU per MiB (robust to a busy machine, where MiB/s is not).
+ * Reports MiB/s, this process's CPU per MiB (robust to a busy machine, where MiB/s is not) and the
+ * store side's (s3rver + proxy: what the store spends serving this client's pattern of GETs).
  * Build first (`npx tsc -b`). Profile with `node --cpu-prof bench/read-path.mjs`.
  *
  * `--workers N` fetches through the fetch worker pool (data/fetch-pool) instead of this thread;
@@ -36,7 +37,7 @@ import {
   RequestScheduler,
 } from "../engine/dist/data/index.js";
 import { S3ObjectStore } from "../engine/dist/object/s3.js";
-import { cleanupAll, tempDir, trapSignals } from "./lib/procs.mjs";
+import { cleanupAll, cpuSecondsOf, tempDir, trapSignals } from "./lib/procs.mjs";
 import { startProxyProcess } from "./lib/proxy-process.mjs";
 import { S3_KEY, S3_SECRET, startS3rver } from "./wan/s3.mjs";
 
@@ -85,15 +86,21 @@ const store = (endpoint, sdkGets = false) =>
     credentials: { accessKeyId: S3_KEY, secretAccessKey: S3_SECRET },
   });
 
-/** CPU ms of this process (all threads), busy ms of its main thread and wall ms of `fn`. */
-async function measure(fn) {
+/**
+ * CPU ms of this process (all threads), busy ms of its main thread, CPU ms of the store side
+ * (s3rver + proxy: `storePids`) and wall ms of `fn`.
+ */
+async function measure(storePids, fn) {
+  const store0 = await cpuSecondsOf(storePids);
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   await fn();
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
-  return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, mainMs: elu.active };
+  const ms = performance.now() - t0;
+  const storeMs = ((await cpuSecondsOf(storePids)) - store0) * 1000;
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, mainMs: elu.active, storeMs };
 }
 
 async function main() {
@@ -102,6 +109,7 @@ async function main() {
   const work = await tempDir("filespaces-readpath-");
   const s3 = await startS3rver(path.join(work, "s3"), ["bench"], repoRoot);
   const proxy = await startProxyProcess("s3 proxy", { host: "127.0.0.1", port: s3.port }, { delayMs: o.delayMs });
+  const storePids = [s3.pid, proxy.pid];
   const keyring = Keyring.generate();
   const codec = new ChunkCodec(keyring);
   // fetch workers reopen the store from a URL and take credentials from the environment
@@ -125,7 +133,7 @@ async function main() {
     rows.push([
       what,
       `${(bytes / MiB / (r.ms / 1000)).toFixed(0)} MiB/s`,
-      `${(r.cpuMs / (bytes / MiB)).toFixed(2)} ms CPU/MiB, main thread ${(r.mainMs / (bytes / MiB)).toFixed(2)}`,
+      `${(r.cpuMs / (bytes / MiB)).toFixed(2)} ms CPU/MiB, main thread ${(r.mainMs / (bytes / MiB)).toFixed(2)}, store side ${(r.storeMs / (bytes / MiB)).toFixed(2)}`,
     ]);
 
   for (let pass = 1; pass <= o.passes; pass++) {
@@ -135,7 +143,7 @@ async function main() {
     );
     // raw: 16 whole-chunk GETs in flight, bodies dropped
     let next = 0;
-    const raw = await measure(() =>
+    const raw = await measure(storePids, () =>
       Promise.all(
         Array.from({ length: 16 }, async (_, lane) => {
           const into = laneBuffers[lane];
@@ -171,7 +179,7 @@ async function main() {
     const prefetcher = new Prefetcher(reader, config);
     let firstMs;
     const t0 = performance.now();
-    const cold = await measure(async () => {
+    const cold = await measure(storePids, async () => {
       for (let pos = 0; pos < size; pos += MiB) {
         // As DataPath.readv does it: drop-behind for a continuing stream, then feed the prefetcher.
         const p = reader.readv(1, pos, MiB, o.dropBehind && prefetcher.continuesStream(1, 1, pos, MiB));

@@ -21,7 +21,7 @@ import http from "node:http";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { cleanupAll, runOk, tempDir, trapSignals } from "./lib/procs.mjs";
+import { cleanupAll, cpuSecondsOf, runOk, tempDir, trapSignals } from "./lib/procs.mjs";
 import { meterOf, startProxyProcess } from "./lib/proxy-process.mjs";
 import { makeSources, seedPlainBucket, sizes } from "./wan/dataset.mjs";
 import { markdown, markdownEgress, printEgress, printTable, svg } from "./wan/report.mjs";
@@ -145,7 +145,7 @@ async function runSystem(ctx, sys, s, results) {
     let mount;
     try {
       mount = await sys.mount();
-      const meter = await ctx.meter();
+      const meter = await ctx.meter(mount);
       const out = await session.run(mount, sys);
       const egress = await meter();
       const metered = out[session.meterId ?? session.ids[0]];
@@ -209,8 +209,23 @@ async function main() {
     startProxy: (label, target) => startProxyProcess(label, target, opts),
     /** CPUs of the store side (--isolate-store), for services a system starts beside the store. */
     storeCpus: opts.cpus,
-    /** Starts metering the store's proxy; the result gives MiB up/down since. */
-    meter: () => meterOf(ctx.s3proxy),
+    /**
+     * Starts metering the store's proxy; the result gives MiB up/down since, and the CPU seconds
+     * the store side (s3rver + its proxy) spent meanwhile: the same bytes can cost the store very
+     * different amounts of CPU depending on how a client asks for them and what shares its cores.
+     * With a `mount`, also the CPU seconds of its process (`mountCpuS`).
+     */
+    meter: async (mount) => {
+      const egress = await meterOf(ctx.s3proxy);
+      const storePids = [s3.pid, ctx.s3proxy.pid];
+      const mountPids = mount?.proc ? [mount.proc.child.pid] : [];
+      const [store0, mount0] = [await cpuSecondsOf(storePids), await cpuSecondsOf(mountPids)];
+      return async () => ({
+        ...(await egress()),
+        storeCpuS: (await cpuSecondsOf(storePids)) - store0,
+        ...(mount?.proc ? { mountCpuS: (await cpuSecondsOf(mountPids)) - mount0 } : {}),
+      });
+    },
     /** --workloads: a session runs when it measures at least one wanted workload. */
     wanted: (id) => !opts.workloads || opts.workloads.includes(id),
   };

@@ -5,7 +5,7 @@
  * benchmark starts may outlive it.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -187,3 +187,18 @@ export async function runOk(cmd, args, options) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * CPU seconds (user + system, all threads) that the processes `pids` have used so far (Linux
+ * /proc; a process that has exited counts 0). For store-side cost per MiB next to a client's.
+ */
+export async function cpuSecondsOf(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
+  }
+  return ticks / 100; // USER_HZ is 100 on every Linux we run on
+}

@@ -8,7 +8,7 @@ import { sleep, startService } from "./procs.mjs";
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "delay-proxy.mjs");
 
-/** Starts a proxy to `target` ({host, port}); returns { host, port, totals() }. */
+/** Starts a proxy to `target` ({host, port}); returns { host, port, pid, totals() }. */
 export async function startProxyProcess(label, target, { delayMs, rateMiBps, cpus }) {
   const args = [script, "--target", `${target.host}:${target.port}`, "--delay-ms", String(delayMs)];
   if (rateMiBps) args.push("--rate-mibps", String(rateMiBps));
@@ -18,6 +18,7 @@ export async function startProxyProcess(label, target, { delayMs, rateMiBps, cpu
   return {
     host: "127.0.0.1",
     port,
+    pid: p.child.pid,
     /** Bytes forwarded so far: { up: client→service, down: service→client }. */
     async totals() {
       const before = readings().length;

@@ -35,7 +35,10 @@ export function tableRows(infos, results, systems) {
   return infos.map((info) => [`${info.label} [${info.unit}]`, ...systems.map((s) => cell(info, results, s))]);
 }
 
-/** Bytes that crossed the store's proxy per workload: "down ↓ / up ↑" in MiB. */
+/**
+ * Bytes that crossed the store's proxy per workload: "down ↓ / up ↑" in MiB, and what serving
+ * them cost the store side (s3rver + proxy) and the mount process in CPU ms per MiB moved.
+ */
 export function egressRows(infos, results, systems) {
   return infos
     .filter((info) => systems.some((sys) => results[info.id]?.[sys]?.egress))
@@ -43,17 +46,24 @@ export function egressRows(infos, results, systems) {
       info.label,
       ...systems.map((sys) => {
         const e = results[info.id]?.[sys]?.egress;
-        return e ? `${num(e.down)} ↓ / ${num(e.up)} ↑` : "";
+        if (!e) return "";
+        const moved = e.down + e.up;
+        const perMiB = (s) => num((1000 * s) / moved);
+        let cpu = "";
+        if (e.storeCpuS !== undefined && moved >= 1) cpu += ` · store ${perMiB(e.storeCpuS)}`;
+        if (e.mountCpuS !== undefined && moved >= 1) cpu += ` · mount ${perMiB(e.mountCpuS)}`;
+        if (cpu) cpu += " ms/MiB";
+        return `${num(e.down)} ↓ / ${num(e.up)} ↑${cpu}`;
       }),
     ]);
 }
 
 export function printEgress(infos, results, systems) {
-  return textTable(["store traffic [MiB]", ...systems], egressRows(infos, results, systems));
+  return textTable(["store traffic [MiB] · CPU", ...systems], egressRows(infos, results, systems));
 }
 
 export function markdownEgress(infos, results, systems) {
-  return markdownTable(["store traffic [MiB]", ...systems], egressRows(infos, results, systems));
+  return markdownTable(["store traffic [MiB] · CPU", ...systems], egressRows(infos, results, systems));
 }
 
 export function printTable(infos, results, systems) {

@@ -20,7 +20,7 @@ export const S3_KEY = "S3RVER";
 export const S3_SECRET = "S3RVER";
 const MiB = 1024 * 1024;
 
-/** Starts s3rver in `dir` with the given buckets; returns { port, endpoint, dir, stop }. */
+/** Starts s3rver in `dir` with the given buckets; returns { port, endpoint, dir, pid, stop }. */
 export async function startS3rver(dir, buckets, repoRoot, { cpus } = {}) {
   const port = await freePort();
   const bin = path.join(repoRoot, "node_modules/s3rver/bin/s3rver.js");
@@ -37,7 +37,7 @@ export async function startS3rver(dir, buckets, repoRoot, { cpus } = {}) {
         req.on("error", () => resolve(false));
       }),
   });
-  return { port, endpoint: `http://127.0.0.1:${port}`, dir, stop: svc.stop };
+  return { port, endpoint: `http://127.0.0.1:${port}`, dir, pid: svc.child.pid, stop: svc.stop };
 }
 
 /** An S3 client for `endpoint` with up to `maxSockets` keep-alive connections. */

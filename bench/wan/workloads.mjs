@@ -100,7 +100,7 @@ export function sessions(ctx, s) {
       ids: ["seq_cold", "seq_warm"],
       async run(mount) {
         const file = path.join(mount.root, "big.bin");
-        let meter = await ctx.meter();
+        let meter = await ctx.meter(mount);
         const cold = await readFiles(ctx, [file], { timeoutMs: t });
         if (cold.fail) return { seq_cold: cold.fail, seq_warm: { error: "skipped (cold read failed)" } };
         const out = {
@@ -112,7 +112,7 @@ export function sessions(ctx, s) {
           },
         };
         await dropPageCache();
-        meter = await ctx.meter();
+        meter = await ctx.meter(mount);
         const warm = await readFiles(ctx, [file], { timeoutMs: t });
         out.seq_warm = warm.fail ?? {
           value: mib(warm.files[0].bytes, warm.files[0].ms),
