@@ -8,7 +8,8 @@
  *
  *   node bench/writeback-wan.mjs [--mib 64] [--delay-ms 25] [--commit-ms 50]
  *
- * The commit sink waits `--commit-ms` per call (a metadata round trip). Build first (`npx tsc -b`).
+ * The commit sink waits `--commit-ms` per call (a metadata round trip). Also prints CPU per MiB of
+ * this process and of the store side. Profile with `node --cpu-prof`. Build first (`npx tsc -b`).
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -17,7 +18,7 @@ import { ChunkCodec } from "../engine/dist/crypto/chunk.js";
 import { Keyring } from "../engine/dist/crypto/keyring.js";
 import { parseDataPathConfig, WriteBack } from "../engine/dist/data/index.js";
 import { openObjectStore } from "../engine/dist/object/url.js";
-import { cleanupAll, tempDir, trapSignals } from "./lib/procs.mjs";
+import { cleanupAll, cpuSecondsOf, tempDir, trapSignals } from "./lib/procs.mjs";
 import { startProxyProcess } from "./lib/proxy-process.mjs";
 import { S3_KEY, S3_SECRET, startS3rver } from "./wan/s3.mjs";
 
@@ -68,12 +69,17 @@ async function main() {
   );
   const piece = randomBytes(MiB);
   const before = await proxy.totals();
+  const storePids = [s3.pid, proxy.pid];
+  const store0 = await cpuSecondsOf(storePids);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < o.mib; i++) await wb.write(1, i * MiB, piece, i * MiB);
   wb.fsync();
   const tLocal = performance.now();
   await wb.flush();
   const tDone = performance.now();
+  const cpu = process.cpuUsage(cpu0);
+  const storeS = (await cpuSecondsOf(storePids)) - store0;
   const after = await proxy.totals();
   const st = wb.stats();
   const up = (after.up - before.up) / MiB;
@@ -86,6 +92,10 @@ async function main() {
   console.log(
     `  uploaded    ${(st.uploadedBytes / MiB).toFixed(1)} MiB counted, ${up.toFixed(1)} MiB on the link ` +
       `(${(up / o.mib).toFixed(2)}×), ${st.uploadedChunks} chunks, ${st.retries} retries${st.lastError ? ` (last: ${st.lastError})` : ""}`,
+  );
+  console.log(
+    `  CPU         ${((cpu.user + cpu.system) / 1000 / o.mib).toFixed(2)} ms/MiB in this process ` +
+      `(write-back + uploads), ${((1000 * storeS) / o.mib).toFixed(2)} ms/MiB store side (s3rver + proxy)`,
   );
   await wb.drain();
   await store.close?.();

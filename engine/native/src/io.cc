@@ -12,6 +12,12 @@
 // OpenSSL is the one inside node (its symbols are exported to addons): same code as Decipher.
 // On a tag mismatch the output is zeroed, so unauthenticated plaintext never escapes.
 //
+// gcmSealInto(key, iv, aad, plaintext, out, tagOut) and ctrXorInto(key, counter, skip, input,
+// out): the write-back's side of the same idea. Uploading a chunk re-reads the log, decrypts
+// it (AES-CTR: log records are GCM, read at any offset) and seals it as chunk blocks; with
+// Node's ciphers that is three fresh buffers per block and a copy each. Here both land in the
+// upload's reused buffers (in place for CTR: input and out may be the same memory).
+//
 // adviseHugePages(view): madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of a typed array's
 // memory. The pooled GET buffers and the plaintext slab are large, long-lived and touched
 // sequentially; on a VM each 4 KiB first-touch fault is expensive (measured: THP cut the cold
@@ -128,6 +134,74 @@ static napi_value GcmOpenInto(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static thread_local EVP_CIPHER_CTX* seal_ctx = nullptr;
+static thread_local EVP_CIPHER_CTX* ctr_ctx = nullptr;
+
+// A thread's context for `cipher`, created once (encryption direction).
+static EVP_CIPHER_CTX* EncryptContext(EVP_CIPHER_CTX** slot, const EVP_CIPHER* cipher) {
+  if (*slot == nullptr) {
+    *slot = EVP_CIPHER_CTX_new();
+    if (*slot != nullptr && EVP_EncryptInit_ex(*slot, cipher, nullptr, nullptr, nullptr) != 1) {
+      EVP_CIPHER_CTX_free(*slot);
+      *slot = nullptr;
+    }
+  }
+  return *slot;
+}
+
+static napi_value GcmSealInto(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Bytes key, iv, aad, plain, out, tag;
+  if (argc < 6 || !BytesOf(env, argv[0], &key) || !BytesOf(env, argv[1], &iv) || !BytesOf(env, argv[2], &aad) ||
+      !BytesOf(env, argv[3], &plain) || !BytesOf(env, argv[4], &out) || !BytesOf(env, argv[5], &tag)) {
+    napi_throw_type_error(env, nullptr, "gcmSealInto: expected six Uint8Arrays (key, iv, aad, plaintext, out, tag)");
+    return nullptr;
+  }
+  if (key.length != 32 || iv.length != 12 || tag.length != 16 || out.length < plain.length ||
+      plain.length > INT32_MAX || aad.length > INT32_MAX) {
+    napi_throw_range_error(env, nullptr, "gcmSealInto: key 32, iv 12, tag 16 bytes, out at least the plaintext");
+    return nullptr;
+  }
+  EVP_CIPHER_CTX* ctx = EncryptContext(&seal_ctx, EVP_aes_256_gcm());
+  int n = 0;
+  bool ok = ctx != nullptr && EVP_EncryptInit_ex(ctx, nullptr, nullptr, key.data, iv.data) == 1 &&
+            (aad.length == 0 || EVP_EncryptUpdate(ctx, nullptr, &n, aad.data, static_cast<int>(aad.length)) == 1) &&
+            EVP_EncryptUpdate(ctx, out.data, &n, plain.data, static_cast<int>(plain.length)) == 1 &&
+            EVP_EncryptFinal_ex(ctx, out.data + n, &n) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag.data) == 1;
+  if (!ok) napi_throw_error(env, nullptr, "gcmSealInto: AES-256-GCM failed");
+  return nullptr;
+}
+
+static napi_value CtrXorInto(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Bytes key, counter, input, out;
+  uint32_t skip = 0;
+  if (argc < 5 || !BytesOf(env, argv[0], &key) || !BytesOf(env, argv[1], &counter) ||
+      napi_get_value_uint32(env, argv[2], &skip) != napi_ok || !BytesOf(env, argv[3], &input) ||
+      !BytesOf(env, argv[4], &out)) {
+    napi_throw_type_error(env, nullptr, "ctrXorInto: expected (key, counter, skip, input, out)");
+    return nullptr;
+  }
+  if (key.length != 32 || counter.length != 16 || skip >= 16 || out.length < input.length || input.length > INT32_MAX) {
+    napi_throw_range_error(env, nullptr, "ctrXorInto: key 32, counter 16 bytes, skip < 16, out at least the input");
+    return nullptr;
+  }
+  EVP_CIPHER_CTX* ctx = EncryptContext(&ctr_ctx, EVP_aes_256_ctr());
+  uint8_t lead[16];
+  int n = 0;
+  // `skip` bytes of the first counter block's keystream belong to bytes before the input.
+  bool ok = ctx != nullptr && EVP_EncryptInit_ex(ctx, nullptr, nullptr, key.data, counter.data) == 1 &&
+            (skip == 0 || EVP_EncryptUpdate(ctx, lead, &n, lead, static_cast<int>(skip)) == 1) &&
+            EVP_EncryptUpdate(ctx, out.data, &n, input.data, static_cast<int>(input.length)) == 1;
+  if (!ok) napi_throw_error(env, nullptr, "ctrXorInto: AES-256-CTR failed");
+  return nullptr;
+}
+
 static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -157,6 +231,10 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "addressModulo", fn);
   napi_create_function(env, "gcmOpenInto", NAPI_AUTO_LENGTH, GcmOpenInto, nullptr, &fn);
   napi_set_named_property(env, exports, "gcmOpenInto", fn);
+  napi_create_function(env, "gcmSealInto", NAPI_AUTO_LENGTH, GcmSealInto, nullptr, &fn);
+  napi_set_named_property(env, exports, "gcmSealInto", fn);
+  napi_create_function(env, "ctrXorInto", NAPI_AUTO_LENGTH, CtrXorInto, nullptr, &fn);
+  napi_set_named_property(env, exports, "ctrXorInto", fn);
   napi_create_function(env, "adviseHugePages", NAPI_AUTO_LENGTH, AdviseHugePages, nullptr, &fn);
   napi_set_named_property(env, exports, "adviseHugePages", fn);
   return exports;

@@ -87,10 +87,30 @@ export class ChunkCodec {
         flags |= FLAG_COMPRESSED;
       }
     }
+    return this.#sealBlocks(chunkId, body, flags, Buffer.allocUnsafe(this.sealedSize(body.length)));
+  }
+
+  /**
+   * Seals a whole chunk (uncompressed) into `out`, which must hold `sealedSize(plaintext.length)`
+   * bytes; returns the view of `out` that holds the sealed chunk. Why: the write-back seals every
+   * chunk it uploads into a reused buffer (data/writeback/upload.ts) — a fresh chunk-sized buffer
+   * per upload, plus one per block from Node's cipher, is memory V8 must collect and the VM must
+   * fault in. With the native helper (platform/io-addon.ts) nothing is allocated per block.
+   */
+  sealInto(chunkId: string, plaintext: Buffer, out: Buffer): Buffer {
+    checkChunkId(chunkId);
+    const size = this.sealedSize(plaintext.length);
+    if (out.length < size)
+      throw new RangeError(`sealing ${plaintext.length} bytes needs ${size}, out holds ${out.length}`);
+    return this.#sealBlocks(chunkId, plaintext, 0, out.subarray(0, size));
+  }
+
+  /** Seals `body` block by block into `out` (exactly its sealed size) under the newest key. */
+  #sealBlocks(chunkId: string, body: Buffer, flags: number, out: Buffer): Buffer {
     const keyId = this.#keyring.currentKeyId;
-    const key = this.#keyring.subkeyObject("chunkData", keyId);
+    const native = ioAddon()?.gcmSealInto;
+    const rawKey = native ? this.#keyring.subkey("chunkData", keyId) : undefined;
     const blocks = Math.max(1, Math.ceil(body.length / this.blockSize));
-    const out = Buffer.allocUnsafe(body.length + blocks * BLOCK_OVERHEAD);
     const nonces = randomBytes(12 * blocks); // one CSPRNG call per chunk, not per block
     let pos = 0;
     for (let i = 0; i < blocks; i++) {
@@ -100,9 +120,20 @@ export class ChunkCodec {
       header[1] = flags | (i === blocks - 1 ? FLAG_FINAL : 0);
       header.writeUInt32BE(keyId, 2);
       nonces.copy(header, 6, 12 * i, 12 * i + 12);
-      const cipher = createCipheriv("aes-256-gcm", key, header.subarray(6, 18));
-      cipher.setAAD(blockAad(chunkId, i, header));
+      const aad = blockAad(chunkId, i, header);
       pos += BLOCK_HEADER_BYTES;
+      if (native && rawKey) {
+        const tag = out.subarray(pos + plain.length, pos + plain.length + BLOCK_TAG_BYTES);
+        native(rawKey, header.subarray(6, 18), aad, plain, out.subarray(pos, pos + plain.length), tag);
+        pos += plain.length + BLOCK_TAG_BYTES;
+        continue;
+      }
+      const cipher = createCipheriv(
+        "aes-256-gcm",
+        this.#keyring.subkeyObject("chunkData", keyId),
+        header.subarray(6, 18),
+      );
+      cipher.setAAD(aad);
       pos += cipher.update(plain).copy(out, pos);
       pos += cipher.final().copy(out, pos);
       pos += cipher.getAuthTag().copy(out, pos);

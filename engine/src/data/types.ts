@@ -58,6 +58,10 @@ export interface SealedRange {
 export interface BlockCodec {
   readonly blockSize: number;
   seal(chunkId: string, plaintext: Buffer, options?: { compress?: boolean }): Buffer;
+  /** Sealed object size of a chunk of `plainLength` bytes. */
+  sealedSize(plainLength: number): number;
+  /** Seals into `out` (≥ sealedSize of the plaintext); returns the view of `out` holding the chunk. */
+  sealInto(chunkId: string, plaintext: Buffer, out: Buffer): Buffer;
   sealedRange(plainOffset: number, plainLength: number): SealedRange;
   openRange(chunkId: string, sealed: Buffer, firstBlock: number, options?: { expectFinal?: boolean }): Buffer;
   /** One sealed block opened into `out` (reused memory); returns the plaintext length. */

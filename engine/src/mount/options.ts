@@ -37,8 +37,8 @@ export const mountOptionsSchema = z.object({
    * cached files are answered from the cache; uncached work fails with EIO).
    */
   metaRetryMs: z.number().int().min(0).default(10_000),
-  /** Extra data-path knobs (see data/config.ts). */
-  data: z.record(z.string(), z.number()).default({}),
+  /** Extra data-path knobs (see data/config.ts; validated there). */
+  data: z.record(z.string(), z.union([z.number(), z.boolean()])).default({}),
 });
 
 export type MountOptions = z.input<typeof mountOptionsSchema>;

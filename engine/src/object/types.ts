@@ -25,6 +25,7 @@ export interface ObjectStore {
 
   get(key: string, options?: GetOptions): Promise<Buffer>;
   head(key: string, options?: CallOptions): Promise<ObjectInfo>;
+  /** Stores `body`; the store must not use `body` once this settles (callers reuse the buffer). */
   put(key: string, body: Buffer, options?: PutOptions): Promise<PutResult>;
   delete(key: string, options?: CallOptions): Promise<void>;
   list(prefix: string, options?: ListOptions): Promise<ListPage>;

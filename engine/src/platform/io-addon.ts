@@ -19,6 +19,20 @@ export interface IoAddon {
     tag: Uint8Array,
     out: Uint8Array,
   ): boolean;
+  /** Encrypts `plaintext` into `out` (AES-256-GCM) and writes the tag into `tag` (16 bytes). */
+  gcmSealInto?(
+    key: Uint8Array,
+    iv: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    tag: Uint8Array,
+  ): void;
+  /**
+   * AES-256-CTR of `input` into `out` (may be the same memory), starting `skip` (< 16) bytes into
+   * the keystream block of `counter`.
+   */
+  ctrXorInto?(key: Uint8Array, counter: Uint8Array, skip: number, input: Uint8Array, out: Uint8Array): void;
   /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of `view`; false when refused (THP off). */
   adviseHugePages?(view: Uint8Array): boolean;
 }

@@ -158,6 +158,29 @@ describe("ChunkCodec tamper detection (each → IntegrityError)", () => {
   });
 });
 
+describe("ChunkCodec.sealInto (seal into reused memory)", () => {
+  it("writes exactly the sealed chunk into a larger buffer; it opens like seal's, for every awkward size", () => {
+    const out = Buffer.alloc(codec.sealedSize(3 * BS + 17) + 100);
+    for (const size of [0, 1, BS - 1, BS, BS + 1, 3 * BS + 17]) {
+      const id = newChunkId();
+      const plain = randomBytes(size);
+      out.fill(0xee);
+      const sealed = codec.sealInto(id, plain, out);
+      expect(sealed.length).toBe(codec.sealedSize(size));
+      expect(sealed.buffer).toBe(out.buffer); // a view of `out`, not a copy
+      expect(out.subarray(sealed.length).every((b) => b === 0xee)).toBe(true);
+      expect(codec.open(id, sealed).equals(plain)).toBe(true);
+      expect(readRange(codec, id, sealed, Math.min(size, 5), Math.max(0, size - 5)).equals(plain.subarray(5))).toBe(
+        true,
+      );
+    }
+  });
+
+  it("refuses a buffer too small for the sealed chunk", () => {
+    expect(() => codec.sealInto(newChunkId(), randomBytes(BS), Buffer.alloc(BS))).toThrow(RangeError);
+  });
+});
+
 describe("ChunkCodec.openBlockInto (decrypt into reused memory)", () => {
   const id = newChunkId();
   const plain = randomBytes(3 * BS + 100);

@@ -76,6 +76,13 @@ describe("WriteBack", () => {
     expect(wb.pendingSize(7)).toBeUndefined();
     expect(wb.stats().backlogBytes).toBe(0);
     expect(readdirSync(e.dir.path).filter((n) => n.endsWith(".log"))).toHaveLength(1); // only the new active segment
+    // a second, larger round reuses the chunk buffers: two per upload slot at most
+    const b = pattern(40 * knobs.chunkBytes + 123, 2);
+    await wb.write(8, 5, b, b.length + 5);
+    await wb.flush();
+    expect((await e.stored(8)).subarray(5).equals(b)).toBe(true);
+    expect(wb.stats().uploadedChunks).toBe(Math.ceil(a.length / knobs.chunkBytes) + 41);
+    expect(wb.stats().uploadBuffers).toBeLessThanOrEqual(2 * knobs.uploadConcurrency);
     await wb.drain();
     await wb.drain(); // idempotent
     expect(readdirSync(e.dir.path)).toEqual([]); // unmounted clean: nothing to replay

@@ -10,21 +10,43 @@
  * live reads serve bytes this process wrote itself.
  */
 import { createCipheriv, createDecipheriv, type KeyObject } from "node:crypto";
+import { ioAddon } from "../../platform/io-addon.js";
 
 export const TAG_BYTES = 16;
 const NONCE_BYTES = 12;
 /** GCM's first counter for data (counter 1 is used for the tag). */
 const FIRST_DATA_COUNTER = 2;
 const SLICE_BYTES = 64 * 1024;
+/** Records up to this size are sealed natively into one reused buffer (FUSE writes ≤ 1 MiB). */
+const SCRATCH_BYTES = 1024 * 1024;
 
 export class RecordCipher {
-  constructor(private readonly key: KeyObject) {}
+  /** The raw key, for the native helpers (sealing and decrypting into reused buffers). */
+  private readonly rawKey: Buffer;
+  /** Where records are sealed natively; lives as long as the segment is appended to. */
+  private scratch: Buffer | undefined;
+
+  constructor(private readonly key: KeyObject) {
+    this.rawKey = key.export();
+  }
 
   /**
-   * Seals `data` of the record at `recordPos`, handing the ciphertext to `out` slice by slice
-   * (no record-sized allocation; one huge `update` is also slower), then writes the tag into `tagOut`.
+   * Seals `data` of the record at `recordPos`, handing the ciphertext to `out` (which must be
+   * done with it when it returns: the buffer is reused) — in one piece from the native helper, else
+   * slice by slice (no record-sized allocation; one huge `update` is also slower) — then writes
+   * the tag into `tagOut`.
    */
   seal(recordPos: number, aad: Buffer, data: Buffer | undefined, tagOut: Buffer, out: (sealed: Buffer) => void): void {
+    const native = ioAddon()?.gcmSealInto;
+    if (native && (data?.length ?? 0) <= SCRATCH_BYTES) {
+      // One call, no allocation: Node's cipher returns a fresh buffer per slice.
+      const plain = data ?? Buffer.alloc(0);
+      this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+      const sealed = this.scratch.subarray(0, plain.length);
+      native(this.rawKey, nonce(recordPos), aad, plain, sealed, tagOut);
+      if (sealed.length > 0) out(sealed);
+      return;
+    }
     const cipher = createCipheriv("aes-256-gcm", this.key, nonce(recordPos));
     cipher.setAAD(aad);
     if (data)
@@ -50,14 +72,30 @@ export class RecordCipher {
   /** Decrypts `sealed`, which holds the record's data from byte `skip` on. */
   openRange(recordPos: number, skip: number, sealed: Buffer): Buffer {
     if (sealed.length === 0) return sealed;
-    const counter = Buffer.alloc(16);
-    nonce(recordPos).copy(counter);
-    counter.writeUInt32BE(FIRST_DATA_COUNTER + Math.floor(skip / 16), NONCE_BYTES);
-    const decipher = createDecipheriv("aes-256-ctr", this.key, counter);
+    const decipher = createDecipheriv("aes-256-ctr", this.key, counterAt(recordPos, skip));
     const lead = skip % 16;
     if (lead > 0) decipher.update(Buffer.alloc(lead));
     return decipher.update(sealed); // CTR: final() adds nothing
   }
+
+  /**
+   * `openRange` in place: `buf` holds the record's sealed data from byte `skip` on and is
+   * decrypted where it lies (the upload assembles a chunk in a reused buffer this way).
+   */
+  openRangeInPlace(recordPos: number, skip: number, buf: Buffer): void {
+    if (buf.length === 0) return;
+    const native = ioAddon()?.ctrXorInto;
+    if (native) native(this.rawKey, counterAt(recordPos, skip), skip % 16, buf, buf);
+    else this.openRange(recordPos, skip, buf).copy(buf);
+  }
+}
+
+/** The CTR counter block of byte `skip` of the record's data. */
+function counterAt(recordPos: number, skip: number): Buffer {
+  const counter = Buffer.alloc(16);
+  nonce(recordPos).copy(counter);
+  counter.writeUInt32BE(FIRST_DATA_COUNTER + Math.floor(skip / 16), NONCE_BYTES);
+  return counter;
 }
 
 function nonce(recordPos: number): Buffer {

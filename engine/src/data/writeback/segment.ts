@@ -219,14 +219,23 @@ export class Segment {
 
   /** Bytes of a record's data (`skip` bytes in, `length` long). Synchronous: see the overlay. */
   read(rec: LogRecord, skip = 0, length = rec.length - skip): Buffer {
-    const out = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(this.fd, out, got, length - got, rec.dataPos + skip + got);
+    const out = this.readSealed(rec, skip, Buffer.allocUnsafe(length));
+    return this.cipher ? this.cipher.openRange(rec.dataPos - RECORD_HEADER_BYTES, skip, out) : out;
+  }
+
+  /** `read` into `out` (its whole length), decrypted in place: no allocation (the upload's path). */
+  readInto(rec: LogRecord, skip: number, out: Buffer): void {
+    this.readSealed(rec, skip, out);
+    this.cipher?.openRangeInPlace(rec.dataPos - RECORD_HEADER_BYTES, skip, out);
+  }
+
+  private readSealed(rec: LogRecord, skip: number, out: Buffer): Buffer {
+    for (let got = 0; got < out.length; ) {
+      const n = readSync(this.fd, out, got, out.length - got, rec.dataPos + skip + got);
       if (n === 0) throw new Error(`write-back segment ${this.seq} ends early`);
       got += n;
     }
-    return this.cipher ? this.cipher.openRange(rec.dataPos - RECORD_HEADER_BYTES, skip, out) : out;
+    return out;
   }
 
   markDone(batch: number): void {

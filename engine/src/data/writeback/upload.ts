@@ -2,8 +2,16 @@
  * The upload half of the write-back pipeline: a sealed segment's steps are packed into chunks
  * (≤ chunkBytes), each chunk is read from the log, sealed and PUT with retries; the result is
  * every step's extents, ready to commit (commit.ts).
+ *
+ * A chunk is assembled and sealed in two reused buffers per upload slot (`UploadBuffers`): its
+ * records are read from the log straight into the plaintext buffer and decrypted there, then
+ * sealed into the other. Fresh buffers per chunk (and per block, from Node's ciphers) made the
+ * upload side a third of the write path's CPU, mostly page faults, copies and V8's collections
+ * of external memory (docs/benchmarks.md, session 11). The store must not keep `body` after
+ * `put` resolves (ObjectStore.put says so); the buffers go back to the pool only then.
  */
 import type { ObjectStore } from "../../object/types.js";
+import { BufferPool } from "../buffer-pool.js";
 import { type BlockCodec, chunkObjectKey, type Extent } from "../types.js";
 import { packChunks, type Step } from "./plan.js";
 import type { SlotPool } from "./pool.js";
@@ -19,6 +27,17 @@ export interface UploadCounters {
   uploadedBytes: number;
 }
 
+/** Reused chunk buffers: plaintext being assembled and the sealed object being PUT. */
+export class UploadBuffers {
+  readonly plain: BufferPool;
+  readonly sealed: BufferPool;
+
+  constructor(codec: BlockCodec, chunkBytes: number, slots: number) {
+    this.plain = new BufferPool(chunkBytes, slots);
+    this.sealed = new BufferPool(codec.sealedSize(chunkBytes), slots);
+  }
+}
+
 export interface UploadDeps {
   store: ObjectStore;
   codec: BlockCodec;
@@ -26,6 +45,7 @@ export interface UploadDeps {
   chunkBytes: number;
   /** Bounds the chunks in flight (and so in memory). */
   pool: SlotPool;
+  buffers: UploadBuffers;
   retry: Retry;
   counters: UploadCounters;
 }
@@ -40,14 +60,27 @@ export async function uploadSteps(seg: Segment, steps: Step[], deps: UploadDeps)
   const ids = await Promise.all(
     chunks.map((c) =>
       deps.pool.run(async () => {
-        const plain = Buffer.concat(c.parts.map((p) => seg.read(p.record, p.skip, p.length)));
-        const id = deps.newChunkId();
-        const sealed = deps.codec.seal(id, plain);
-        await deps.retry(() => deps.store.put(chunkObjectKey(id), sealed));
-        counters.pendingChunks--;
-        counters.uploadedChunks++;
-        counters.uploadedBytes += sealed.length;
-        return id;
+        const bytes = c.parts.reduce((n, p) => n + p.length, 0);
+        const { plain: plainPool, sealed: sealedPool } = deps.buffers;
+        const plainBuf = plainPool.acquire(bytes);
+        const sealedBuf = sealedPool.acquire(deps.codec.sealedSize(bytes));
+        try {
+          let at = 0;
+          for (const p of c.parts) {
+            seg.readInto(p.record, p.skip, plainBuf.subarray(at, at + p.length));
+            at += p.length;
+          }
+          const id = deps.newChunkId();
+          const sealed = deps.codec.sealInto(id, plainBuf.subarray(0, bytes), sealedBuf);
+          await deps.retry(() => deps.store.put(chunkObjectKey(id), sealed));
+          counters.pendingChunks--;
+          counters.uploadedChunks++;
+          counters.uploadedBytes += sealed.length;
+          return id;
+        } finally {
+          plainPool.release(plainBuf);
+          sealedPool.release(sealedBuf);
+        }
       }),
     ),
   );

@@ -38,7 +38,7 @@ import { type OverlayView, WriteOverlay } from "./overlay.js";
 import { planSteps, type Step } from "./plan.js";
 import { retryUntilStopped, SlotPool } from "./pool.js";
 import { Segment } from "./segment.js";
-import { type UploadDeps, uploadSteps } from "./upload.js";
+import { UploadBuffers, type UploadDeps, uploadSteps } from "./upload.js";
 
 export type WriteBackKnobs = Pick<
   DataPathConfig,
@@ -80,6 +80,8 @@ export interface WriteBackStats {
   uploadedBytes: number;
   commits: number;
   retries: number;
+  /** Chunk buffers the uploads have allocated (reused, so at most two per upload slot). */
+  uploadBuffers: number;
   lastError?: string;
 }
 
@@ -111,6 +113,7 @@ export class WriteBack {
       newChunkId: deps.newChunkId,
       chunkBytes: knobs.chunkBytes,
       pool: this.uploadPool,
+      buffers: new UploadBuffers(deps.codec, knobs.chunkBytes, knobs.uploadConcurrency),
       retry: (fn) => this.retry(fn),
       counters: this.counters,
     };
@@ -212,6 +215,7 @@ export class WriteBack {
       backlogBytes: this.backlogBytes,
       backlogSegments: this.segments.filter((s) => s.records.length > 0).length,
       ...this.counters,
+      uploadBuffers: this.upload.buffers.plain.allocated + this.upload.buffers.sealed.allocated,
       lastError: this.lastError ? String((this.lastError as Error).message ?? this.lastError) : undefined,
     };
   }
