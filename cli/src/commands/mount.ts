@@ -12,6 +12,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import { parseFlags, sizeFlag, UsageError } from "../flags.js";
 import { readCredential, UNLOCK_SOURCES } from "../passphrase.js";
+import { collectOption, parseTuning } from "./mount-tuning.js";
 import { hostPortFlag } from "./snapshot.js";
 
 const mountFlags = z.object({
@@ -37,6 +38,7 @@ const mountFlags = z.object({
     .min(0, "expected 0 (fetch on the main thread) or more")
     .max(64, "expected at most 64")
     .optional(),
+  option: z.array(z.string()).default([]),
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,8 +108,14 @@ export function mountCommand(): Command {
       "--fetch-workers <n>",
       "threads that GET and decrypt blocks, off the thread that answers FUSE (default: cores, at most 4; 0 = none)",
     )
+    .option(
+      "-o, --option <key=value>",
+      "a data-path knob, repeatable, e.g. -o prefetchConcurrency=16 (docs/data-path.md lists them)",
+      collectOption,
+    )
     .action(async (url: string, dirArg: string, raw: Record<string, unknown>) => {
       const flags = parseFlags(mountFlags, raw);
+      const tuning = parseTuning(flags.option);
       const dir = resolve(dirArg);
       const token = flags.token ?? process.env.FILESPACE_META_TOKEN;
       if (flags.meta && !token) throw new UsageError("--token: --meta needs an access token (or FILESPACE_META_TOKEN)");
@@ -137,6 +145,7 @@ export function mountCommand(): Command {
           allowOther: flags.allowOther ?? false,
           leaseTtlMs: flags.leaseTtl,
           data: {
+            ...tuning,
             ...(flags.maxBacklog !== undefined ? { maxBacklogBytes: flags.maxBacklog } : {}),
             ...(flags.backlogWait !== undefined ? { backlogFullWaitMs: flags.backlogWait } : {}),
             ...(flags.fetchWorkers !== undefined ? { fetchWorkers: flags.fetchWorkers } : {}),
