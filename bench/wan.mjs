@@ -223,7 +223,8 @@ async function main() {
       return async () => ({
         ...(await egress()),
         storeCpuS: (await cpuSecondsOf(storePids)) - store0,
-        ...(mount?.proc ? { mountCpuS: (await cpuSecondsOf(mountPids)) - mount0 } : {}),
+        // a mount stopped inside the measurement (write until in the store) took its count along
+        ...(mount?.proc && !mount.proc.exited() ? { mountCpuS: (await cpuSecondsOf(mountPids)) - mount0 } : {}),
       });
     },
     /** --workloads: a session runs when it measures at least one wanted workload. */
