@@ -287,6 +287,9 @@ async function main() {
     results,
   };
   const jsonFile = opts.out ?? path.join(outDir, `wan-${mode}-${stamp}.json`);
+  // with FILESPACE_BENCH_S3RVER_NODE_ARGS=--trace-gc: what the store's GC did, next to the results
+  if (process.env.FILESPACE_BENCH_S3RVER_NODE_ARGS)
+    await writeFile(jsonFile.replace(/\.json$/, ".s3rver.log"), s3.output());
   await writeFile(jsonFile, `${JSON.stringify(run, null, 2)}\n`);
   await writeReport(run, jsonFile, opts.svg);
 }

@@ -20,11 +20,24 @@ export const S3_KEY = "S3RVER";
 export const S3_SECRET = "S3RVER";
 const MiB = 1024 * 1024;
 
-/** Starts s3rver in `dir` with the given buckets; returns { port, endpoint, dir, pid, stop }. */
+/** Starts s3rver in `dir` with the given buckets; returns { port, endpoint, dir, pid, output(), stop }. */
 export async function startS3rver(dir, buckets, repoRoot, { cpus } = {}) {
   const port = await freePort();
   const bin = path.join(repoRoot, "node_modules/s3rver/bin/s3rver.js");
-  const args = ["--openssl-legacy-provider", bin, "-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent"];
+  // FILESPACE_BENCH_S3RVER_NODE_ARGS: Node flags for s3rver (e.g. --trace-gc), for diagnosis.
+  const nodeArgs = (process.env.FILESPACE_BENCH_S3RVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const args = [
+    "--openssl-legacy-provider",
+    ...nodeArgs,
+    bin,
+    "-d",
+    dir,
+    "-a",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "--silent",
+  ];
   for (const b of buckets) args.push("--configure-bucket", b);
   const svc = await startService("s3rver", process.execPath, args, {
     cpus,
@@ -37,7 +50,7 @@ export async function startS3rver(dir, buckets, repoRoot, { cpus } = {}) {
         req.on("error", () => resolve(false));
       }),
   });
-  return { port, endpoint: `http://127.0.0.1:${port}`, dir, pid: svc.child.pid, stop: svc.stop };
+  return { port, endpoint: `http://127.0.0.1:${port}`, dir, pid: svc.child.pid, output: svc.output, stop: svc.stop };
 }
 
 /** An S3 client for `endpoint` with up to `maxSockets` keep-alive connections. */

@@ -58,23 +58,25 @@ function fail(r, what) {
   return { error: `${what} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ").slice(0, 200)}` };
 }
 
-async function readFiles(ctx, files, { hash = true, bytes, timeoutMs }) {
-  const args = [
-    path.join(ctx.benchDir, "io/read.mjs"),
-    ...(hash ? ["--hash"] : []),
-    ...(bytes ? ["--bytes", String(bytes)] : []),
-    ...files,
-  ];
+/** Timed sequential reads of `files` (bench/wan/io/read.mjs); `{ files }` or `{ fail }`. */
+async function readFiles(ctx, files, { bytes, timeoutMs }) {
+  const args = [path.join(ctx.benchDir, "io/read.mjs"), ...(bytes ? ["--bytes", String(bytes)] : []), ...files];
   const r = await run(process.execPath, args, { timeoutMs });
   if (r.code !== 0) return { fail: fail(r, "read") };
   return { files: JSON.parse(r.stdout).files };
 }
 
-/** Compares reported hashes with the sources; returns an error text or undefined. */
-function verify(ctx, files, names) {
+/**
+ * Hashes `files` through the mount in an untimed pass (after the clock and the egress meter
+ * stopped) and compares with the sources; returns an error text or undefined.
+ */
+async function verify(ctx, files, names, timeoutMs) {
+  const r = await run(process.execPath, [path.join(ctx.benchDir, "io/read.mjs"), "--hash", ...files], { timeoutMs });
+  if (r.code !== 0) return `verification read failed: ${fail(r, "read").error}`;
+  const got = JSON.parse(r.stdout).files;
   for (let i = 0; i < files.length; i++) {
     const want = ctx.src.hashes[names[i]];
-    if (want && files[i].sha256 !== want) return `checksum mismatch on ${names[i]}`;
+    if (want && got[i].sha256 !== want) return `checksum mismatch on ${names[i]}`;
   }
   return undefined;
 }
@@ -91,7 +93,7 @@ export function sessions(ctx, s) {
     {
       ids: ["ttfb"],
       async run(mount) {
-        const r = await readFiles(ctx, [path.join(mount.root, "huge.bin")], { hash: false, bytes: 1, timeoutMs: t });
+        const r = await readFiles(ctx, [path.join(mount.root, "huge.bin")], { bytes: 1, timeoutMs: t });
         if (r.fail) return { ttfb: r.fail };
         return { ttfb: { value: r.files[0].ms, rts: r.files[0].ms / ctx.rttMs } };
       },
@@ -107,18 +109,18 @@ export function sessions(ctx, s) {
           seq_cold: {
             value: mib(cold.files[0].bytes, cold.files[0].ms),
             note: `open ${cold.files[0].openMs.toFixed(0)} ms, first byte after ${cold.files[0].firstByteMs.toFixed(0)} ms`,
-            error: verify(ctx, cold.files, ["big.bin"]),
             egress: await meter(),
           },
         };
+        out.seq_cold.error = await verify(ctx, [file], ["big.bin"], t);
         await dropPageCache();
         meter = await ctx.meter(mount);
         const warm = await readFiles(ctx, [file], { timeoutMs: t });
         out.seq_warm = warm.fail ?? {
           value: mib(warm.files[0].bytes, warm.files[0].ms),
-          error: verify(ctx, warm.files, ["big.bin"]),
           egress: await meter(),
         };
+        if (!warm.fail) out.seq_warm.error = await verify(ctx, [file], ["big.bin"], t);
         return out;
       },
     },
@@ -149,13 +151,12 @@ export function sessions(ctx, s) {
       ids: ["frames", "frames_all"],
       async run(mount) {
         const names = Array.from({ length: s.frames }, (_, i) => `frames/${frameName(i)}`);
-        const r = await readFiles(
-          ctx,
-          names.map((n) => path.join(mount.root, n)),
-          { timeoutMs: t },
-        );
+        const files = names.map((n) => path.join(mount.root, n));
+        const meter = await ctx.meter(mount);
+        const r = await readFiles(ctx, files, { timeoutMs: t });
         if (r.fail) return { frames: r.fail, frames_all: r.fail };
-        const error = verify(ctx, r.files, names);
+        const egress = await meter();
+        const error = await verify(ctx, files, names, t);
         const sum = (fs) => fs.reduce((a, f) => ({ bytes: a.bytes + f.bytes, ms: a.ms + f.ms }), { bytes: 0, ms: 0 });
         const all = sum(r.files);
         const steady = sum(r.files.slice(firstFrames(s)));
@@ -165,7 +166,7 @@ export function sessions(ctx, s) {
         const ms = (key) => median(later.map((f) => f[key])).toFixed(0);
         const note = `median per frame ${ms("ms")} ms: open ${ms("openMs")} ms, open + first read ${ms("firstByteMs")} ms`;
         return {
-          frames: { value: mib(steady.bytes, steady.ms), error, note },
+          frames: { value: mib(steady.bytes, steady.ms), error, note, egress },
           frames_all: { value: mib(all.bytes, all.ms), error },
         };
       },
