@@ -29,7 +29,8 @@
     {
       "target_name": "filespace_io",
       "sources": [
-        "src/io.cc"
+        "src/io.cc",
+        "src/io-file.cc"
       ],
       "cflags_cc": [
         "-std=c++17",

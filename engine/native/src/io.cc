@@ -225,6 +225,8 @@ static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
   return result;
 }
 
+void RegisterFileWrites(napi_env env, napi_value exports);  // io-file.cc
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "addressModulo", NAPI_AUTO_LENGTH, AddressModulo, nullptr, &fn);
@@ -237,5 +239,6 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "ctrXorInto", fn);
   napi_create_function(env, "adviseHugePages", NAPI_AUTO_LENGTH, AdviseHugePages, nullptr, &fn);
   napi_set_named_property(env, exports, "adviseHugePages", fn);
+  RegisterFileWrites(env, exports);
   return exports;
 }

@@ -33,6 +33,11 @@ export interface IoAddon {
    * the keystream block of `counter`.
    */
   ctrXorInto?(key: Uint8Array, counter: Uint8Array, skip: number, input: Uint8Array, out: Uint8Array): void;
+  /**
+   * Writes `data` to `tmp` (O_DIRECT when `direct`), truncates it to `length`, renames it to
+   * `final`: one thread-pool job. Resolves to 0 or a negative errno (nothing left at `tmp`).
+   */
+  writeFileAtomic?(tmp: string, final: string, data: Uint8Array, length: number, direct: boolean): Promise<number>;
   /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of `view`; false when refused (THP off). */
   adviseHugePages?(view: Uint8Array): boolean;
 }

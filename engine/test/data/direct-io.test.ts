@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import {
   directCapacity,
   directIoStats,
   readFileRange,
+  writeFileAtomically,
   writeWholeFile,
 } from "../../src/data/direct-io.js";
 import { ioAddon } from "../../src/platform/io-addon.js";
@@ -53,8 +54,17 @@ describe("direct I/O for cache files", () => {
       const tail = await readFileRange(file, size - 1, allocAligned(directCapacity(100)), 100);
       expect(tail.equals(data.subarray(size - 1))).toBe(true);
     }
+    // the disk cache's way: tmp file, then renamed into place (one native job)
+    for (const size of [1, 4096, 1_000_003]) {
+      const buf = allocAligned(directCapacity(size));
+      pattern(size, size + 1).copy(buf);
+      const [tmp, file] = [path.join(dir, `t${size}`), path.join(dir, `r${size}`)];
+      await writeFileAtomically(tmp, file, buf.subarray(0, size));
+      expect(existsSync(tmp)).toBe(false);
+      expect(readFileSync(file).equals(pattern(size, size + 1))).toBe(true);
+    }
     const d = delta(before);
-    expect(d.directWrites).toBe(5);
+    expect(d.directWrites).toBe(8);
     expect(d.bufferedWrites).toBe(0);
     expect(d.directReads).toBe(20);
     expect(d.bufferedReads).toBe(0);
@@ -93,9 +103,22 @@ describe("direct I/O for cache files", () => {
     data.copy(unaligned);
     await writeWholeFile(path.join(dir, "u"), unaligned.subarray(0, data.length));
     expect(readFileSync(path.join(dir, "u")).equals(data)).toBe(true);
+    await writeFileAtomically(path.join(dir, "t"), path.join(dir, "v"), unaligned.subarray(0, data.length));
+    expect(readFileSync(path.join(dir, "v")).equals(data)).toBe(true);
     const got = await readFileRange(path.join(dir, "u"), 3, Buffer.alloc(20_000), 5000);
     expect(got.equals(data.subarray(3, 5003))).toBe(true);
-    expect(delta(before)).toMatchObject({ directWrites: 0, bufferedWrites: 1, directReads: 0, bufferedReads: 1 });
+    expect(delta(before)).toMatchObject({ directWrites: 0, bufferedWrites: 2, directReads: 0, bufferedReads: 1 });
+  });
+
+  it("a failed atomic write rejects like fs does (code, path) and leaves nothing behind", async () => {
+    const dir = dirIn(tmpdir());
+    const buf = allocAligned(directCapacity(5000));
+    const missing = path.join(dir, "no-such-dir", "tmp");
+    await expect(writeFileAtomically(missing, path.join(dir, "x"), buf.subarray(0, 5000))).rejects.toMatchObject({
+      code: "ENOENT",
+      path: missing,
+    });
+    expect(existsSync(path.join(dir, "x"))).toBe(false);
   });
 
   // ramfs has no direct I/O: open(O_DIRECT) fails with EINVAL (tmpfs accepts it since Linux 6.6).
@@ -108,12 +131,17 @@ describe("direct I/O for cache files", () => {
       const buf = allocAligned(directCapacity(size));
       data.copy(buf);
       const before = snapshot();
+      // atomic writes first, in a directory of their own: their EINVAL fallback is exercised
+      mkdirSync(path.join(dir, "w"));
+      for (const name of ["a", "b"])
+        await writeFileAtomically(path.join(dir, "w", `${name}.tmp`), path.join(dir, "w", name), buf.subarray(0, size));
+      for (const name of ["a", "b"]) expect(readFileSync(path.join(dir, "w", name)).equals(data)).toBe(true);
       for (const name of ["a", "b"]) await writeWholeFile(path.join(dir, name), buf.subarray(0, size));
       const into = allocAligned(directCapacity(70_000));
       const got = await readFileRange(path.join(dir, "b"), 65_537, into, 70_000);
       expect(got.equals(data.subarray(65_537, 65_537 + 70_000))).toBe(true);
       expect(readFileSync(path.join(dir, "a")).equals(data)).toBe(true);
-      expect(delta(before)).toEqual({ directWrites: 0, bufferedWrites: 2, directReads: 0, bufferedReads: 1 });
+      expect(delta(before)).toEqual({ directWrites: 0, bufferedWrites: 4, directReads: 0, bufferedReads: 1 });
     } finally {
       execFileSync("umount", [dir]);
     }

@@ -12,7 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeWholeFile } from "../direct-io.js";
+import { writeFileAtomically } from "../direct-io.js";
 import { type Run, runOf } from "./run-name.js";
 
 export class CacheDir {
@@ -79,8 +79,7 @@ export class CacheDir {
     await this.shardReady(run.chunkId.slice(0, 2));
     const tmp = join(this.dir, "tmp", randomBytes(8).toString("hex"));
     // Straight from the GET buffer, around the page cache when the buffer allows (direct-io.ts).
-    await writeWholeFile(tmp, sealed);
-    await rename(tmp, this.fileOf(run));
+    await writeFileAtomically(tmp, this.fileOf(run), sealed);
   }
 
   private shardReady(shard: string): Promise<void> {
