@@ -10,6 +10,7 @@
  *   raw-client.mjs random ENDPOINT BUCKET KEY SIZE --seconds S [--bs 64KiB]   one at a time
  *   raw-client.mjs list   ENDPOINT BUCKET PREFIX       ListObjectsV2 pages until done
  *   raw-client.mjs put    ENDPOINT BUCKET KEY SIZE [--parallel 8] [--range 8MiB]   multipart
+ *   raw-client.mjs putobjects ENDPOINT BUCKET PREFIX SIZE [--parallel 8] [--range 4MiB]   one PUT per piece
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -22,6 +23,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { S3_KEY, S3_SECRET, s3Client } from "./s3.mjs";
@@ -187,11 +189,36 @@ async function put(client, [bucket, key, size], opt) {
   return { seconds: s, mibps: total / MiB / s };
 }
 
-const modes = { seq, seqcurl, ttfb, random, list, put };
+/**
+ * The same bytes as parallel single-object PUTs of `--range` each (how chunked clients such as
+ * filespace write): no multipart completion, which on s3rver re-reads and re-writes the whole
+ * object and so caps a multipart upload below what the store accepts.
+ */
+async function putobjects(client, [bucket, prefix, size], opt) {
+  const total = Number(size);
+  const parallel = Number(opt.parallel ?? 8);
+  const piece = Number(opt.range ?? 4 * MiB);
+  const body = randomBytes(piece);
+  const count = Math.ceil(total / piece);
+  let next = 0;
+  const start = performance.now();
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const len = Math.min(piece, total - i * piece);
+      const key = `${prefix}/${String(i).padStart(6, "0")}`;
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body.subarray(0, len) }));
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  const s = (performance.now() - start) / 1000;
+  return { seconds: s, mibps: total / MiB / s };
+}
+
+const modes = { seq, seqcurl, ttfb, random, list, put, putobjects };
 const { pos, opt } = flags(process.argv.slice(2));
 const [mode, endpoint, ...rest] = pos;
 if (!modes[mode] || !endpoint) {
-  process.stderr.write("usage: raw-client.mjs seq|seqcurl|ttfb|random|list|put ENDPOINT BUCKET …\n");
+  process.stderr.write("usage: raw-client.mjs seq|seqcurl|ttfb|random|list|put|putobjects ENDPOINT BUCKET …\n");
   process.exit(2);
 }
 opt.endpoint = endpoint;
