@@ -63,7 +63,7 @@ async function main() {
   let storeUrl = `file://${path.join(dir, "store")}`;
   const env = { ...process.env };
   if (o.s3) {
-    const s3 = await startS3rver(path.join(dir, "s3"), ["metabench"], root);
+    const s3 = await startS3rver(path.join(dir, "s3"), ["metabench"]);
     Object.assign(env, { AWS_ACCESS_KEY_ID: S3_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET, AWS_REGION: "us-east-1" });
     storeUrl = `s3://metabench/fs?endpoint=${encodeURIComponent(s3.endpoint)}&pathStyle=true`;
   }

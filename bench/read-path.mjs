@@ -21,7 +21,6 @@
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ChunkCodec, Keyring, newChunkId } from "../engine/dist/crypto/index.js";
 import {
   BlockFetcher,
@@ -43,7 +42,6 @@ import { S3_KEY, S3_SECRET, startS3rver } from "./wan/s3.mjs";
 
 const MiB = 1024 * 1024;
 const CHUNK = 4 * MiB;
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function args(argv) {
   const o = {
@@ -107,7 +105,7 @@ async function main() {
   const o = args(process.argv.slice(2));
   trapSignals();
   const work = await tempDir("filespaces-readpath-");
-  const s3 = await startS3rver(path.join(work, "s3"), ["bench"], repoRoot);
+  const s3 = await startS3rver(path.join(work, "s3"), ["bench"]);
   const proxy = await startProxyProcess("s3 proxy", { host: "127.0.0.1", port: s3.port }, { delayMs: o.delayMs });
   const storePids = [s3.pid, proxy.pid];
   const keyring = Keyring.generate();

@@ -202,7 +202,7 @@ async function main() {
       throw new Error(`--workloads: expected some of ${infos.map((i) => i.id).join(",")}, got ${w}`);
   const results = Object.fromEntries(infos.map((i) => [i.id, {}]));
   const work = await tempDir("filespaces-wan-");
-  const s3 = await startS3rver(path.join(work, "s3"), ["plain", "fsbench"], repoRoot, { cpus: opts.cpus });
+  const s3 = await startS3rver(path.join(work, "s3"), ["plain", "fsbench"], { cpus: opts.cpus });
   const ctx = {
     work,
     benchDir,

@@ -13,7 +13,6 @@
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ChunkCodec } from "../engine/dist/crypto/chunk.js";
 import { Keyring } from "../engine/dist/crypto/keyring.js";
 import { parseDataPathConfig, WriteBack } from "../engine/dist/data/index.js";
@@ -22,7 +21,6 @@ import { cleanupAll, cpuSecondsOf, tempDir, trapSignals } from "./lib/procs.mjs"
 import { startProxyProcess } from "./lib/proxy-process.mjs";
 import { S3_KEY, S3_SECRET, startS3rver } from "./wan/s3.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const MiB = 1024 * 1024;
 
 function parseArgs(argv) {
@@ -43,7 +41,7 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   trapSignals();
   const dir = await tempDir("writeback-wan-");
-  const s3 = await startS3rver(path.join(dir, "s3"), ["wbbench"], root);
+  const s3 = await startS3rver(path.join(dir, "s3"), ["wbbench"]);
   const proxy = await startProxyProcess("s3 proxy", { host: "127.0.0.1", port: s3.port }, { delayMs: o.delayMs });
   process.env.AWS_ACCESS_KEY_ID = S3_KEY;
   process.env.AWS_SECRET_ACCESS_KEY = S3_SECRET;

@@ -66,24 +66,25 @@ async function startService(name, command, args, port, dir, stopSignal) {
   return stop;
 }
 
+/**
+ * Node arguments that run s3rver on loopback `port`, data in `dir` (the legacy OpenSSL provider:
+ * without it s3rver fails listing past one page). `nodeArgs` go to Node (e.g. --trace-gc).
+ */
+export function s3rverArgs({ dir, port, buckets, silent = false, nodeArgs = [] }) {
+  const bin = path.join(ROOT, "node_modules/s3rver/bin/s3rver.js");
+  const args = ["--openssl-legacy-provider", ...nodeArgs, bin, "-d", dir, "-a", "127.0.0.1", "-p", String(port)];
+  if (silent) args.push("--silent");
+  for (const b of buckets) args.push("--configure-bucket", b);
+  return args;
+}
+
 export async function startS3rver(bucket = "bench") {
   const dir = await mkdtemp(path.join(tmpdir(), "bench-s3rver-"));
   const port = await freePort();
   const stop = await startService(
     "s3rver",
     process.execPath,
-    [
-      "--openssl-legacy-provider",
-      path.join(ROOT, "node_modules/s3rver/bin/s3rver.js"),
-      "-d",
-      dir,
-      "-a",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "--configure-bucket",
-      bucket,
-    ],
+    s3rverArgs({ dir, port, buckets: [bucket] }),
     port,
     dir,
     "SIGTERM",

@@ -14,6 +14,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { s3rverArgs } from "../lib/object-services.mjs";
 import { freePort, startService } from "../lib/procs.mjs";
 
 export const S3_KEY = "S3RVER";
@@ -21,24 +22,11 @@ export const S3_SECRET = "S3RVER";
 const MiB = 1024 * 1024;
 
 /** Starts s3rver in `dir` with the given buckets; returns { port, endpoint, dir, pid, output(), stop }. */
-export async function startS3rver(dir, buckets, repoRoot, { cpus } = {}) {
+export async function startS3rver(dir, buckets, { cpus } = {}) {
   const port = await freePort();
-  const bin = path.join(repoRoot, "node_modules/s3rver/bin/s3rver.js");
   // FILESPACE_BENCH_S3RVER_NODE_ARGS: Node flags for s3rver (e.g. --trace-gc), for diagnosis.
   const nodeArgs = (process.env.FILESPACE_BENCH_S3RVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const args = [
-    "--openssl-legacy-provider",
-    ...nodeArgs,
-    bin,
-    "-d",
-    dir,
-    "-a",
-    "127.0.0.1",
-    "-p",
-    String(port),
-    "--silent",
-  ];
-  for (const b of buckets) args.push("--configure-bucket", b);
+  const args = s3rverArgs({ dir, port, buckets, silent: true, nodeArgs });
   const svc = await startService("s3rver", process.execPath, args, {
     cpus,
     ready: async () =>
