@@ -51,4 +51,9 @@ export class BufferPool {
   get idle(): number {
     return this.free.length;
   }
+
+  /** Drops the idle buffers (their memory goes back once collected). */
+  trim(): void {
+    this.free.length = 0;
+  }
 }

@@ -7,6 +7,7 @@ import {
   MemoryBlockCache,
   RequestScheduler,
 } from "../../src/data/index.js";
+import { UploadBuffers } from "../../src/data/writeback/upload.js";
 import { BLOCK, MemoryMeta, makeCodec, pattern, putFile, TestStore, tempDir } from "./helpers.js";
 
 describe("BufferPool", () => {
@@ -24,6 +25,23 @@ describe("BufferPool", () => {
     pool.release(big); // not pooled: wrong size
     expect(pool.idle).toBe(1);
     expect(pool.inUse).toBe(1);
+  });
+
+  it("upload buffers are reused while uploads run and dropped once they have been idle a while", async () => {
+    const codec = makeCodec();
+    const buffers = new UploadBuffers(codec, 64 * 1024, 2, 30);
+    const first = [buffers.take(64 * 1024, codec.sealedSize(64 * 1024)), buffers.take(1000, 2000)];
+    expect(buffers.held).toBe(4);
+    buffers.give(first[0]!);
+    await new Promise((r) => setTimeout(r, 60)); // one still in use: nothing is dropped
+    expect(buffers.held).toBe(4);
+    buffers.give(first[1]!);
+    const again = buffers.take(5, 50); // a new upload before the idle time: same memory
+    expect(again.plain).toBe(first[1]!.plain);
+    buffers.give(again);
+    expect(buffers.held).toBe(4);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(buffers.held).toBe(0);
   });
 
   it("the fetcher returns every GET buffer once its blocks are opened and cached on disk", async () => {

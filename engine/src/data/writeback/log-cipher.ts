@@ -19,12 +19,15 @@ const FIRST_DATA_COUNTER = 2;
 const SLICE_BYTES = 64 * 1024;
 /** Records up to this size are sealed natively into one reused buffer (FUSE writes ≤ 1 MiB). */
 const SCRATCH_BYTES = 1024 * 1024;
+/**
+ * That buffer: one per thread, not per segment (a backlog of sealed segments must not each keep
+ * a MiB). Safe to share: sealing is synchronous and `out` is done with it before `seal` returns.
+ */
+let scratch: Buffer | undefined;
 
 export class RecordCipher {
   /** The raw key, for the native helpers (sealing and decrypting into reused buffers). */
   private readonly rawKey: Buffer;
-  /** Where records are sealed natively; lives as long as the segment is appended to. */
-  private scratch: Buffer | undefined;
 
   constructor(private readonly key: KeyObject) {
     this.rawKey = key.export();
@@ -41,8 +44,8 @@ export class RecordCipher {
     if (native && (data?.length ?? 0) <= SCRATCH_BYTES) {
       // One call, no allocation: Node's cipher returns a fresh buffer per slice.
       const plain = data ?? Buffer.alloc(0);
-      this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
-      const sealed = this.scratch.subarray(0, plain.length);
+      scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+      const sealed = scratch.subarray(0, plain.length);
       native(this.rawKey, nonce(recordPos), aad, plain, sealed, tagOut);
       if (sealed.length > 0) out(sealed);
       return;

@@ -27,14 +27,48 @@ export interface UploadCounters {
   uploadedBytes: number;
 }
 
-/** Reused chunk buffers: plaintext being assembled and the sealed object being PUT. */
+/**
+ * Reused chunk buffers: plaintext being assembled and the sealed object being PUT, two per upload
+ * slot at most. Dropped after `idleMs` without uploads: one engine serves many mounts, and an
+ * idle mount should not sit on 2 × uploadConcurrency chunk buffers.
+ */
 export class UploadBuffers {
-  readonly plain: BufferPool;
-  readonly sealed: BufferPool;
+  private readonly plain: BufferPool;
+  private readonly sealed: BufferPool;
+  private trimTimer: NodeJS.Timeout | undefined;
 
-  constructor(codec: BlockCodec, chunkBytes: number, slots: number) {
+  constructor(
+    codec: BlockCodec,
+    chunkBytes: number,
+    slots: number,
+    private readonly idleMs = 10_000,
+  ) {
     this.plain = new BufferPool(chunkBytes, slots);
     this.sealed = new BufferPool(codec.sealedSize(chunkBytes), slots);
+  }
+
+  take(plainBytes: number, sealedBytes: number): { plain: Buffer; sealed: Buffer } {
+    clearTimeout(this.trimTimer);
+    this.trimTimer = undefined;
+    return { plain: this.plain.acquire(plainBytes), sealed: this.sealed.acquire(sealedBytes) };
+  }
+
+  give(b: { plain: Buffer; sealed: Buffer }): void {
+    this.plain.release(b.plain);
+    this.sealed.release(b.sealed);
+    if (this.plain.inUse === 0 && !this.trimTimer) {
+      this.trimTimer = setTimeout(() => {
+        this.trimTimer = undefined;
+        this.plain.trim();
+        this.sealed.trim();
+      }, this.idleMs);
+      this.trimTimer.unref();
+    }
+  }
+
+  /** Buffers held now, idle or in use (stats, tests). */
+  get held(): number {
+    return this.plain.idle + this.plain.inUse + this.sealed.idle + this.sealed.inUse;
   }
 }
 
@@ -61,9 +95,8 @@ export async function uploadSteps(seg: Segment, steps: Step[], deps: UploadDeps)
     chunks.map((c) =>
       deps.pool.run(async () => {
         const bytes = c.parts.reduce((n, p) => n + p.length, 0);
-        const { plain: plainPool, sealed: sealedPool } = deps.buffers;
-        const plainBuf = plainPool.acquire(bytes);
-        const sealedBuf = sealedPool.acquire(deps.codec.sealedSize(bytes));
+        const buffers = deps.buffers.take(bytes, deps.codec.sealedSize(bytes));
+        const { plain: plainBuf, sealed: sealedBuf } = buffers;
         try {
           let at = 0;
           for (const p of c.parts) {
@@ -78,8 +111,7 @@ export async function uploadSteps(seg: Segment, steps: Step[], deps: UploadDeps)
           counters.uploadedBytes += sealed.length;
           return id;
         } finally {
-          plainPool.release(plainBuf);
-          sealedPool.release(sealedBuf);
+          deps.buffers.give(buffers);
         }
       }),
     ),

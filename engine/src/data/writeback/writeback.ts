@@ -80,7 +80,7 @@ export interface WriteBackStats {
   uploadedBytes: number;
   commits: number;
   retries: number;
-  /** Chunk buffers the uploads have allocated (reused, so at most two per upload slot). */
+  /** Chunk buffers the uploads hold (reused, two per upload slot at most; dropped when idle). */
   uploadBuffers: number;
   lastError?: string;
 }
@@ -215,7 +215,7 @@ export class WriteBack {
       backlogBytes: this.backlogBytes,
       backlogSegments: this.segments.filter((s) => s.records.length > 0).length,
       ...this.counters,
-      uploadBuffers: this.upload.buffers.plain.allocated + this.upload.buffers.sealed.allocated,
+      uploadBuffers: this.upload.buffers.held,
       lastError: this.lastError ? String((this.lastError as Error).message ?? this.lastError) : undefined,
     };
   }
