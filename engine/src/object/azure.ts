@@ -36,7 +36,7 @@ import {
   throwIfAborted,
 } from "./keys.js";
 import { PreconnectFanout } from "./preconnect-fanout.js";
-import { type OpenObjectStoreOptions, queryOf, urlError, urlPartError } from "./registry.js";
+import { type OpenObjectStoreOptions, parseUrlPart, queryOf, urlError } from "./registry.js";
 import { withRetry } from "./retry.js";
 import type {
   CallOptions,
@@ -221,10 +221,8 @@ const containerName = z
   );
 
 export function openAzureObjectStore(url: URL, options: OpenObjectStoreOptions): AzureObjectStore {
-  const container = containerName.safeParse(url.hostname);
-  if (!container.success) throw urlPartError(url, "container", container.error);
-  const query = azureQuery.safeParse(queryOf(url));
-  if (!query.success) throw urlPartError(url, "query", query.error);
+  const container = parseUrlPart(url, "container", containerName, url.hostname);
+  const query = parseUrlPart(url, "query", azureQuery, queryOf(url));
   const env = options.env ?? process.env;
   const pipeline = {
     // tryTimeoutInMs is only a server-side hint; the client-side deadline is Deadline.
@@ -238,8 +236,8 @@ export function openAzureObjectStore(url: URL, options: OpenObjectStoreOptions):
   if (connectionString && !options.azure?.accountName) {
     service = BlobServiceClient.fromConnectionString(connectionString, pipeline);
   } else if (account && key) {
-    const endpoint = new URL(query.data.endpoint ?? `https://${account}.blob.core.windows.net`);
-    if (query.data.endpoint && endpoint.pathname === "/") endpoint.pathname = `/${account}`;
+    const endpoint = new URL(query.endpoint ?? `https://${account}.blob.core.windows.net`);
+    if (query.endpoint && endpoint.pathname === "/") endpoint.pathname = `/${account}`;
     service = new BlobServiceClient(
       endpoint.href.replace(/\/$/, ""),
       new StorageSharedKeyCredential(account, key),
@@ -253,7 +251,7 @@ export function openAzureObjectStore(url: URL, options: OpenObjectStoreOptions):
     );
   }
   // The same client, on a pipeline that sends with our agent (the SDK's own agents are private).
-  const containerUrl = service.getContainerClient(container.data).url;
+  const containerUrl = service.getContainerClient(container).url;
   const endpoint = new URL(containerUrl);
   const tls = endpoint.protocol === "https:";
   const origin = { host: endpoint.hostname, port: Number(endpoint.port) || (tls ? 443 : 80) };

@@ -44,7 +44,7 @@ import {
   RESERVED_SEGMENT_PREFIX,
   throwIfAborted,
 } from "./keys.js";
-import { queryOf, registerObjectStoreScheme, urlError, urlPartError } from "./registry.js";
+import { parseUrlPart, queryOf, registerObjectStoreScheme, urlError } from "./registry.js";
 import type {
   CallOptions,
   GetOptions,
@@ -306,8 +306,7 @@ registerObjectStoreScheme("file", (url) => {
   if (url.hostname !== "" && url.hostname !== "localhost") {
     throw urlError(url, "host", "expected file:///absolute/dir (an empty host)");
   }
-  const query = fileQuery.safeParse(queryOf(url));
-  if (!query.success) throw urlPartError(url, "query", query.error);
+  const query = parseUrlPart(url, "query", fileQuery, queryOf(url));
   const root = decodeURIComponent(url.pathname).replace(/\/+$/, "") || "/";
-  return new FileObjectStore(root, { fsync: query.data.fsync !== "false" });
+  return new FileObjectStore(root, { fsync: query.fsync !== "false" });
 });

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { ObjectNotFoundError, ObjectPreconditionFailedError, ObjectStoreError } from "./errors.js";
 import { assertValidKey, assertValidListPrefix, clipRange, compareKeys, pageLimit, throwIfAborted } from "./keys.js";
-import { registerObjectStoreScheme, urlPartError } from "./registry.js";
+import { parseUrlPart, registerObjectStoreScheme } from "./registry.js";
 import type {
   CallOptions,
   GetOptions,
@@ -139,7 +139,6 @@ function info(key: string, object: StoredObject): ObjectInfo {
 const memoryName = z.string().regex(/^[A-Za-z0-9._-]+$/, "expected a name of letters, digits, '.', '_' or '-'");
 
 registerObjectStoreScheme("memory", (url) => {
-  const name = memoryName.safeParse(url.hostname + url.pathname.replace(/\/$/, ""));
-  if (!name.success) throw urlPartError(url, "name", name.error);
-  return new MemoryObjectStore(name.data);
+  const name = parseUrlPart(url, "name", memoryName, url.hostname + url.pathname.replace(/\/$/, ""));
+  return new MemoryObjectStore(name);
 });

@@ -52,11 +52,13 @@ export function openerFor(scheme: string): SchemeOpener {
   return opener;
 }
 
-/** Formats a zod failure on one part of a URL as an error that names that part. */
-export function urlPartError(url: URL, part: string, error: z.ZodError): ObjectStoreError {
-  const issue = error.issues[0];
+/** One part of a URL checked by `schema`; a failure throws an error that names that part. */
+export function parseUrlPart<T>(url: URL, part: string, schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
   const where = issue?.path.length ? `${part}.${issue.path.join(".")}` : part;
-  return urlError(url, where, issue?.message ?? "invalid");
+  throw urlError(url, where, issue?.message ?? "invalid");
 }
 
 /** An error naming the part of the URL that is wrong and what was expected. */

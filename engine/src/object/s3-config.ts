@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { normalizePrefix } from "./keys.js";
-import { type OpenObjectStoreOptions, queryOf, urlPartError } from "./registry.js";
+import { type OpenObjectStoreOptions, parseUrlPart, queryOf } from "./registry.js";
 import type { WarmOptions } from "./warm-agent.js";
 
 export interface S3ObjectStoreConfig {
@@ -59,21 +59,19 @@ const bucketName = z
   .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name (3-63 lowercase letters, digits, '.', '-')");
 
 export function s3ConfigFromUrl(url: URL, options: OpenObjectStoreOptions): S3ObjectStoreConfig {
-  const bucket = bucketName.safeParse(url.hostname);
-  if (!bucket.success) throw urlPartError(url, "bucket", bucket.error);
-  const query = s3Query.safeParse(queryOf(url));
-  if (!query.success) throw urlPartError(url, "query", query.error);
+  const bucket = parseUrlPart(url, "bucket", bucketName, url.hostname);
+  const query = parseUrlPart(url, "query", s3Query, queryOf(url));
   const env = options.env ?? process.env;
   const explicit = options.s3;
   const config: S3ObjectStoreConfig = {
-    bucket: bucket.data,
+    bucket,
     prefix: normalizePrefix(decodeURIComponent(url.pathname)),
-    region: query.data.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
-    forcePathStyle: query.data.pathStyle ?? query.data.endpoint !== undefined,
-    conditionalPut: query.data.conditionalPut ?? false,
+    region: query.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
+    forcePathStyle: query.pathStyle ?? query.endpoint !== undefined,
+    conditionalPut: query.conditionalPut ?? false,
   };
-  if (query.data.endpoint) config.endpoint = query.data.endpoint;
-  if (query.data.leanGets !== undefined) config.leanRangeGets = query.data.leanGets;
+  if (query.endpoint) config.endpoint = query.endpoint;
+  if (query.leanGets !== undefined) config.leanRangeGets = query.leanGets;
   if (options.requestTimeoutMs) config.requestTimeoutMs = options.requestTimeoutMs;
   if (explicit?.accessKeyId && explicit.secretAccessKey) {
     config.credentials = { accessKeyId: explicit.accessKeyId, secretAccessKey: explicit.secretAccessKey };
