@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <initializer_list>
+
 static size_t ElementBytes(napi_typedarray_type type) {
   switch (type) {
     case napi_int16_array:
@@ -97,16 +99,37 @@ static bool BytesOf(napi_env env, napi_value v, Bytes* out) {
   return true;
 }
 
-// One context per thread (fetch workers each have their own), set up once.
-static thread_local EVP_CIPHER_CTX* gcm_ctx = nullptr;
+// The call's arguments as Uint8Arrays, in order; false when there are fewer or one is not.
+static bool BytesArgs(napi_env env, napi_callback_info info, std::initializer_list<Bytes*> out) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < out.size() || out.size() > 8) return false;
+  size_t i = 0;
+  for (Bytes* b : out)
+    if (!BytesOf(env, argv[i++], b)) return false;
+  return true;
+}
+
+// One context per thread and use (fetch workers each have their own), set up once for `cipher`.
+static thread_local EVP_CIPHER_CTX* open_ctx = nullptr;
+static thread_local EVP_CIPHER_CTX* seal_ctx = nullptr;
+static thread_local EVP_CIPHER_CTX* ctr_ctx = nullptr;
+
+static EVP_CIPHER_CTX* CipherContext(EVP_CIPHER_CTX** slot, const EVP_CIPHER* cipher, bool encrypt) {
+  if (*slot == nullptr) {
+    *slot = EVP_CIPHER_CTX_new();
+    if (*slot != nullptr && EVP_CipherInit_ex(*slot, cipher, nullptr, nullptr, nullptr, encrypt ? 1 : 0) != 1) {
+      EVP_CIPHER_CTX_free(*slot);
+      *slot = nullptr;
+    }
+  }
+  return *slot;
+}
 
 static napi_value GcmOpenInto(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   Bytes key, iv, aad, ct, tag, out;
-  if (argc < 6 || !BytesOf(env, argv[0], &key) || !BytesOf(env, argv[1], &iv) || !BytesOf(env, argv[2], &aad) ||
-      !BytesOf(env, argv[3], &ct) || !BytesOf(env, argv[4], &tag) || !BytesOf(env, argv[5], &out)) {
+  if (!BytesArgs(env, info, {&key, &iv, &aad, &ct, &tag, &out})) {
     napi_throw_type_error(env, nullptr, "gcmOpenInto: expected six Uint8Arrays (key, iv, aad, ciphertext, tag, out)");
     return nullptr;
   }
@@ -115,47 +138,26 @@ static napi_value GcmOpenInto(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "gcmOpenInto: key 32, iv 12, tag 16 bytes, out at least the ciphertext");
     return nullptr;
   }
-  if (gcm_ctx == nullptr) {
-    gcm_ctx = EVP_CIPHER_CTX_new();
-    if (gcm_ctx == nullptr || EVP_DecryptInit_ex(gcm_ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1) {
-      napi_throw_error(env, nullptr, "gcmOpenInto: cannot set up AES-256-GCM");
-      return nullptr;
-    }
+  EVP_CIPHER_CTX* ctx = CipherContext(&open_ctx, EVP_aes_256_gcm(), false);
+  if (ctx == nullptr) {
+    napi_throw_error(env, nullptr, "gcmOpenInto: cannot set up AES-256-GCM");
+    return nullptr;
   }
   int n = 0;
-  bool ok = EVP_DecryptInit_ex(gcm_ctx, nullptr, nullptr, key.data, iv.data) == 1 &&
-            (aad.length == 0 || EVP_DecryptUpdate(gcm_ctx, nullptr, &n, aad.data, static_cast<int>(aad.length)) == 1) &&
-            EVP_DecryptUpdate(gcm_ctx, out.data, &n, ct.data, static_cast<int>(ct.length)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(gcm_ctx, EVP_CTRL_GCM_SET_TAG, 16, tag.data) == 1 &&
-            EVP_DecryptFinal_ex(gcm_ctx, out.data + n, &n) == 1;
+  bool ok = EVP_DecryptInit_ex(ctx, nullptr, nullptr, key.data, iv.data) == 1 &&
+            (aad.length == 0 || EVP_DecryptUpdate(ctx, nullptr, &n, aad.data, static_cast<int>(aad.length)) == 1) &&
+            EVP_DecryptUpdate(ctx, out.data, &n, ct.data, static_cast<int>(ct.length)) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag.data) == 1 &&
+            EVP_DecryptFinal_ex(ctx, out.data + n, &n) == 1;
   if (!ok) memset(out.data, 0, ct.length);
   napi_value result;
   napi_get_boolean(env, ok, &result);
   return result;
 }
 
-static thread_local EVP_CIPHER_CTX* seal_ctx = nullptr;
-static thread_local EVP_CIPHER_CTX* ctr_ctx = nullptr;
-
-// A thread's context for `cipher`, created once (encryption direction).
-static EVP_CIPHER_CTX* EncryptContext(EVP_CIPHER_CTX** slot, const EVP_CIPHER* cipher) {
-  if (*slot == nullptr) {
-    *slot = EVP_CIPHER_CTX_new();
-    if (*slot != nullptr && EVP_EncryptInit_ex(*slot, cipher, nullptr, nullptr, nullptr) != 1) {
-      EVP_CIPHER_CTX_free(*slot);
-      *slot = nullptr;
-    }
-  }
-  return *slot;
-}
-
 static napi_value GcmSealInto(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   Bytes key, iv, aad, plain, out, tag;
-  if (argc < 6 || !BytesOf(env, argv[0], &key) || !BytesOf(env, argv[1], &iv) || !BytesOf(env, argv[2], &aad) ||
-      !BytesOf(env, argv[3], &plain) || !BytesOf(env, argv[4], &out) || !BytesOf(env, argv[5], &tag)) {
+  if (!BytesArgs(env, info, {&key, &iv, &aad, &plain, &out, &tag})) {
     napi_throw_type_error(env, nullptr, "gcmSealInto: expected six Uint8Arrays (key, iv, aad, plaintext, out, tag)");
     return nullptr;
   }
@@ -164,7 +166,7 @@ static napi_value GcmSealInto(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "gcmSealInto: key 32, iv 12, tag 16 bytes, out at least the plaintext");
     return nullptr;
   }
-  EVP_CIPHER_CTX* ctx = EncryptContext(&seal_ctx, EVP_aes_256_gcm());
+  EVP_CIPHER_CTX* ctx = CipherContext(&seal_ctx, EVP_aes_256_gcm(), true);
   int n = 0;
   bool ok = ctx != nullptr && EVP_EncryptInit_ex(ctx, nullptr, nullptr, key.data, iv.data) == 1 &&
             (aad.length == 0 || EVP_EncryptUpdate(ctx, nullptr, &n, aad.data, static_cast<int>(aad.length)) == 1) &&
@@ -191,7 +193,7 @@ static napi_value CtrXorInto(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "ctrXorInto: key 32, counter 16 bytes, skip < 16, out at least the input");
     return nullptr;
   }
-  EVP_CIPHER_CTX* ctx = EncryptContext(&ctr_ctx, EVP_aes_256_ctr());
+  EVP_CIPHER_CTX* ctx = CipherContext(&ctr_ctx, EVP_aes_256_ctr(), true);
   uint8_t lead[16];
   int n = 0;
   // `skip` bytes of the first counter block's keystream belong to bytes before the input.
