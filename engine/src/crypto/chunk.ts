@@ -110,6 +110,7 @@ export class ChunkCodec {
     const keyId = this.#keyring.currentKeyId;
     const native = ioAddon()?.gcmSealInto;
     const rawKey = native ? this.#keyring.subkey("chunkData", keyId) : undefined;
+    const keyObject = native ? undefined : this.#keyring.subkeyObject("chunkData", keyId);
     const blocks = Math.max(1, Math.ceil(body.length / this.blockSize));
     const nonces = randomBytes(12 * blocks); // one CSPRNG call per chunk, not per block
     let pos = 0;
@@ -128,11 +129,7 @@ export class ChunkCodec {
         pos += plain.length + BLOCK_TAG_BYTES;
         continue;
       }
-      const cipher = createCipheriv(
-        "aes-256-gcm",
-        this.#keyring.subkeyObject("chunkData", keyId),
-        header.subarray(6, 18),
-      );
+      const cipher = createCipheriv("aes-256-gcm", keyObject!, header.subarray(6, 18));
       cipher.setAAD(aad);
       pos += cipher.update(plain).copy(out, pos);
       pos += cipher.final().copy(out, pos);

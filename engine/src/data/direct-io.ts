@@ -72,14 +72,22 @@ function usable(view: Buffer, reach: number): boolean {
   );
 }
 
+/** Whether I/O on `file` through `view` (up to `reach` bytes) may go around the page cache. */
+function directFor(file: string, view: Buffer, reach: number): boolean {
+  return usable(view, reach) && !noDirect.has(dirname(file));
+}
+
+/** `file`'s filesystem refused O_DIRECT (EINVAL at open): buffered in its directory from now on. */
+function refuseDirect(file: string): void {
+  noDirect.add(dirname(file));
+}
+
 async function openDirect(file: string, flags: number, mode?: number): Promise<FileHandle | undefined> {
-  const dir = dirname(file);
-  if (noDirect.has(dir)) return undefined;
   try {
     return await open(file, flags | O_DIRECT, mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
-    noDirect.add(dir);
+    refuseDirect(file);
     return undefined;
   }
 }
@@ -87,7 +95,7 @@ async function openDirect(file: string, flags: number, mode?: number): Promise<F
 /** Writes `data` as the whole content of a new file `file` (created or truncated). */
 export async function writeWholeFile(file: string, data: Buffer): Promise<void> {
   const padded = roundUp(data.length);
-  const fh = usable(data, padded)
+  const fh = directFor(file, data, padded)
     ? await openDirect(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644)
     : undefined;
   if (fh) {
@@ -129,7 +137,7 @@ export async function writeFileAtomically(tmp: string, file: string, data: Buffe
     return;
   }
   const padded = roundUp(data.length);
-  let direct = usable(data, padded) && !noDirect.has(dirname(tmp));
+  let direct = directFor(tmp, data, padded);
   // Padding past the end is whatever the pooled buffer held (sealed bytes): truncated off.
   let result = await native(
     tmp,
@@ -139,7 +147,7 @@ export async function writeFileAtomically(tmp: string, file: string, data: Buffe
     direct,
   );
   if (direct && result === -osConstants.errno.EINVAL) {
-    noDirect.add(dirname(tmp)); // this filesystem refuses O_DIRECT (ramfs, tmpfs)
+    refuseDirect(tmp);
     direct = false;
     result = await native(tmp, file, data, data.length, false);
   }
@@ -164,7 +172,7 @@ function errnoError(negativeErrno: number, path: string): NodeJS.ErrnoException 
 export async function readFileRange(file: string, offset: number, into: Buffer, length: number): Promise<Buffer> {
   const start = offset - (offset % DIRECT_ALIGN);
   const span = roundUp(offset + length) - start;
-  const fh = usable(into, span) ? await openDirect(file, constants.O_RDONLY) : undefined;
+  const fh = directFor(file, into, span) ? await openDirect(file, constants.O_RDONLY) : undefined;
   if (fh) {
     try {
       const got = await readLoop(fh, Buffer.from(into.buffer, into.byteOffset, span), start, span, true);
