@@ -7,7 +7,8 @@
         "src/js.cc",
         "src/reply.cc",
         "src/handover.cc",
-        "src/module.cc"
+        "src/module.cc",
+        "src/xattr-memo.cc"
       ],
       "cflags_cc": [
         "-std=c++17",

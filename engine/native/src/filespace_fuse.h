@@ -12,8 +12,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace fsfuse {
@@ -63,6 +65,9 @@ struct Session {
   // The raw FUSE_INIT request, replayed into a successor's session (handover).
   std::vector<char> rawInit;
   unsigned proto_minor = 0;
+  // xattr-memo.cc: inode → until when (CLOCK_MONOTONIC ms) it is known to carry no xattrs.
+  std::mutex xattrMu;
+  std::unordered_map<uint64_t, int64_t> noXattrsUntil;
 };
 
 // session.cc
@@ -75,6 +80,11 @@ void CallJs(napi_env env, napi_value js_cb, void* context, void* data);
 napi_value ReqExternal(napi_env env, Req* r);
 Req* ReqOf(napi_env env, napi_value v);
 void FinishReq(Req* r);
+// xattr-memo.cc
+void NoteXattrs(Session* s, uint64_t ino, bool none, double ttlSeconds);
+void ForgetXattrs(Session* s, uint64_t ino);
+bool KnownNoXattrs(Session* s, uint64_t ino);
+size_t XattrMemoSize(Session* s);
 // reply.cc / handover.cc / module.cc
 void RegisterReplies(napi_env env, napi_value exports);
 void RegisterHandover(napi_env env, napi_value exports);

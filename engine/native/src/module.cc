@@ -218,6 +218,7 @@ static napi_value InvalInode(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, argv[1], &ino);
   napi_get_value_double(env, argv[2], &off);
   napi_get_value_double(env, argv[3], &len);
+  ForgetXattrs(s, (uint64_t)ino);
   return RunAsync(env, [s, ino, off, len]() {
     return fuse_lowlevel_notify_inval_inode(s->se, (fuse_ino_t)ino, (off_t)off, (off_t)len);
   });

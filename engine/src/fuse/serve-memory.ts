@@ -10,6 +10,7 @@
  * (one per line) to change the file system behind the kernel's back and to invalidate:
  *   {"cmd":"write","path":"/f","data":"text","offset":0}  {"cmd":"invalidate-inode","path":"/f"}
  *   {"cmd":"rename","from":"/a","to":"/b"}  {"cmd":"invalidate-entry","dir":"/","name":"a"}
+ *   {"cmd":"setxattr","path":"/f","name":"user.k","value":"v"}
  *   {"cmd":"unmount"}
  * and answers each with a JSON line {"ok":true} or {"ok":false,"error":"..."}.
  * With --handover-socket it hands the mount to a successor started with --adopt, then exits.
@@ -172,6 +173,11 @@ async function main() {
             posix.basename(to),
             0,
           );
+          break;
+        }
+        case "setxattr": {
+          const ino = await resolvePath(memory, String(c.path));
+          await memory.setxattr(ctx, ino, String(c.name), Buffer.from(String(c.value)), 0);
           break;
         }
         case "invalidate-inode":

@@ -37,7 +37,7 @@ export function metaTypeOfMode(mode: number): MetaFileType {
 
 /** Kernel attributes of a service attr, as inode `vino`, with `size` overriding (pending writes). */
 export function toKernelAttr(a: MetaAttr, vino: number, size = a.size): Attr {
-  return {
+  const attr: Attr = {
     ino: vino,
     mode: TYPE_BITS[a.type] | (a.mode & 0o7777),
     nlink: a.nlink,
@@ -50,6 +50,8 @@ export function toKernelAttr(a: MetaAttr, vino: number, size = a.size): Attr {
     mtimeMs: a.mtime,
     ctimeMs: a.ctime,
   };
+  if (a.hasXattrs === false) attr.noXattrs = true;
+  return attr;
 }
 
 interface Cached {

@@ -47,7 +47,7 @@ export const isDir = (n: MemoryNode) => (n.mode & S_IFMT) === S_IFDIR;
 
 /** What the kernel sees of a node. */
 export function attrOf(n: MemoryNode): Attr {
-  return {
+  const attr: Attr = {
     ino: n.ino,
     mode: n.mode,
     nlink: n.nlink,
@@ -60,6 +60,8 @@ export function attrOf(n: MemoryNode): Attr {
     mtimeMs: n.mtimeMs,
     ctimeMs: n.ctimeMs,
   };
+  if (n.xattrs.size === 0) attr.noXattrs = true;
+  return attr;
 }
 
 /** Everything a successor process needs to carry on with the same nodes and handles. */

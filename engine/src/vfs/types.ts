@@ -41,6 +41,12 @@ export interface Attr {
   atimeMs: number;
   mtimeMs: number;
   ctimeMs: number;
+  /**
+   * The inode had no extended attributes when these attributes were read. The FUSE adapter then
+   * answers getxattr/listxattr without asking the VFS for as long as the kernel keeps the
+   * attributes (`ls -l` asks two per entry). Absent = unknown.
+   */
+  noXattrs?: boolean;
 }
 
 /** A name resolved in a directory: the inode's attributes plus cache lifetimes for the kernel. */

@@ -46,7 +46,7 @@ m=sys.argv[1]
 def errno_of(fn):
   try: fn(); return 0
   except OSError as e: return e.errno
-print(errno_of(lambda: os.getxattr(m+'/f','user.typeerror')), errno_of(lambda: os.stat(m+'/sync-throw')), errno_of(lambda: os.stat(m+'/reject')))`,
+print(errno_of(lambda: os.setxattr(m+'/f','user.typeerror',b'1')), errno_of(lambda: os.stat(m+'/sync-throw')), errno_of(lambda: os.stat(m+'/reject')))`,
       [mnt],
     );
     expect(out.trim()).toBe("5 5 5");

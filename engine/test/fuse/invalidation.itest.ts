@@ -44,4 +44,35 @@ describe.skipIf(!NATIVE_BUILT)("kernel cache invalidation (native binding)", () 
     expect(stat("e1")).not.toBe(0);
     expect(cat(join(srv.mnt, "e2"))).toBe("e");
   });
+
+  // The reader threads answer getxattr of an inode whose attributes said "no xattrs" themselves
+  // (xattr-memo.cc), for as long as the kernel keeps those attributes — like the attributes.
+  it("answers absent xattrs natively while the attributes live, and forgets on change", async () => {
+    const f = join(srv.mnt, "x1");
+    writeFileSync(f, "x");
+    const xattr = (p: string, name: string) =>
+      spawnSync(
+        "python3",
+        [
+          "-c",
+          `import os,sys\ntry: print(os.getxattr(sys.argv[1], sys.argv[2]).decode())\nexcept OSError as e: print(e.errno)`,
+          p,
+          name,
+        ],
+        {
+          encoding: "utf8",
+        },
+      ).stdout.trim();
+    expect(xattr(f, "user.k")).toBe("61"); // ENODATA, and now remembered
+    expect(await srv.send({ cmd: "setxattr", path: "/x1", name: "user.k", value: "behind" })).toEqual({ ok: true });
+    expect(xattr(f, "user.k")).toBe("61"); // the VFS was not asked: the memo answered
+    expect(await srv.send({ cmd: "invalidate-inode", path: "/x1" })).toEqual({ ok: true });
+    expect(xattr(f, "user.k")).toBe("behind");
+
+    const g = join(srv.mnt, "x2");
+    writeFileSync(g, "x");
+    expect(xattr(g, "user.k")).toBe("61");
+    execFileSync("python3", ["-c", "import os,sys; os.setxattr(sys.argv[1], 'user.k', b'mine')", g]);
+    expect(xattr(g, "user.k")).toBe("mine"); // a setxattr through the mount drops the memo first
+  });
 });
