@@ -11,6 +11,7 @@
  *   zero-padded to a multiple of 32 bytes so sealed sizes leak only a coarse length.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { ioAddon } from "../platform/io-addon.js";
 import { IntegrityError, UnknownKeyGenerationError } from "./errors.js";
 import { FIRST_KEY_ID, type Keyring, type SubkeyPurpose } from "./keyring.js";
 
@@ -87,8 +88,25 @@ export class NameSealer {
     const padded = Buffer.alloc(4 + Math.ceil((value.length + 4) / PAD_TO) * PAD_TO - 4);
     padded.writeUInt32BE(value.length, 0);
     value.copy(padded, 4);
+    const additional = aad(purpose, header, context);
+    const native = ioAddon()?.gcmSealInto;
+    if (native) {
+      // One native call instead of a Cipher object per name: a 10,000-file untar seals 10,000.
+      const out = Buffer.allocUnsafe(HEADER_BYTES + padded.length + TAG_BYTES);
+      header.copy(out);
+      const body = out.subarray(HEADER_BYTES, HEADER_BYTES + padded.length);
+      native(
+        this.#keyring.subkey(subkey, keyId),
+        header.subarray(6),
+        additional,
+        padded,
+        body,
+        out.subarray(out.length - TAG_BYTES),
+      );
+      return out;
+    }
     const cipher = createCipheriv("aes-256-gcm", this.#keyring.subkeyObject(subkey, keyId), header.subarray(6));
-    cipher.setAAD(aad(purpose, header, context));
+    cipher.setAAD(additional);
     return Buffer.concat([header, cipher.update(padded), cipher.final(), cipher.getAuthTag()]);
   }
 
@@ -102,21 +120,45 @@ export class NameSealer {
     const keyId = sealed.readUInt32BE(2);
     if (!this.#keyring.has(keyId)) throw new UnknownKeyGenerationError(keyId);
     const header = sealed.subarray(0, HEADER_BYTES);
-    const decipher = createDecipheriv("aes-256-gcm", this.#keyring.subkeyObject(subkey, keyId), header.subarray(6));
-    decipher.setAAD(aad(purpose, header, context));
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    let padded: Buffer;
-    try {
-      padded = Buffer.concat([
-        decipher.update(sealed.subarray(HEADER_BYTES, sealed.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-    } catch (cause) {
-      throw new IntegrityError(`sealed ${purpose} failed authentication (tampered, moved, or wrong key)`, { cause });
-    }
+    const padded = this.#decrypt(purpose, subkey, keyId, header, sealed, context);
     const length = padded.readUInt32BE(0);
     if (length > padded.length - 4) throw new IntegrityError(`sealed ${purpose} has an impossible length`);
     return padded.subarray(4, 4 + length);
+  }
+
+  /** The padded plaintext of `sealed`, or IntegrityError. */
+  #decrypt(
+    purpose: SealPurpose,
+    subkey: SubkeyPurpose,
+    keyId: number,
+    header: Buffer,
+    sealed: Buffer,
+    context: SealContext,
+  ): Buffer {
+    const additional = aad(purpose, header, context);
+    const ciphertext = sealed.subarray(HEADER_BYTES, sealed.length - TAG_BYTES);
+    const tag = sealed.subarray(sealed.length - TAG_BYTES);
+    const failed = (cause?: unknown) =>
+      new IntegrityError(`sealed ${purpose} failed authentication (tampered, moved, or wrong key)`, { cause });
+    const io = ioAddon();
+    if (io) {
+      // One native call per name: `ls` of a 10,000-entry directory opens 10,000 of them.
+      const padded = Buffer.allocUnsafe(ciphertext.length);
+      if (
+        !io.gcmOpenInto(this.#keyring.subkey(subkey, keyId), header.subarray(6), additional, ciphertext, tag, padded)
+      ) {
+        throw failed();
+      }
+      return padded;
+    }
+    const decipher = createDecipheriv("aes-256-gcm", this.#keyring.subkeyObject(subkey, keyId), header.subarray(6));
+    decipher.setAAD(additional);
+    decipher.setAuthTag(tag);
+    try {
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    } catch (cause) {
+      throw failed(cause);
+    }
   }
 
   #token(domain: string, ownerId: string | bigint, name: string | Buffer): Buffer {

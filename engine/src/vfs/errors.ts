@@ -39,12 +39,19 @@ export type FsErrorCode =
 
 export class FsError extends Error {
   override name = "FsError";
-  constructor(
-    readonly code: FsErrorCode,
-    message?: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message ? `${code}: ${message}` : code, options);
+  readonly code: FsErrorCode;
+  constructor(code: FsErrorCode, message?: string, options?: { cause?: unknown }) {
+    // An expected answer (ENOENT of a probed name, ENODATA of an absent xattr) is not a bug: no
+    // stack. Capturing one walks the optimized frames (V8 rebuilds their inlined functions) and
+    // was the costliest line of a negative lookup. EIO keeps its stack: it is logged.
+    const limit = Error.stackTraceLimit;
+    if (code !== "EIO") Error.stackTraceLimit = 0;
+    try {
+      super(message ? `${code}: ${message}` : code, options);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    this.code = code;
   }
 }
 

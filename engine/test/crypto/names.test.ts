@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { IntegrityError, Keyring, LOOKUP_TOKEN_BYTES, NameSealer } from "../../src/crypto/index.js";
 
@@ -68,5 +69,35 @@ describe("NameSealer sealing", () => {
     expect(fresh.readUInt32BE(2)).toBe(2);
     expect(rotated.openName(old)).toBe("old");
     expect(() => sealer.openName(fresh)).toThrow(IntegrityError);
+  });
+
+  // The sealer uses the native AES-GCM helper when it is built; values must stay plain
+  // AES-256-GCM in the documented layout, readable and writable by Node's ciphers alike.
+  it("is plain AES-256-GCM in the documented layout, both ways", () => {
+    const key = keyring.subkey("nameSeal");
+    const aadOf = (header: Buffer, ctx: string) =>
+      Buffer.concat([Buffer.from("filespaces/v1/sealed-value\0name\0"), header, Buffer.from(ctx)]);
+    for (const name of ["", "a", "x".repeat(300)]) {
+      const sealed = sealer.sealName(name, "inode:9");
+      const header = sealed.subarray(0, 18);
+      const d = createDecipheriv("aes-256-gcm", key, header.subarray(6));
+      d.setAAD(aadOf(header, "inode:9"));
+      d.setAuthTag(sealed.subarray(sealed.length - 16));
+      const padded = Buffer.concat([d.update(sealed.subarray(18, sealed.length - 16)), d.final()]);
+      expect(padded.subarray(4, 4 + padded.readUInt32BE(0)).toString()).toBe(name);
+
+      const mine = Buffer.alloc(18);
+      mine[0] = 1;
+      mine[1] = 1;
+      mine.writeUInt32BE(1, 2);
+      randomBytes(12).copy(mine, 6);
+      const plain = Buffer.alloc(4 + Math.ceil((name.length + 4) / 32) * 32 - 4);
+      plain.writeUInt32BE(name.length);
+      plain.write(name, 4);
+      const c = createCipheriv("aes-256-gcm", key, mine.subarray(6));
+      c.setAAD(aadOf(mine, "inode:9"));
+      const byNode = Buffer.concat([mine, c.update(plain), c.final(), c.getAuthTag()]);
+      expect(sealer.openName(byNode, "inode:9")).toBe(name);
+    }
   });
 });
