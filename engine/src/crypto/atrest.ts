@@ -8,11 +8,11 @@
  * Format: version(1) | nonce(12) | ciphertext | tag(16); AES-256-GCM with caller-chosen
  * associated data (callers bind the object key so objects cannot be swapped).
  */
-import { type Cipher, createCipheriv, createDecipheriv, type Decipher, randomBytes } from "node:crypto";
+import { type Cipher, createCipheriv, createDecipheriv, type Decipher } from "node:crypto";
 import { IntegrityError } from "./errors.js";
+import { NONCE_BYTES, randomNonce } from "./nonce.js";
 
 const VERSION = 1;
-const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** One huge `update` runs at a fraction of AES speed here (measured 5× slower for 64 MiB). */
 const SLICE_BYTES = 64 * 1024;
@@ -26,7 +26,7 @@ export class AtRestCipher {
   }
 
   seal(plaintext: Buffer, associatedData: Buffer): Buffer {
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = randomNonce();
     const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
     cipher.setAAD(associatedData);
     const out = Buffer.allocUnsafe(1 + NONCE_BYTES + plaintext.length + TAG_BYTES);

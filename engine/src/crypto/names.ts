@@ -10,10 +10,11 @@
  *   label | purpose | header | optional caller context. The plaintext is length-prefixed and
  *   zero-padded to a multiple of 32 bytes so sealed sizes leak only a coarse length.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
 import { ioAddon } from "../platform/io-addon.js";
 import { IntegrityError, UnknownKeyGenerationError } from "./errors.js";
 import { FIRST_KEY_ID, type Keyring, type SubkeyPurpose } from "./keyring.js";
+import { writeRandomNonce } from "./nonce.js";
 
 export const LOOKUP_TOKEN_BYTES = 16;
 const SEALED_VERSION = 1;
@@ -84,7 +85,7 @@ export class NameSealer {
     header[0] = SEALED_VERSION;
     header[1] = id;
     header.writeUInt32BE(keyId, 2);
-    randomBytes(12).copy(header, 6);
+    writeRandomNonce(header, 6);
     const padded = Buffer.alloc(4 + Math.ceil((value.length + 4) / PAD_TO) * PAD_TO - 4);
     padded.writeUInt32BE(value.length, 0);
     value.copy(padded, 4);
