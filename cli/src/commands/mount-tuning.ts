@@ -1,6 +1,6 @@
 /**
  * `filespace mount -o KEY=VALUE`: the data path's knobs (engine/src/data/config.ts, documented in
- * docs/data-path.md) for the rare mount that needs them, e.g. `-o prefetchConcurrency=16` for a
+ * docs/data-path.md) for the rare mount that needs them, e.g. `-o prefetchConcurrency=32` for a
  * link with a large bandwidth × delay product. Keys are checked here (a misspelt knob must not be
  * ignored silently) and values by the engine's own schema, so the message names the knob.
  */

@@ -110,7 +110,7 @@ export function mountCommand(): Command {
     )
     .option(
       "-o, --option <key=value>",
-      "a data-path knob, repeatable, e.g. -o prefetchConcurrency=16 (docs/data-path.md lists them)",
+      "a data-path knob, repeatable, e.g. -o prefetchConcurrency=32 (docs/data-path.md lists them)",
       collectOption,
     )
     .action(async (url: string, dirArg: string, raw: Record<string, unknown>) => {

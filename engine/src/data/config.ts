@@ -54,9 +54,11 @@ export const dataPathConfigSchema = z.object({
   fetchWorkers: count(0, 64, "fetchWorkers").default(Math.min(4, availableParallelism())),
   /**
    * Parallel range GETs for prefetch: a separate pool, so a demand read never queues behind
-   * prefetch. Smaller than the demand pool so prefetch cannot take all the bandwidth.
+   * prefetch. 16 × 4 MiB chunks keep 64 MiB on the wire: with the store's disk cold, 8 × 4 MiB
+   * capped even curl at ~210 MiB/s on our bench store, 16 × 8 MiB reached ~290, and a warmed
+   * mount read 183–191 MiB/s against 163–174 with 8 (docs/benchmarks.md, session 12).
    */
-  prefetchConcurrency: count(1, 256, "prefetchConcurrency").default(8),
+  prefetchConcurrency: count(1, 256, "prefetchConcurrency").default(16),
   /**
    * First read-ahead window once a handle reads sequentially (two reads in a row). 4 MiB (one
    * chunk, fetched as parallel 1 MiB GETs) puts a link's bandwidth × RTT in flight from the
@@ -64,10 +66,17 @@ export const dataPathConfigSchema = z.object({
    * happens to hit the previous read's end costs at most this much extra egress.
    */
   prefetchInitialWindowBytes: bytes(64 * KiB, "prefetchInitialWindowBytes").default(4 * MiB),
-  /** The window doubles on each sequential read up to this; 64 MiB ≈ 0.5 s at 1 Gbit/s. */
-  prefetchMaxWindowBytes: bytes(64 * KiB, "prefetchMaxWindowBytes").default(64 * MiB),
-  /** All prefetch of the mount, in flight at once, is capped here (memory the cache must absorb). */
-  prefetchMaxBytesInFlight: bytes(64 * KiB, "prefetchMaxBytesInFlight").default(128 * MiB),
+  /**
+   * The window doubles on each sequential read up to this; 128 MiB ≈ 1 s at 1 Gbit/s. Refills
+   * start at half a window, so a stream keeps 64–128 MiB requested ahead: enough for the 16 GETs
+   * of `prefetchConcurrency` to stay busy.
+   */
+  prefetchMaxWindowBytes: bytes(64 * KiB, "prefetchMaxWindowBytes").default(128 * MiB),
+  /**
+   * All prefetch of the mount, in flight at once, is capped here (memory the cache must absorb:
+   * the plaintext slab may grow to memoryCacheBytes + this + the demand pool's GETs).
+   */
+  prefetchMaxBytesInFlight: bytes(64 * KiB, "prefetchMaxBytesInFlight").default(256 * MiB),
   /** How many next files of a sequence (frame_0002, frame_0003, ...) are prefetched ahead. */
   sequenceDepth: count(0, 64, "sequenceDepth").default(4),
   /** Predicted files larger than this are prefetched only up to this many bytes. */
