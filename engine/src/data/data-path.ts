@@ -59,7 +59,12 @@ export class DataPath {
       config.memoryCacheBytes + config.prefetchMaxBytesInFlight + config.demandConcurrency * config.maxGetBytes;
     const slab = config.plaintextSlab ? new PlainSlab(deps.codec.blockSize, slabBytes) : undefined;
     const memory = new MemoryBlockCache(config.memoryCacheBytes, slab);
-    const disk = deps.cacheDir ? await DiskBlockCache.open(deps.cacheDir, config.diskCacheBytes) : undefined;
+    // A whole wave of prefetch GETs may land at once: each run must fit in the disk cache's
+    // pending-write bound, or it is skipped and a warm re-read goes back to the store.
+    const maxPendingWriteBytes = Math.max(64 * 1024 * 1024, config.prefetchConcurrency * config.maxGetBytes);
+    const disk = deps.cacheDir
+      ? await DiskBlockCache.open(deps.cacheDir, config.diskCacheBytes, { maxPendingWriteBytes })
+      : undefined;
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
     const access = deps.workerAccess;
     const source =
