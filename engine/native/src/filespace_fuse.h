@@ -31,6 +31,13 @@ enum Op {
 
 struct Session;
 
+// xattr-memo.cc: SETXATTRs of an inode not answered yet; replies to requests older than
+// `trustedFrom` may predate the last one.
+struct XattrFence {
+  int setsInFlight = 0;
+  uint64_t trustedFrom = 0;
+};
+
 struct Req {
   Session* session = nullptr;
   fuse_req_t req = nullptr;
@@ -65,9 +72,12 @@ struct Session {
   // The raw FUSE_INIT request, replayed into a successor's session (handover).
   std::vector<char> rawInit;
   unsigned proto_minor = 0;
-  // xattr-memo.cc: inode → until when (CLOCK_MONOTONIC ms) it is known to carry no xattrs.
+  // xattr-memo.cc: inode → until when (CLOCK_MONOTONIC ms) it is known to carry no xattrs, and
+  // the fences that keep replies older than a local SETXATTR from teaching otherwise.
   std::mutex xattrMu;
   std::unordered_map<uint64_t, int64_t> noXattrsUntil;
+  std::unordered_map<uint64_t, XattrFence> xattrFences;
+  uint64_t xattrTrustedFrom = 0;
 };
 
 // session.cc
@@ -81,8 +91,11 @@ napi_value ReqExternal(napi_env env, Req* r);
 Req* ReqOf(napi_env env, napi_value v);
 void FinishReq(Req* r);
 // xattr-memo.cc
-void NoteXattrs(Session* s, uint64_t ino, bool none, double ttlSeconds);
+void NoteXattrs(Session* s, uint64_t ino, bool none, double ttlSeconds, uint64_t reqId);
 void ForgetXattrs(Session* s, uint64_t ino);
+void ForgetInodeXattrs(Session* s, uint64_t ino);
+void XattrSetStarted(Session* s, uint64_t ino);
+void XattrSetAnswered(Session* s, uint64_t ino);
 bool KnownNoXattrs(Session* s, uint64_t ino);
 size_t XattrMemoSize(Session* s);
 // reply.cc / handover.cc / module.cc

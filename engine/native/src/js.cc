@@ -10,6 +10,7 @@ namespace fsfuse {
 
 void FinishReq(Req* r) {
   // Called exactly once per answered request (replied flag guards it).
+  if (r->op == OP_SETXATTR) XattrSetAnswered(r->session, r->ino);
   r->session->inflight.fetch_sub(1);
 }
 

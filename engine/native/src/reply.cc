@@ -50,15 +50,15 @@ static void ToStat(napi_env env, napi_value a, struct stat* st) {
 
 // attr.noXattrs === true: the inode had no xattrs when these attributes were read; the reader
 // threads answer its GETXATTR/LISTXATTR for as long as the kernel keeps them (xattr-memo.cc).
-static void NoteAttrXattrs(napi_env env, Session* s, napi_value attr, double attrTimeout) {
+static void NoteAttrXattrs(napi_env env, const Req* r, napi_value attr, double attrTimeout) {
   napi_value v;
   bool none = false;
   if (napi_get_named_property(env, attr, "noXattrs", &v) == napi_ok) napi_get_value_bool(env, v, &none);
-  NoteXattrs(s, (uint64_t)GetNum(env, attr, "ino"), none, attrTimeout);
+  NoteXattrs(r->session, (uint64_t)GetNum(env, attr, "ino"), none, attrTimeout, r->id);
 }
 
 // entry = { attr, entryTimeout, attrTimeout, generation? }
-static void ToEntry(napi_env env, Session* s, napi_value e, struct fuse_entry_param* p) {
+static void ToEntry(napi_env env, const Req* r, napi_value e, struct fuse_entry_param* p) {
   memset(p, 0, sizeof *p);
   napi_value attr;
   napi_get_named_property(env, e, "attr", &attr);
@@ -67,7 +67,7 @@ static void ToEntry(napi_env env, Session* s, napi_value e, struct fuse_entry_pa
   p->generation = (uint64_t)GetNum(env, e, "generation");
   p->entry_timeout = GetNum(env, e, "entryTimeout");
   p->attr_timeout = GetNum(env, e, "attrTimeout");
-  if (p->ino != 0) NoteAttrXattrs(env, s, attr, p->attr_timeout);
+  if (p->ino != 0) NoteAttrXattrs(env, r, attr, p->attr_timeout);
 }
 
 // open = { fh, keepCache?, directIo?, nonSeekable? }
@@ -123,20 +123,20 @@ REPLY_FN(ReplyErr, 2, { res = fuse_reply_err(r->req, (int)Arg(env, argv[1])); })
 REPLY_FN(ReplyNone, 1, { fuse_reply_none(r->req); res = 0; })
 REPLY_FN(ReplyEntry, 2, {
   struct fuse_entry_param p;
-  ToEntry(env, r->session, argv[1], &p);
+  ToEntry(env, r, argv[1], &p);
   res = fuse_reply_entry(r->req, &p);
 })
 REPLY_FN(ReplyCreate, 3, {
   struct fuse_entry_param p;
   struct fuse_file_info fi;
-  ToEntry(env, r->session, argv[1], &p);
+  ToEntry(env, r, argv[1], &p);
   ToFi(env, argv[2], &fi);
   res = fuse_reply_create(r->req, &p, &fi);
 })
 REPLY_FN(ReplyAttr, 3, {
   struct stat st;
   ToStat(env, argv[1], &st);
-  NoteAttrXattrs(env, r->session, argv[1], Arg(env, argv[2]));
+  NoteAttrXattrs(env, r, argv[1], Arg(env, argv[2]));
   res = fuse_reply_attr(r->req, &st, Arg(env, argv[2]));
 })
 REPLY_FN(ReplyOpen, 2, {
@@ -302,7 +302,7 @@ static napi_value ReplyDirplus(napi_env env, napi_callback_info info) {
     napi_get_value_string_utf8(env, nameV, &name[0], nlen + 1, &nlen);
     name.resize(nlen);
     struct fuse_entry_param p;
-    ToEntry(env, r->session, entryV, &p);
+    ToEntry(env, r, entryV, &p);
     off_t cookie = (off_t)GetNum(env, item, "cookie");
     size_t need = fuse_add_direntry_plus(r->req, nullptr, 0, name.c_str(), &p, cookie);
     if (used + need > size) break;

@@ -87,7 +87,7 @@ NAME_OP(Unlink, OP_UNLINK)
 NAME_OP(Rmdir, OP_RMDIR)
 
 static void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-  ForgetXattrs(static_cast<Session*>(fuse_req_userdata(req)), ino);
+  ForgetInodeXattrs(static_cast<Session*>(fuse_req_userdata(req)), ino);
   Req* r = NewReq(req, OP_FORGET, ino);
   r->num[0] = (double)nlookup;
   r->req = nullptr;  // forget has no answer
@@ -97,7 +97,7 @@ static void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
 
 static void ForgetMulti(fuse_req_t req, size_t count, struct fuse_forget_data* forgets) {
   for (size_t i = 0; i < count; i++) {
-    ForgetXattrs(static_cast<Session*>(fuse_req_userdata(req)), forgets[i].ino);
+    ForgetInodeXattrs(static_cast<Session*>(fuse_req_userdata(req)), forgets[i].ino);
     Req* r = NewReq(req, OP_FORGET, forgets[i].ino);
     r->num[0] = (double)forgets[i].nlookup;
     r->req = nullptr;
@@ -246,8 +246,9 @@ static void Statfs(fuse_req_t req, fuse_ino_t ino) { Dispatch(NewReq(req, OP_STA
 
 static void Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
                      int flags) {
-  // Before JS sees the request: from now on the inode may have xattrs (xattr-memo.cc).
-  ForgetXattrs(static_cast<Session*>(fuse_req_userdata(req)), ino);
+  // Before JS sees the request: from now on the inode may have xattrs (xattr-memo.cc); fenced
+  // until the answer (js.cc FinishReq).
+  XattrSetStarted(static_cast<Session*>(fuse_req_userdata(req)), ino);
   Req* r = NewReq(req, OP_SETXATTR, ino);
   r->name = name;
   r->data = static_cast<char*>(malloc(size ? size : 1));

@@ -9,7 +9,12 @@
 // `noXattrs: true` — the VFS read them together with "this inode has no xattrs". The memo keeps
 // that for as long as the kernel may keep the attributes (attrTimeout): the same freshness the
 // VFS itself would answer from. A SETXATTR, a reply without the flag, a FORGET or an inode
-// invalidation drops the entry first, so a name set here is never answered "absent" after.
+// invalidation drops the entry first.
+//
+// Fences: a GETATTR racing a local SETXATTR may be answered with attributes read before the
+// xattr landed. Such a reply must not teach "no xattrs" (the memo would then hide the new xattr
+// until attrTimeout). So while a SETXATTR of an inode is unanswered, and for replies to requests
+// the kernel sent before that answer (request ids are in arrival order), nothing is memoized.
 #include <time.h>
 
 #include "filespace_fuse.h"
@@ -26,9 +31,16 @@ static int64_t NowMs() {
   return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-void NoteXattrs(Session* s, uint64_t ino, bool none, double ttlSeconds) {
+// Whether a reply to request `reqId` about `ino` may be trusted to say "no xattrs".
+static bool Trusted(Session* s, uint64_t ino, uint64_t reqId) {
+  if (reqId < s->xattrTrustedFrom) return false;
+  auto f = s->xattrFences.find(ino);
+  return f == s->xattrFences.end() || (f->second.setsInFlight == 0 && reqId >= f->second.trustedFrom);
+}
+
+void NoteXattrs(Session* s, uint64_t ino, bool none, double ttlSeconds, uint64_t reqId) {
   std::lock_guard<std::mutex> lock(s->xattrMu);
-  if (!none || ttlSeconds <= 0) {
+  if (!none || ttlSeconds <= 0 || !Trusted(s, ino, reqId)) {
     s->noXattrsUntil.erase(ino);
     return;
   }
@@ -39,6 +51,33 @@ void NoteXattrs(Session* s, uint64_t ino, bool none, double ttlSeconds) {
 void ForgetXattrs(Session* s, uint64_t ino) {
   std::lock_guard<std::mutex> lock(s->xattrMu);
   s->noXattrsUntil.erase(ino);
+}
+
+void ForgetInodeXattrs(Session* s, uint64_t ino) {
+  std::lock_guard<std::mutex> lock(s->xattrMu);
+  s->noXattrsUntil.erase(ino);
+  auto f = s->xattrFences.find(ino);
+  if (f != s->xattrFences.end() && f->second.setsInFlight == 0) s->xattrFences.erase(f);
+}
+
+void XattrSetStarted(Session* s, uint64_t ino) {
+  std::lock_guard<std::mutex> lock(s->xattrMu);
+  s->noXattrsUntil.erase(ino);
+  if (s->xattrFences.size() >= kMaxMemo) {
+    // Too many fences to keep: distrust every reply to a request older than now instead.
+    s->xattrTrustedFrom = s->nextId.load();
+    for (auto it = s->xattrFences.begin(); it != s->xattrFences.end();) {
+      it = it->second.setsInFlight == 0 ? s->xattrFences.erase(it) : std::next(it);
+    }
+  }
+  s->xattrFences[ino].setsInFlight++;
+}
+
+void XattrSetAnswered(Session* s, uint64_t ino) {
+  std::lock_guard<std::mutex> lock(s->xattrMu);
+  XattrFence& f = s->xattrFences[ino];
+  if (f.setsInFlight > 0) f.setsInFlight--;
+  f.trustedFrom = s->nextId.load();  // requests the kernel sends from now on see the new xattr
 }
 
 bool KnownNoXattrs(Session* s, uint64_t ino) {
