@@ -97,7 +97,6 @@ void ForgetInodeXattrs(Session* s, uint64_t ino);
 void XattrSetStarted(Session* s, uint64_t ino);
 void XattrSetAnswered(Session* s, uint64_t ino);
 bool KnownNoXattrs(Session* s, uint64_t ino);
-size_t XattrMemoSize(Session* s);
 // reply.cc / handover.cc / module.cc
 void RegisterReplies(napi_env env, napi_value exports);
 void RegisterHandover(napi_env env, napi_value exports);

@@ -89,9 +89,4 @@ bool KnownNoXattrs(Session* s, uint64_t ino) {
   return false;
 }
 
-size_t XattrMemoSize(Session* s) {
-  std::lock_guard<std::mutex> lock(s->xattrMu);
-  return s->noXattrsUntil.size();
-}
-
 }  // namespace fsfuse

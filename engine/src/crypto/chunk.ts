@@ -27,6 +27,7 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { ioAddon } from "../platform/io-addon.js";
 import { CompressedChunkRangeError, IntegrityError, UnknownKeyGenerationError } from "./errors.js";
 import type { Keyring } from "./keyring.js";
+import { writeRandomNonce } from "./nonce.js";
 
 export const CHUNK_FORMAT = 1;
 export const BLOCK_HEADER_BYTES = 18;
@@ -112,7 +113,6 @@ export class ChunkCodec {
     const rawKey = native ? this.#keyring.subkey("chunkData", keyId) : undefined;
     const keyObject = native ? undefined : this.#keyring.subkeyObject("chunkData", keyId);
     const blocks = Math.max(1, Math.ceil(body.length / this.blockSize));
-    const nonces = randomBytes(12 * blocks); // one CSPRNG call per chunk, not per block
     let pos = 0;
     for (let i = 0; i < blocks; i++) {
       const plain = body.subarray(i * this.blockSize, (i + 1) * this.blockSize);
@@ -120,7 +120,7 @@ export class ChunkCodec {
       header[0] = CHUNK_FORMAT;
       header[1] = flags | (i === blocks - 1 ? FLAG_FINAL : 0);
       header.writeUInt32BE(keyId, 2);
-      nonces.copy(header, 6, 12 * i, 12 * i + 12);
+      writeRandomNonce(header, 6);
       const aad = blockAad(chunkId, i, header);
       pos += BLOCK_HEADER_BYTES;
       if (native && rawKey) {
