@@ -35,7 +35,10 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
 
   constructor(o: FilespaceVfsOptions) {
     super(o);
-    this.flusher = new FlushCoalescer(() => this.data.flush());
+    this.flusher = new FlushCoalescer(
+      () => this.data.flush(),
+      () => this.data.writeBack.records,
+    );
   }
 
   protected async dropReader(vino: number): Promise<void> {

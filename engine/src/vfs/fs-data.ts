@@ -107,16 +107,27 @@ export class MetaCommitSink implements CommitSink {
 
 /**
  * Group flush for close-to-open: many closes in a row share one write-back flush instead of
- * each sealing its own tiny segment. A caller waits for a flush that *started after* its call.
+ * each sealing its own tiny segment. A caller waits for a flush that covers every write made
+ * before its call: the running one if it started after them (a file's RELEASE right after its
+ * FLUSH), else the next. Starting a flush nobody needs is not free: it cuts the log segment
+ * where another file is being written, splitting that file's chunk (docs/data-path.md).
  */
 export class FlushCoalescer {
   private running: Promise<void> | undefined;
+  /** `written()` when the running flush started. */
+  private runningCovers = -1;
   private queued: Promise<void> | undefined;
 
-  constructor(private readonly flush: () => Promise<void>) {}
+  /** `written` counts writes so far (monotonic): what a flush started now would cover. */
+  constructor(
+    private readonly flush: () => Promise<void>,
+    private readonly written: () => number,
+  ) {}
 
   request(): Promise<void> {
+    if (this.running && this.runningCovers >= this.written()) return this.running;
     if (!this.running) {
+      this.runningCovers = this.written();
       this.running = this.flush().finally(() => {
         this.running = undefined;
       });

@@ -89,6 +89,25 @@ describe("WriteBack", () => {
     await expect(wb.write(7, 0, Buffer.from("late"), 0)).rejects.toThrow(/closed/);
   });
 
+  it("a sequential writer's cells are whole objects: segments are cut on the chunk grid", async () => {
+    const e = env();
+    cleanups.push(e.dir.cleanup);
+    const wb = await e.open({ segmentBytes: 4 * knobs.chunkBytes });
+    // a small file first: counting its bytes and the record headers, every segment would
+    // otherwise fill up in the middle of one of the big file's cells
+    await wb.write(1, 0, pattern(5000, 3), 0);
+    const big = pattern(10 * knobs.chunkBytes, 4);
+    for (let at = 0; at < big.length; at += 16 * 1024) await wb.write(2, at, big.subarray(at, at + 16 * 1024), at);
+    await wb.flush();
+    expect(e.store.puts).toBe(11); // ten cells and the small file
+    const extents = await e.meta.getExtents(2, 0, big.length);
+    expect(extents.map((x) => [x.offset, x.length, x.chunkOffset])).toEqual(
+      Array.from({ length: 10 }, (_, i) => [i * knobs.chunkBytes, knobs.chunkBytes, 0]),
+    );
+    expect((await e.stored(2)).equals(big)).toBe(true);
+    await wb.drain();
+  });
+
   it("truncate then write: the metadata service sees the cut, and the overlay zeroes stored data meanwhile", async () => {
     const e = env();
     cleanups.push(e.dir.cleanup);

@@ -7,8 +7,14 @@
  * The plan is a pure function of the records, so after a restart the same step numbers mean
  * the same thing (the `.done` file and commit ids rely on that).
  *
- * Packing: the write steps' pieces are laid end to end into chunks of at most `chunkBytes`
- * (several small files share a chunk; a big piece spans chunks).
+ * Packing: a step's pieces are cut on the file's chunk grid (multiples of `chunkBytes`). A whole
+ * grid cell gets a chunk of its own, so a file written sequentially is one object per cell
+ * whatever shares its segment: a read or prefetch on the grid is one whole-object GET, and the
+ * blocks of the object line up with the file's. Everything else (small files, the head and
+ * tail of a file, scattered overwrites) is packed end to end into shared chunks of at most
+ * `chunkBytes`; a fragment never straddles two chunks (it would cost a reader two GETs).
+ * Laying pieces end to end regardless of the grid had cut a frame sequence's 8 MiB frames into
+ * three objects each, the outer two shared with the neighbours (docs/benchmarks.md, session 13).
  */
 import { IntervalMap } from "./interval-map.js";
 import type { LogRecord } from "./segment-format.js";
@@ -98,25 +104,58 @@ export function packChunks(
 ): { chunks: PlannedChunk[]; extents: Map<number, PlannedExtent[]> } {
   const chunks: PlannedChunk[] = [];
   const extents = new Map<number, PlannedExtent[]>();
-  let cur: PlannedChunk | undefined;
+  /** The chunk partial cells are packed into (an index into `chunks`), -1 before the first. */
+  let shared = -1;
+  const startChunk = () => chunks.push({ parts: [], bytes: 0 }) - 1;
   for (const step of steps) {
     if (step.kind !== "write") continue;
     const list: PlannedExtent[] = [];
     extents.set(step.index, list);
-    for (const p of step.pieces) {
-      let done = 0;
-      while (done < p.length) {
-        if (!cur || cur.bytes >= chunkBytes) {
-          cur = { parts: [], bytes: 0 };
-          chunks.push(cur);
-        }
-        const n = Math.min(p.length - done, chunkBytes - cur.bytes);
-        list.push({ offset: p.fileOffset + done, length: n, chunk: chunks.length - 1, chunkOffset: cur.bytes });
-        cur.parts.push({ record: p.record, skip: p.skip + done, length: n });
-        cur.bytes += n;
-        done += n;
+    for (const cell of cellsOf(step.pieces, chunkBytes)) {
+      const bytes = cell.reduce((n, f) => n + f.length, 0);
+      let at: number;
+      if (bytes === chunkBytes) at = startChunk();
+      else {
+        if (shared < 0 || chunks[shared]!.bytes + bytes > chunkBytes) shared = startChunk();
+        at = shared;
+      }
+      const chunk = chunks[at]!;
+      for (const f of cell) {
+        const last = list.at(-1);
+        if (
+          last &&
+          last.chunk === at &&
+          last.offset + last.length === f.fileOffset &&
+          last.chunkOffset + last.length === chunk.bytes
+        ) {
+          last.length += f.length; // one extent for a run of records (fewer extents to store and look up)
+        } else list.push({ offset: f.fileOffset, length: f.length, chunk: at, chunkOffset: chunk.bytes });
+        chunk.parts.push({ record: f.record, skip: f.skip, length: f.length });
+        chunk.bytes += f.length;
       }
     }
   }
   return { chunks, extents };
+}
+
+/** A step's pieces (sorted, disjoint) cut on the chunk grid and grouped by grid cell. */
+function* cellsOf(pieces: readonly Piece[], chunkBytes: number): Generator<Piece[]> {
+  let cell: Piece[] = [];
+  let cellIndex = -1;
+  for (const p of pieces) {
+    let done = 0;
+    while (done < p.length) {
+      const fileOffset = p.fileOffset + done;
+      const index = Math.floor(fileOffset / chunkBytes);
+      const length = Math.min(p.length - done, (index + 1) * chunkBytes - fileOffset);
+      if (index !== cellIndex && cell.length > 0) {
+        yield cell;
+        cell = [];
+      }
+      cellIndex = index;
+      cell.push({ fileOffset, length, record: p.record, skip: p.skip + done });
+      done += length;
+    }
+  }
+  if (cell.length > 0) yield cell;
 }

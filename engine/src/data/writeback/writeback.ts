@@ -91,6 +91,11 @@ export class WriteBack {
   private active!: Segment;
   private nextSeq = 1;
   private flushTimer: NodeJS.Timeout | undefined;
+  private appended = 0;
+  /** Whether the active segment's last record ended on its file's chunk grid. */
+  private lastEndOnGrid = true;
+  /** The idle flush is due: cut the segment at the next record that ends on the grid. */
+  private cutAtGrid = false;
   private committer: Promise<void> = Promise.resolve();
   private readonly uploadPool: SlotPool;
   private readonly upload: UploadDeps;
@@ -152,13 +157,43 @@ export class WriteBack {
 
   private appendRecord(type: "write" | "truncate", ino: number, offset: number, sizeAfter: number, data?: Buffer) {
     if (this.closed) throw new WriteBackClosedError();
+    this.appended++;
     const rec = this.active.append(type, ino, offset, sizeAfter, Date.now(), data);
     this.overlay.apply(this.active, rec);
-    if (this.active.bytes >= this.knobs.segmentBytes) this.rotate();
-    else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.rotate(), this.knobs.flushDelayMs);
-      this.flushTimer.unref();
-    }
+    const end = offset + (data?.length ?? 0);
+    this.lastEndOnGrid = end % this.knobs.chunkBytes === 0;
+    if (this.segmentFull() || (this.cutAtGrid && this.lastEndOnGrid)) this.rotate();
+    else if (!this.flushTimer) this.armFlushTimer();
+  }
+
+  /**
+   * The idle flush: after `flushDelayMs` the segment is uploaded however full. If its last
+   * record stopped inside a chunk cell (a writer still going), the cut waits for a record that
+   * ends on the grid, for at most another `flushDelayMs`, so a slow sequential writer's cells are
+   * not split between segments either.
+   */
+  private armFlushTimer(): void {
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      if (this.lastEndOnGrid || this.cutAtGrid) this.rotate();
+      else {
+        this.cutAtGrid = true;
+        this.armFlushTimer();
+      }
+    }, this.knobs.flushDelayMs);
+    this.flushTimer.unref();
+  }
+
+  /**
+   * Whether the active segment is full after its last record. Past
+   * `segmentBytes` it is cut where a record ends on the chunk grid, so a sequential writer's
+   * cell is not split between two segments (two objects; see plan.ts); other writers' records
+   * may push it up to a chunk further before it is cut anyway.
+   */
+  private segmentFull(): boolean {
+    const { segmentBytes, chunkBytes } = this.knobs;
+    const bytes = this.active.bytes;
+    return bytes >= segmentBytes + chunkBytes || (bytes >= segmentBytes && this.lastEndOnGrid);
   }
 
   /** Make every write so far durable on local disk (the handle's fsync). */
@@ -169,6 +204,11 @@ export class WriteBack {
   /** What a read of `ino` must lay over stored data (take it before fetching extents). */
   view(ino: number, offset: number, length: number): OverlayView {
     return this.overlay.view(ino, offset, length);
+  }
+
+  /** Records appended since open (monotonic): a flush started now covers this many. */
+  get records(): number {
+    return this.appended;
   }
 
   pendingSize(ino: number): number | undefined {
@@ -243,6 +283,7 @@ export class WriteBack {
   private rotate(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    this.cutAtGrid = false;
     if (this.active.records.length === 0 || this.closed) return;
     const full = this.active;
     this.active = Segment.create(this.deps.dir, this.nextSeq++, this.logKeys);
