@@ -53,7 +53,8 @@ export function egressRows(infos, results, systems) {
         if (e.storeCpuS !== undefined && moved >= 1) cpu += ` · store ${perMiB(e.storeCpuS)}`;
         if (e.mountCpuS !== undefined && moved >= 1) cpu += ` · mount ${perMiB(e.mountCpuS)}`;
         if (cpu) cpu += " ms/MiB";
-        return `${num(e.down)} ↓ / ${num(e.up)} ↑${cpu}`;
+        const gets = e.requests ? ` · ${num(e.requests)} GETs` : "";
+        return `${num(e.down)} ↓ / ${num(e.up)} ↑${gets}${cpu}`;
       }),
     ]);
 }

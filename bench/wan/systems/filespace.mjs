@@ -66,6 +66,11 @@ export function filespaceSystem(ctx) {
       dir,
       root: dir,
       proc,
+      /** Range GETs the mount has sent so far (`filespace stats`), for the egress table. */
+      async requests() {
+        const r = await run(process.execPath, [cli, "stats", dir, "--json"], { env, timeoutMs: 30_000 });
+        return r.code === 0 ? JSON.parse(r.stdout).egress.requests : undefined;
+      },
       /** `filespace unmount` (waits for uploads), falling back to fusermount3. */
       async stop({ politeMs = 600_000 } = {}) {
         if (stopped) return "unmounted";
