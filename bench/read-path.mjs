@@ -12,11 +12,12 @@
  * then "main ms/MiB" (event-loop busy time) is what the FUSE thread would pay.
  *
  * `--sdk-gets` sends ranged GETs through the AWS SDK's handler instead of the lean client
- * (object/s3-request-handler.ts), for A/B; `--raw-into` lets the raw pass read each GET into a
+ * (object/s3-request-handler.ts), `--sdk-signed` through the SDK's stack over the lean client
+ * instead of s3-direct-get.ts, for A/B; `--raw-into` lets the raw pass read each GET into a
  * buffer reused per lane (allocated before measuring), as the cold path's pooled buffers do.
  *
  *   node bench/read-path.mjs [--mib 256] [--delay-ms 25] [--no-disk] [--passes 2] [--pending-mib N]
- *                            [--workers N] [--sdk-gets] [--raw-into] [--no-drop-behind] [--no-slab]
+ *                            [--workers N] [--sdk-gets] [--sdk-signed] [--raw-into] [--no-drop-behind] [--no-slab]
  */
 import { mkdir } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -65,6 +66,7 @@ function args(argv) {
     else if (a === "--pending-mib") o.pendingMiB = Number(argv[++i]);
     else if (a === "--workers") o.workers = Number(argv[++i]);
     else if (a === "--sdk-gets") o.sdkGets = true;
+    else if (a === "--sdk-signed") o.sdkSigned = true;
     else if (a === "--raw-into") o.rawInto = true;
     else throw new Error(`unknown flag ${a} (see the header of bench/read-path.mjs)`);
   }
@@ -72,9 +74,10 @@ function args(argv) {
   return o;
 }
 
-const store = (endpoint, sdkGets = false) =>
+const store = (endpoint, sdkGets = false, sdkSigned = false) =>
   new S3ObjectStore({
     leanRangeGets: !sdkGets,
+    directRangeGets: !sdkSigned,
     bucket: "bench",
     prefix: "",
     region: "us-east-1",
@@ -135,7 +138,7 @@ async function main() {
     ]);
 
   for (let pass = 1; pass <= o.passes; pass++) {
-    const wan = store(`http://127.0.0.1:${proxy.port}`, o.sdkGets);
+    const wan = store(`http://127.0.0.1:${proxy.port}`, o.sdkGets, o.sdkSigned);
     const laneBuffers = Array.from({ length: 16 }, () =>
       o.rawInto ? Buffer.alloc(codec.sealedSize(CHUNK)) : undefined,
     );
@@ -165,7 +168,7 @@ async function main() {
     const runSource =
       o.workers > 0
         ? await FetchPool.open({
-            storeUrl: `s3://bench/?endpoint=${encodeURIComponent(`http://127.0.0.1:${proxy.port}`)}&pathStyle=true${o.sdkGets ? "&leanGets=false" : ""}`,
+            storeUrl: `s3://bench/?endpoint=${encodeURIComponent(`http://127.0.0.1:${proxy.port}`)}&pathStyle=true${o.sdkGets ? "&leanGets=false" : ""}${o.sdkSigned ? "&directGets=false" : ""}`,
             keyring,
             blockSize: codec.blockSize,
             maxGetBytes: config.maxGetBytes,

@@ -14,6 +14,8 @@ export class RangeBody extends Readable {
   private claimed = false;
   private finished = false;
   private failure?: Error;
+  /** The buffer claimed at head time and the read's result (claimEarly). */
+  private early?: { buffer: Buffer; result: Promise<Buffer> };
 
   constructor(
     private readonly conn: { claim(target: BodyTarget | "stream"): void; destroy(): void },
@@ -24,6 +26,11 @@ export class RangeBody extends Readable {
 
   /** Reads the body into `into` when it fits (reporting bytes in place), else into a fresh buffer. */
   readInto(into: Buffer | undefined, onProgress?: (bytes: number) => void): Promise<Buffer> {
+    if (this.early && into === this.early.buffer) {
+      const result = this.early.result;
+      this.early = undefined;
+      return result;
+    }
     if (this.claimed) return Promise.reject(new Error("RangeBody: already consumed"));
     this.claimed = true;
     if (this.failure) return Promise.reject(this.failure);
@@ -33,6 +40,21 @@ export class RangeBody extends Readable {
       this.done = { resolve, reject };
       this.conn.claim({ buffer, pos: 0, end: this.contentLength, onProgress: fits ? onProgress : undefined });
     });
+  }
+
+  /**
+   * @internal Claimed by the connection as the head arrives, for the buffer the request named;
+   * `readInto` of that buffer gets the result. Nobody asking for it is harmless: the bytes land
+   * in the buffer the caller lent for exactly this.
+   */
+  claimEarly(buffer: Buffer, onProgress?: (bytes: number) => void): void {
+    this.claimed = true;
+    const result = new Promise<Buffer>((resolve, reject) => {
+      this.done = { resolve, reject };
+    });
+    result.catch(() => {}); // observed by readInto, if anyone asks
+    this.early = { buffer, result };
+    this.conn.claim({ buffer, pos: 0, end: this.contentLength, onProgress });
   }
 
   override _read(): void {

@@ -28,7 +28,7 @@ import { ErrorBodyReader } from "./range-get-error-body.js";
 import { abortError, RangeGetError, RangeGetRefusedError } from "./range-get-errors.js";
 import { parseResponseHead, type ResponseHead } from "./range-get-head.js";
 import { openRangeSocket, readyEventOf } from "./range-get-socket.js";
-import type { BodyTarget, Endpoint, RangeResponse } from "./range-get-types.js";
+import type { BodyTarget, Endpoint, IntoBuffer, RangeResponse } from "./range-get-types.js";
 
 const MAX_PENDING = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -55,6 +55,8 @@ export class RangeConnection {
   private body?: RangeBody;
   private errorBody?: ErrorBodyReader;
   private target?: BodyTarget;
+  /** The buffer the current request's 2xx body goes into, named with the request. */
+  private into?: IntoBuffer;
   private exchange?: {
     resolve: (r: RangeResponse) => void;
     reject: (e: Error) => void;
@@ -94,8 +96,12 @@ export class RangeConnection {
     return this.mode !== "dead" && !this.socket.destroyed;
   }
 
-  /** Sends one request (`head` is the whole request text); resolves when the response head is in. */
-  send(head: string, signal?: AbortSignal): Promise<RangeResponse> {
+  /**
+   * Sends one request (`head` is the whole request text); resolves when the response head is in.
+   * With `into`, a 2xx body that fits is claimed into it the moment its head is parsed (no
+   * bytes held aside meanwhile): its `readInto(into)` then only waits for the last byte.
+   */
+  send(head: string, signal?: AbortSignal, into?: IntoBuffer): Promise<RangeResponse> {
     // Closed between leaving the pool and now: the pool may resend (nothing was answered).
     if (this.mode === "dead")
       return Promise.reject(new RangeGetError("connection closed before the request", "ECONNRESET"));
@@ -105,6 +111,7 @@ export class RangeConnection {
       this.exchange = { resolve, reject, signal, onAbort };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.mode = "head";
+      this.into = into;
       this.used = true;
       this.received = 0;
       this.head = EMPTY;
@@ -210,6 +217,9 @@ export class RangeConnection {
       this.remaining = parsed.contentLength;
       this.mode = "pending";
       this.body = new RangeBody(this, parsed.contentLength);
+      const into = this.into;
+      this.into = undefined;
+      if (into && into.buffer.length >= parsed.contentLength) this.body.claimEarly(into.buffer, into.onProgress);
       this.resolveHead(this.body);
     } else {
       this.mode = "error-body";

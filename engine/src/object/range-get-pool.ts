@@ -18,7 +18,7 @@
  */
 import { RangeConnection } from "./range-get-connection.js";
 import { abortError } from "./range-get-errors.js";
-import type { Endpoint, RangeResponse } from "./range-get-types.js";
+import type { Endpoint, IntoBuffer, RangeResponse } from "./range-get-types.js";
 import { WARM_DEFAULTS, type WarmOptions, type WarmStats } from "./warm-agent.js";
 
 /** Default of `idleTimeoutMs`: below S3's ~20 s server-side idle close. */
@@ -77,11 +77,12 @@ export class RangeGetPool {
   }
 
   /** Sends `head` (a whole GET request) and resolves with the response head and its body. */
-  async request(head: string, signal?: AbortSignal): Promise<RangeResponse> {
+  /** Sends `head` on a free connection; `into`: see RangeConnection.send. */
+  async request(head: string, signal?: AbortSignal, into?: IntoBuffer): Promise<RangeResponse> {
     const conn = await this.acquire(signal);
     const reused = conn.used || this.takeWarm(conn);
     try {
-      return await conn.send(head, signal);
+      return await conn.send(head, signal, into);
     } catch (err) {
       // The server closed a kept-alive connection as we used it: nothing was answered, so the
       // request can go again, once, on a connection of its own.
@@ -89,7 +90,7 @@ export class RangeGetPool {
         throw err;
       }
       const fresh = await this.acquire(signal, true);
-      return fresh.send(head, signal);
+      return fresh.send(head, signal, into);
     }
   }
 

@@ -19,6 +19,12 @@ export interface BodyTarget {
   onProgress?: (bytes: number) => void;
 }
 
+/** A caller's buffer for a 2xx body, named with the request (range-get-connection.ts `send`). */
+export interface IntoBuffer {
+  buffer: Buffer;
+  onProgress?: (bytes: number) => void;
+}
+
 export interface RangeResponse {
   statusCode: number;
   reason: string;

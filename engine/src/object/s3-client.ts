@@ -4,15 +4,21 @@
  * Retries: the SDK is built with `maxAttempts: 1`; the retry wrapper (retry.ts, applied by
  * `openObjectStore`) is the only retry layer, so attempts never multiply.
  *
- * Connections: ranged GETs go over our lean client (s3-request-handler.ts, range-get-pool.ts),
- * which reads bodies straight into the caller's buffer; `preconnect()` warms a connection of its
- * pool, since a ranged GET is what follows a read-open. Every other request goes through the
- * SDK's handler with our own keep-alive agents (warm-agent.ts). `leanGets=false` in the URL (or
- * `leanRangeGets: false`) sends ranged GETs through the SDK handler too.
+ * Connections: ranged GETs are signed and sent by s3-direct-get.ts, without the SDK's stack, over
+ * our lean client (range-get-pool.ts), which reads bodies straight into the caller's buffer;
+ * `preconnect()` warms a connection of its pool, since a ranged GET is what follows a read-open.
+ * (Behind an endpoint with a path of its own, ranged GETs go through the SDK, over the same lean
+ * pool: s3-request-handler.ts.) Every other request goes through the SDK's handler with our own
+ * keep-alive agents (warm-agent.ts). `directGets=false` in the URL (`directRangeGets: false`)
+ * has the SDK build and parse ranged GETs (still over the lean pool); `leanGets=false`
+ * (`leanRangeGets: false`) sends them through the SDK and its handler too.
  */
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { AwsCredentialIdentity, Provider } from "@smithy/types";
 import type { RangeGetPool } from "./range-get-pool.js";
+import type { Endpoint } from "./range-get-types.js";
 import { type S3ObjectStoreConfig, storeOrigin } from "./s3-config.js";
+import { encodeKey, S3DirectGet } from "./s3-direct-get.js";
 import { S3RangeRequestHandler, type SdkRequestHandler } from "./s3-request-handler.js";
 import { WarmHttpAgent, WarmHttpsAgent } from "./warm-agent.js";
 
@@ -25,6 +31,8 @@ export interface S3Connections {
   agent: WarmHttpAgent | WarmHttpsAgent;
   /** The lean range-GET client, unless `leanRangeGets: false`. */
   lean?: { handler: S3RangeRequestHandler; pool: RangeGetPool };
+  /** Ranged GETs without the SDK's stack, over the lean pool (s3-direct-get.ts). */
+  direct?: S3DirectGet;
 }
 
 export function createS3Connections(config: S3ObjectStoreConfig): S3Connections {
@@ -53,7 +61,11 @@ export function createS3Connections(config: S3ObjectStoreConfig): S3Connections 
   if (config.leanRangeGets === false) return { client, agent };
   // The SDK reads `config.requestHandler` on every send, so wrapping it after construction
   // keeps the handler it built (with our agents) for everything but ranged GETs.
-  const resolved = client.config as unknown as { requestHandler: SdkRequestHandler };
+  const resolved = client.config as unknown as {
+    requestHandler: SdkRequestHandler;
+    credentials: Provider<AwsCredentialIdentity>;
+    systemClockOffset?: number;
+  };
   const handler = new S3RangeRequestHandler(resolved.requestHandler, {
     maxSockets: MAX_SOCKETS,
     requestTimeoutMs: config.requestTimeoutMs ?? 30_000,
@@ -62,6 +74,34 @@ export function createS3Connections(config: S3ObjectStoreConfig): S3Connections 
     tls: trust,
   });
   resolved.requestHandler = handler;
-  const pool = handler.pool({ protocol: tls ? "https:" : "http:", ...origin, ...(tls ? { tls: trust } : {}) });
-  return { client, agent, lean: { handler, pool } };
+  const endpoint: Endpoint = { protocol: tls ? "https:" : "http:", ...origin, ...(tls ? { tls: trust } : {}) };
+  const pool = handler.pool(endpoint);
+  const direct = directPathPrefix(config)
+    .map(
+      (pathPrefix) =>
+        new S3DirectGet(
+          {
+            endpoint,
+            pathPrefix,
+            region: config.region,
+            credentials: resolved.credentials,
+            clockOffsetMs: () => resolved.systemClockOffset ?? 0,
+          },
+          pool,
+        ),
+    )
+    .at(0);
+  if (direct) handler.leanGets = false;
+  return { client, agent, lean: { handler, pool }, direct };
+}
+
+/**
+ * The request path before the key: `/bucket/` (path style) or `/` (virtual host); none when the
+ * endpoint has a path of its own (a gateway under a prefix): such stores keep the SDK's GETs.
+ */
+function directPathPrefix(config: S3ObjectStoreConfig): string[] {
+  if (config.directRangeGets === false) return [];
+  const base = config.endpoint ? new URL(config.endpoint).pathname : "/";
+  if (base !== "/" && base !== "") return [];
+  return [config.forcePathStyle ? `/${encodeKey(config.bucket)}/` : "/"];
 }

@@ -1,6 +1,6 @@
 /**
  * The configuration of an S3 store, and how an `s3://` URL becomes one:
- * `s3://bucket/prefix?endpoint=http://host:port&region=us-east-1&pathStyle=true[&conditionalPut=true][&leanGets=false]`
+ * `s3://bucket/prefix?endpoint=http://host:port&region=us-east-1&pathStyle=true[&conditionalPut=true][&leanGets=false][&directGets=false]`
  *
  * Conditional put is off by default: s3rver and several S3-compatibles silently ignore
  * If-None-Match/If-Match, which would turn fencing into a lie. `conditionalPut=true` opts
@@ -26,6 +26,11 @@ export interface S3ObjectStoreConfig {
   warm?: WarmOptions;
   /** Ranged GETs over the lean client (default true); false: through the SDK's handler. */
   leanRangeGets?: boolean;
+  /**
+   * Ranged GETs signed and sent without the SDK's stack (default true, needs the lean client);
+   * false: the SDK builds and parses them (an escape hatch for a store that wants more than SigV4).
+   */
+  directRangeGets?: boolean;
   /** An extra trust root for an https endpoint (a self-signed test server). */
   ca?: string | Buffer;
 }
@@ -52,6 +57,7 @@ const s3Query = z
     pathStyle: bool.optional(),
     conditionalPut: bool.optional(),
     leanGets: bool.optional(),
+    directGets: bool.optional(),
   })
   .strict();
 const bucketName = z
@@ -72,6 +78,7 @@ export function s3ConfigFromUrl(url: URL, options: OpenObjectStoreOptions): S3Ob
   };
   if (query.endpoint) config.endpoint = query.endpoint;
   if (query.leanGets !== undefined) config.leanRangeGets = query.leanGets;
+  if (query.directGets !== undefined) config.directRangeGets = query.directGets;
   if (options.requestTimeoutMs) config.requestTimeoutMs = options.requestTimeoutMs;
   if (explicit?.accessKeyId && explicit.secretAccessKey) {
     config.credentials = { accessKeyId: explicit.accessKeyId, secretAccessKey: explicit.secretAccessKey };

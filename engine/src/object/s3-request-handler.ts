@@ -9,7 +9,8 @@
  * honour `onread` too), without credentials in the URL. One pool per origin, created on first use
  * (a store talks to one origin; the map only guards against a redirecting endpoint resolver).
  * A 2xx the lean client refuses to frame (chunked, no Content-Length) is sent again through the
- * SDK's handler.
+ * SDK's handler. When the store signs and sends its ranged GETs itself (s3-direct-get.ts),
+ * `leanGets` is off: a ranged GET reaches the SDK only after the lean client refused its answer.
  */
 
 import type { ConnectionOptions } from "node:tls";
@@ -51,6 +52,11 @@ export interface LeanHandlerOptions extends RangeGetPoolOptions {
 export class S3RangeRequestHandler implements SdkRequestHandler {
   /** Ranged GETs sent over the lean path (tests, stats). */
   leanRequests = 0;
+  /**
+   * Whether ranged GETs of the SDK go over the lean pool. Off when the store sends them itself
+   * (s3-direct-get.ts): then one reaches the SDK only because the lean client refused its answer.
+   */
+  leanGets = true;
   private readonly pools = new Map<string, RangeGetPool>();
 
   constructor(
@@ -66,7 +72,7 @@ export class S3RangeRequestHandler implements SdkRequestHandler {
     request: SdkHttpRequest,
     options: { abortSignal?: unknown; requestTimeout?: number } = {},
   ): Promise<{ response: unknown }> {
-    if (!isLeanRequest(request)) return this.sdk.handle(request, options);
+    if (!this.leanGets || !isLeanRequest(request)) return this.sdk.handle(request, options);
     const signal = options.abortSignal instanceof AbortSignal ? options.abortSignal : undefined;
     const endpoint = endpointOf(request, this.options.tls);
     this.leanRequests++;

@@ -30,6 +30,7 @@ import type { OpenObjectStoreOptions } from "./registry.js";
 import { withRetry } from "./retry.js";
 import { createS3Connections, type S3Connections } from "./s3-client.js";
 import { type S3ObjectStoreConfig, s3ConfigFromUrl } from "./s3-config.js";
+import type { S3DirectGet } from "./s3-direct-get.js";
 import { MULTIPART_THRESHOLD, putMultipart } from "./s3-multipart.js";
 import type {
   CallOptions,
@@ -57,6 +58,8 @@ export class S3ObjectStore implements ObjectStore {
   private readonly agent: S3Connections["agent"];
   private readonly fanout: PreconnectFanout;
   private readonly lean?: S3Connections["lean"];
+  /** Ranged GETs signed and sent without the SDK's stack (s3-direct-get.ts), unless leanGets=false. */
+  private readonly direct?: S3DirectGet;
 
   constructor(config: S3ObjectStoreConfig) {
     this.bucket = config.bucket;
@@ -67,6 +70,7 @@ export class S3ObjectStore implements ObjectStore {
     this.client = connections.client;
     this.agent = connections.agent;
     this.lean = connections.lean;
+    this.direct = connections.direct;
     this.fanout = new PreconnectFanout(this.description, (o) => this.warmHere(o));
   }
 
@@ -82,6 +86,13 @@ export class S3ObjectStore implements ObjectStore {
       return Buffer.alloc(0);
     }
     try {
+      if (range && this.direct) {
+        const r = await this.direct.get(this.prefix + key, range.offset, range.length, options ?? {});
+        if ("body" in r) {
+          throwIfAborted(signal, key);
+          return r.body;
+        }
+      }
       const res = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
@@ -210,9 +221,11 @@ export class S3ObjectStore implements ObjectStore {
     return this.lean ? { ...this.lean.pool.warmStats } : this.agent.warmStats;
   }
 
-  /** Ranged GETs sent over the lean client, and its connects (tests, stats). */
-  get leanStats(): { requests: number; connects: number } | undefined {
-    return this.lean && { requests: this.lean.handler.leanRequests, connects: this.lean.pool.connects };
+  /** Ranged GETs sent over the lean client (`direct`: of those, without the SDK), and its connects (tests, stats). */
+  get leanStats(): { requests: number; direct: number; connects: number } | undefined {
+    if (!this.lean) return undefined;
+    const direct = this.direct?.requests ?? 0;
+    return { requests: this.lean.handler.leanRequests + direct, direct, connects: this.lean.pool.connects };
   }
 
   async close(): Promise<void> {

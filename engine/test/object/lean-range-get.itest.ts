@@ -45,6 +45,15 @@ describe("S3 ranged GETs over the lean client (s3rver)", () => {
     await store.close();
   });
 
+  it("sends ranged GETs itself, without the SDK, keys percent-encoded (signatures: s3-protocol.test.ts)", async () => {
+    const store = open();
+    const key = "odd/a b+c=(1)!'*~é.bin";
+    await store.put(key, Buffer.from("0123456789"));
+    expect((await store.get(key, { range: { offset: 2, length: 5 } })).toString()).toBe("23456");
+    expect(store.leanStats).toMatchObject({ requests: 1, direct: 1 });
+    await store.close();
+  });
+
   it("an abort while the body streams in rejects with ObjectAbortedError", async () => {
     const store = open();
     await store.put("abort", Buffer.alloc(8 << 20, 1));
@@ -58,6 +67,15 @@ describe("S3 ranged GETs over the lean client (s3rver)", () => {
     await expect(reading).rejects.toBeInstanceOf(ObjectAbortedError);
     // The pool is fine afterwards.
     expect((await store.get("abort", { range: { offset: 0, length: 3 } })).equals(Buffer.alloc(3, 1))).toBe(true);
+    await store.close();
+  });
+
+  it("directGets=false has the SDK build and parse ranged GETs, still over the lean client", async () => {
+    const store = open("&directGets=false");
+    await store.put("k2", Buffer.from("hello"));
+    expect((await store.get("k2", { range: { offset: 1, length: 3 } })).toString()).toBe("ell");
+    await expect(store.get("missing", { range: { offset: 0, length: 5 } })).rejects.toBeInstanceOf(ObjectNotFoundError);
+    expect(store.leanStats).toMatchObject({ requests: 2, direct: 0 });
     await store.close();
   });
 
