@@ -77,8 +77,18 @@ export const dataPathConfigSchema = z.object({
    * the plaintext slab may grow to memoryCacheBytes + this + the demand pool's GETs).
    */
   prefetchMaxBytesInFlight: bytes(64 * KiB, "prefetchMaxBytesInFlight").default(256 * MiB),
-  /** How many next files of a sequence (frame_0002, frame_0003, ...) are prefetched ahead. */
-  sequenceDepth: count(0, 64, "sequenceDepth").default(4),
+  /**
+   * At most this many next files of a sequence (frame_0002, frame_0003, ...) are prefetched
+   * ahead; how many is set by `sequenceAheadBytes`. 0 turns sequence prediction off.
+   */
+  sequenceDepth: count(0, 64, "sequenceDepth").default(16),
+  /**
+   * Bytes of predicted files kept requested ahead of the one being read (at least one file).
+   * Bytes, not files, decide how full the pipe is: 4 frames of 8 MiB kept 8 GETs in flight, and
+   * the store needs 16 to deliver what it can (prefetchConcurrency); 64 MiB is 8 such frames,
+   * or one 64 MiB file, and bounds what a wrong guess costs in egress.
+   */
+  sequenceAheadBytes: bytes(0, "sequenceAheadBytes").default(64 * MiB),
   /** Predicted files larger than this are prefetched only up to this many bytes. */
   sequenceMaxFileBytes: bytes(0, "sequenceMaxFileBytes").default(64 * MiB),
   /** Size of a chunk sealed from dirty data (the unit of upload and of garbage collection). */

@@ -19,6 +19,7 @@ const knobs = {
   prefetchMaxBytesInFlight: 256 * BLOCK,
   maxGetBytes: 8 * BLOCK,
   sequenceDepth: 3,
+  sequenceAheadBytes: 64 << 20,
   sequenceMaxFileBytes: 1 << 20,
 };
 
@@ -139,6 +140,28 @@ describe("Prefetcher", () => {
     }
     expect(t.store.gets).toHaveLength(0);
     expect(t.memory.accuracy.used).toBe(12);
+  });
+
+  it("sequence prediction keeps sequenceAheadBytes of next files requested: the horizon moves one file per file", async () => {
+    const frames = [21, 22, 23, 24, 25, 26];
+    const hint: SequenceHint = async (ino, count) => {
+      const i = frames.indexOf(ino);
+      return frames.slice(i + 1, i + 1 + count).map((f) => ({ ino: f, size: 4 * BLOCK }));
+    };
+    const t = setup(5, hint);
+    const p = new Prefetcher(t.reader, { ...knobs, sequenceAheadBytes: 8 * BLOCK }, hint);
+    for (const f of frames) await putFile(t.store, t.codec, t.meta, f, pattern(4 * BLOCK, f));
+    const predicted = () => new Set(t.store.gets.map((g) => g.key)).size;
+    p.onRead(1, 21, 0, BLOCK, 4 * BLOCK);
+    await waitFor(() => p.stats.sequencePredictions === 2 && p.stats.bytesInFlight === 0);
+    await settle();
+    expect(p.stats.sequencePredictions).toBe(2); // 22 and 23: 8 blocks
+    expect(predicted()).toBe(3); // the rest of 21, then 22 and 23
+    p.onRead(2, 22, 0, BLOCK, 4 * BLOCK);
+    await waitFor(() => p.stats.sequencePredictions === 3 && p.stats.bytesInFlight === 0);
+    await settle();
+    expect(p.stats.sequencePredictions).toBe(3); // 24 joins; 23 was asked for already
+    expect(predicted()).toBe(4);
   });
 
   it("cuts read-ahead on the chunk grid: one whole-chunk GET per chunk once the window is full", async () => {

@@ -10,8 +10,9 @@
  *    window remains ahead of the reader, so requests stay in flight continuously.
  * 2. Sequence/directory prediction. The data layer sees inode ids, not names: the VFS gives a
  *    `SequenceHint` that maps a file to the next ones (frame_0001.exr → frame_0002.exr ..., or
- *    directory order). When a handle first reads a file at offset 0, the next `sequenceDepth`
- *    files are prefetched whole (up to `sequenceMaxFileBytes` each).
+ *    directory order). When a handle first reads a file at offset 0, the next files are
+ *    prefetched whole (up to `sequenceMaxFileBytes` each), as many as fit in
+ *    `sequenceAheadBytes` (at least one, at most `sequenceDepth`).
  * 3. Metadata prefetch (readdirplus filling the attribute cache) belongs to the VFS/meta client.
  *
  * Back-pressure: all prefetch of the mount is capped at `prefetchMaxBytesInFlight`; prefetch
@@ -36,6 +37,7 @@ type PrefetchKnobs = Pick<
   | "prefetchMaxBytesInFlight"
   | "maxGetBytes"
   | "sequenceDepth"
+  | "sequenceAheadBytes"
   | "sequenceMaxFileBytes"
 >;
 
@@ -167,11 +169,16 @@ export class Prefetcher {
         const rest = Math.min(fileSize, this.knobs.sequenceMaxFileBytes);
         const from = Math.max(firstRead, h.aheadUntil);
         if (from < rest) h.aheadUntil = this.issue(ino, from, rest, rest - from, fileSize);
+        // The next files, in order, while they fit in `sequenceAheadBytes` (the first always):
+        // those already requested count too, so each new file read moves the horizon by one.
+        let ahead = 0;
         for (const f of files) {
+          const n = Math.min(f.size, this.knobs.sequenceMaxFileBytes);
+          if (ahead > 0 && ahead + n > this.knobs.sequenceAheadBytes) break;
+          ahead += n;
           if (this.predicted.has(f.ino)) continue;
           this.remember(f.ino);
           this.stats.sequencePredictions++;
-          const n = Math.min(f.size, this.knobs.sequenceMaxFileBytes);
           this.issue(f.ino, 0, n, n, f.size);
         }
       })
