@@ -67,15 +67,19 @@ export class DataPath {
       : undefined;
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
     const access = deps.workerAccess;
+    // A GET never spans two chunk objects, and chunks hold at most `chunkBytes`: GET buffers sized
+    // for that (4 MiB + tags), not for maxGetBytes (8 MiB), zero a third less fresh memory each.
+    // (Chunks of a writer with a larger chunkBytes get a buffer per GET: correct, slower.)
+    const pooledGetBytes = Math.min(config.maxGetBytes, config.chunkBytes);
     const source =
       access && config.fetchWorkers > 0 && !access.storeUrl.startsWith("memory:")
         ? await FetchPool.open({
             ...access,
             blockSize: deps.codec.blockSize,
-            maxGetBytes: config.maxGetBytes,
+            maxGetBytes: pooledGetBytes,
             workers: config.fetchWorkers,
           })
-        : new LocalRunSource(deps.store, deps.codec, config.maxGetBytes);
+        : new LocalRunSource(deps.store, deps.codec, pooledGetBytes);
     const fetcher = new BlockFetcher(source, deps.codec, memory, disk, scheduler, config.maxGetBytes, slab);
     const reader = new DataReader(deps.extents, fetcher, deps.codec.blockSize);
     const prefetcher = new Prefetcher(reader, config, deps.sequenceHint);

@@ -172,7 +172,10 @@ function errnoError(negativeErrno: number, path: string): NodeJS.ErrnoException 
 export async function readFileRange(file: string, offset: number, into: Buffer, length: number): Promise<Buffer> {
   const start = offset - (offset % DIRECT_ALIGN);
   const span = roundUp(offset + length) - start;
-  const fh = directFor(file, into, span) ? await openDirect(file, constants.O_RDONLY) : undefined;
+  // Within `into` itself: a pooled buffer may be one slice of an arena (buffer-pool.ts), and the
+  // memory past it another caller's buffer.
+  const fh =
+    span <= into.length && directFor(file, into, span) ? await openDirect(file, constants.O_RDONLY) : undefined;
   if (fh) {
     try {
       const got = await readLoop(fh, Buffer.from(into.buffer, into.byteOffset, span), start, span, true);

@@ -71,6 +71,9 @@ export interface RunSource {
  */
 export const POOLED_BUFFERS = 40;
 
+/** GET buffers cut from one allocation (buffer-pool.ts): 4 × 4.01 MiB share their huge pages. */
+const BUFFERS_PER_ALLOCATION = 4;
+
 /** Fetches and opens runs on the calling thread. */
 export class LocalRunSource implements RunSource {
   readonly buffers: BufferPool;
@@ -78,6 +81,7 @@ export class LocalRunSource implements RunSource {
   constructor(
     private readonly store: ObjectStore,
     private readonly codec: BlockCodec,
+    /** The largest GET the pooled buffers hold; a larger one gets a buffer of its own. */
     maxGetBytes: number,
     options: { shared?: boolean; pooledBuffers?: number } = {},
   ) {
@@ -87,6 +91,7 @@ export class LocalRunSource implements RunSource {
       directCapacity(largestGet),
       options.pooledBuffers ?? POOLED_BUFFERS,
       options.shared ?? false,
+      BUFFERS_PER_ALLOCATION,
     );
   }
 

@@ -27,6 +27,34 @@ describe("BufferPool", () => {
     expect(pool.inUse).toBe(1);
   });
 
+  it("cuts buffers from one allocation when asked: contiguous, aligned slices, handed out in order", async () => {
+    const { DIRECT_ALIGN, readFileRange } = await import("../../src/data/direct-io.js");
+    const size = 3 * DIRECT_ALIGN;
+    const pool = new BufferPool(size, 8, false, 4);
+    const a = pool.acquire(size);
+    const b = pool.acquire(10);
+    expect(pool.allocated).toBe(4);
+    expect(pool.idle).toBe(2);
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.byteOffset).toBe(a.byteOffset + size);
+    expect(pool.acquire(1).byteOffset).toBe(a.byteOffset + 2 * size);
+    pool.release(a);
+    expect(pool.acquire(size)).toBe(a);
+    expect(() => new BufferPool(1000, 8, false, 2)).toThrow(/multiple of 4096/);
+    // a direct read needing more room than its slice never spills into the neighbour
+    const dir = tempDir("slices");
+    try {
+      const file = `${dir.path}/f`;
+      (await import("node:fs")).writeFileSync(file, pattern(4 * DIRECT_ALIGN, 7));
+      b.fill(0xee);
+      const got = await readFileRange(file, 100, a.subarray(0, size), size); // aligned span: size + 4096
+      expect(got.equals(pattern(4 * DIRECT_ALIGN, 7).subarray(100, 100 + size))).toBe(true);
+      expect(b.every((x) => x === 0xee)).toBe(true);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it("upload buffers are reused while uploads run and dropped once they have been idle a while", async () => {
     const codec = makeCodec();
     const buffers = new UploadBuffers(codec, 64 * 1024, 2, 30);

@@ -32,6 +32,7 @@ export interface FetchPoolOptions {
   storeUrl: string;
   keyring: Keyring;
   blockSize: number;
+  /** The largest GET the workers' pooled buffers hold (LocalRunSource); larger ones get their own. */
   maxGetBytes: number;
   workers: number;
   /** The worker script; default: worker.js next to this module (dist/ when run from src/). */

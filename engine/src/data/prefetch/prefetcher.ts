@@ -159,7 +159,11 @@ export class Prefetcher {
 
   private predictSequence(h: HandleState, ino: number, firstRead: number, fileSize: number): void {
     if (!this.hint || this.knobs.sequenceDepth === 0) return;
-    this.hint(ino, this.knobs.sequenceDepth)
+    // Ask for as many names as this file's size says fit the budget: the hint looks each one up,
+    // and waiting on lookups of names past the budget (remote ones) would delay the rest.
+    const guess = Math.max(1, Math.min(fileSize, this.knobs.sequenceMaxFileBytes));
+    const count = Math.min(this.knobs.sequenceDepth, Math.max(1, Math.ceil(this.knobs.sequenceAheadBytes / guess)));
+    this.hint(ino, count)
       .then((files) => {
         if (files.length === 0) return;
         // A file of a sequence is read whole: fetch the rest of this one first, so its bytes
