@@ -171,10 +171,10 @@ async function main() {
             storeUrl: `s3://bench/?endpoint=${encodeURIComponent(`http://127.0.0.1:${proxy.port}`)}&pathStyle=true${o.sdkGets ? "&leanGets=false" : ""}${o.sdkSigned ? "&directGets=false" : ""}`,
             keyring,
             blockSize: codec.blockSize,
-            maxGetBytes: config.maxGetBytes,
+            maxGetBytes: Math.min(config.maxGetBytes, config.chunkBytes), // as data-path.ts sizes GET buffers
             workers: o.workers,
           })
-        : new LocalRunSource(wan, codec, config.maxGetBytes);
+        : new LocalRunSource(wan, codec, Math.min(config.maxGetBytes, config.chunkBytes));
     const fetcher = new BlockFetcher(runSource, codec, memory, disk, scheduler, config.maxGetBytes, slab);
     const reader = new DataReader(source, fetcher, codec.blockSize);
     const prefetcher = new Prefetcher(reader, config);
