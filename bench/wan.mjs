@@ -221,22 +221,25 @@ async function main() {
      * Starts metering the store's proxy; the result gives MiB up/down since, and the CPU seconds
      * the store side (s3rver + its proxy) spent meanwhile: the same bytes can cost the store very
      * different amounts of CPU depending on how a client asks for them and what shares its cores.
-     * With a `mount`, also the CPU seconds of its process (`mountCpuS`), and the GETs it sent
-     * when it can tell (`requests`).
+     * With a `mount`, also the CPU seconds of its process (`mountCpuS`), and when it can tell,
+     * the GETs it sent (`requests`) and its plaintext slab's size at the end (`slabMiB`).
      */
     meter: async (mount) => {
       const egress = await meterOf(ctx.s3proxy);
       const storePids = [s3.pid, ctx.s3proxy.pid];
       const mountPids = mount?.proc ? [mount.proc.child.pid] : [];
       const [store0, mount0] = [await cpuSecondsOf(storePids), await cpuSecondsOf(mountPids)];
-      const requests0 = await mount?.requests?.();
-      return async () => ({
-        ...(await egress()),
-        ...(requests0 !== undefined ? { requests: (await mount.requests()) - requests0 } : {}),
-        storeCpuS: (await cpuSecondsOf(storePids)) - store0,
-        // a mount stopped inside the measurement (write until in the store) took its count along
-        ...(mount?.proc && !mount.proc.exited() ? { mountCpuS: (await cpuSecondsOf(mountPids)) - mount0 } : {}),
-      });
+      const counters0 = await mount?.counters?.();
+      return async () => {
+        const counters = counters0 && (await mount.counters());
+        return {
+          ...(await egress()),
+          ...(counters ? { requests: counters.requests - counters0.requests, slabMiB: counters.slabMiB } : {}),
+          storeCpuS: (await cpuSecondsOf(storePids)) - store0,
+          // a mount stopped inside the measurement (write until in the store) took its count along
+          ...(mount?.proc && !mount.proc.exited() ? { mountCpuS: (await cpuSecondsOf(mountPids)) - mount0 } : {}),
+        };
+      };
     },
     /** --workloads: a session runs when it measures at least one wanted workload. */
     wanted: (id) => !opts.workloads || opts.workloads.includes(id),

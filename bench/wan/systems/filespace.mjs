@@ -66,10 +66,12 @@ export function filespaceSystem(ctx) {
       dir,
       root: dir,
       proc,
-      /** Range GETs the mount has sent so far (`filespace stats`), for the egress table. */
-      async requests() {
+      /** Range GETs the mount has sent so far and its plaintext slab's size (`filespace stats`). */
+      async counters() {
         const r = await run(process.execPath, [cli, "stats", dir, "--json"], { env, timeoutMs: 30_000 });
-        return r.code === 0 ? JSON.parse(r.stdout).egress.requests : undefined;
+        if (r.code !== 0) return undefined;
+        const s = JSON.parse(r.stdout);
+        return { requests: s.egress.requests, slabMiB: (s.cache.slabSlots * 64) / 1024 };
       },
       /** `filespace unmount` (waits for uploads), falling back to fusermount3. */
       async stop({ politeMs = 600_000 } = {}) {

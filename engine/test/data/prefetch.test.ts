@@ -85,10 +85,11 @@ describe("Prefetcher", () => {
     const drops: boolean[] = [];
     for (let pos = 0; pos < 32 * BLOCK; pos += 2 * BLOCK) drops.push(await read(1, pos, 2 * BLOCK));
     await waitFor(() => t.prefetcher.stats.bytesInFlight === 0);
-    // The first two reads are not a stream yet; everything after drops what it read.
-    expect(drops.slice(0, 2)).toEqual([false, false]);
-    expect(drops.slice(2).every(Boolean)).toBe(true);
-    for (let b = 4; b < 32; b++) expect(t.memory.has(blockKey(chunk, b))).toBe(false);
+    // The first read is not a stream yet; from the second on (it went on from offset 0) a read
+    // drops what it consumed.
+    expect(drops[0]).toBe(false);
+    expect(drops.slice(1).every(Boolean)).toBe(true);
+    for (let b = 2; b < 32; b++) expect(t.memory.has(blockKey(chunk, b))).toBe(false);
     // What was read ahead and not yet consumed is still there, and was not counted as wasted.
     expect(t.memory.bytes).toBeGreaterThan(0);
     expect(t.memory.accuracy.wasted).toBe(0);
@@ -140,6 +141,11 @@ describe("Prefetcher", () => {
     }
     expect(t.store.gets).toHaveLength(0);
     expect(t.memory.accuracy.used).toBe(12);
+    // A predicted frame read from its start is a stream from its first read (drop-behind), a
+    // file nobody predicted is not.
+    expect(t.prefetcher.continuesStream(9, 14, 0, BLOCK)).toBe(true);
+    expect(t.prefetcher.continuesStream(9, 11, 0, BLOCK)).toBe(false);
+    expect(t.prefetcher.continuesStream(9, 14, BLOCK, BLOCK)).toBe(false);
   });
 
   it("sequence prediction keeps sequenceAheadBytes of next files requested: the horizon moves one file per file", async () => {
