@@ -11,7 +11,8 @@
  *
  * The mount command is being built concurrently: available() checks `mount --help` and the
  * harness prints "not available yet" rows when it is missing. Extra mount flags can be given
- * with FILESPACE_BENCH_MOUNT_ARGS (space-separated); Node flags for the measured (WAN) mount
+ * with FILESPACE_BENCH_MOUNT_ARGS (space-separated), `filespace init` flags with
+ * FILESPACE_BENCH_INIT_ARGS (e.g. `--chunk-size 8MiB`); Node flags for the measured (WAN) mount
  * process with FILESPACE_BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 import { mkdir, rm } from "node:fs/promises";
@@ -36,6 +37,7 @@ export function filespaceSystem(ctx) {
   const fs = (args, opts) => runOk(process.execPath, [cli, ...args], { env, timeoutMs: 120_000, ...opts });
   const extra = (process.env.FILESPACE_BENCH_MOUNT_ARGS ?? "").split(" ").filter(Boolean);
   const nodeArgs = (process.env.FILESPACE_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const initArgs = (process.env.FILESPACE_BENCH_INIT_ARGS ?? "").split(" ").filter(Boolean);
 
   async function mountWith(store, meta, label) {
     const n = ++mountSeq;
@@ -103,7 +105,7 @@ export function filespaceSystem(ctx) {
     /** init, meta serve (direct store) + its proxy, token; then seed through a setup mount. */
     async prepare(src, s) {
       const direct = storeUrl(ctx.directS3);
-      await fs(["init", direct, "--kdf-n", "1024"]);
+      await fs(["init", direct, "--kdf-n", "1024", ...initArgs]);
       const metaKey = (await fs(["key", "meta-key", direct])).stdout.trim();
       env.FILESPACE_META_KEY = metaKey;
       env.FILESPACE_META_TOKEN = (await fs(["meta", "token", "--mode", "rw", "--client", "wan-bench"])).stdout.trim();
