@@ -76,10 +76,11 @@ export function createS3Connections(config: S3ObjectStoreConfig): S3Connections 
   resolved.requestHandler = handler;
   const endpoint: Endpoint = { protocol: tls ? "https:" : "http:", ...origin, ...(tls ? { tls: trust } : {}) };
   const pool = handler.pool(endpoint);
-  const direct = directPathPrefix(config)
-    .map(
-      (pathPrefix) =>
-        new S3DirectGet(
+  const pathPrefix = directPathPrefix(config);
+  const direct =
+    pathPrefix === undefined
+      ? undefined
+      : new S3DirectGet(
           {
             endpoint,
             pathPrefix,
@@ -88,9 +89,7 @@ export function createS3Connections(config: S3ObjectStoreConfig): S3Connections 
             clockOffsetMs: () => resolved.systemClockOffset ?? 0,
           },
           pool,
-        ),
-    )
-    .at(0);
+        );
   if (direct) handler.leanGets = false;
   return { client, agent, lean: { handler, pool }, direct };
 }
@@ -99,9 +98,9 @@ export function createS3Connections(config: S3ObjectStoreConfig): S3Connections 
  * The request path before the key: `/bucket/` (path style) or `/` (virtual host); none when the
  * endpoint has a path of its own (a gateway under a prefix): such stores keep the SDK's GETs.
  */
-function directPathPrefix(config: S3ObjectStoreConfig): string[] {
-  if (config.directRangeGets === false) return [];
+function directPathPrefix(config: S3ObjectStoreConfig): string | undefined {
+  if (config.directRangeGets === false) return undefined;
   const base = config.endpoint ? new URL(config.endpoint).pathname : "/";
-  if (base !== "/" && base !== "") return [];
-  return [config.forcePathStyle ? `/${encodeKey(config.bucket)}/` : "/"];
+  if (base !== "/" && base !== "") return undefined;
+  return config.forcePathStyle ? `/${encodeKey(config.bucket)}/` : "/";
 }

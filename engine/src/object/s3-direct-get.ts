@@ -18,6 +18,7 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, Provider, SourceData } from "@smithy/types";
+import { readBody } from "./body.js";
 import { RangeGetRefusedError } from "./range-get-errors.js";
 import type { RangeGetPool } from "./range-get-pool.js";
 import type { Endpoint, RangeResponse } from "./range-get-types.js";
@@ -127,10 +128,7 @@ export class S3DirectGet {
       throw err;
     }
     if (res.statusCode < 200 || res.statusCode > 299) throw await errorAnswer(res);
-    const body = res.body.readInto
-      ? await res.body.readInto(options.into, options.onProgress)
-      : Buffer.concat(await res.body.toArray());
-    return { body };
+    return { body: await readBody(res.body, undefined, options.into, options.onProgress) };
   }
 }
 
