@@ -21,10 +21,9 @@ if ((${#missing[@]})); then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # The registry these machines reach answers 404 for some foreign-platform optional packages
-  # (e.g. @biomejs/cli-android-*), so npm leaves every foreign variant out of the lockfile and
-  # `npm ci` then refuses it as out of sync (npm/cli#7961 family). `npm install` installs the
-  # same locked versions; it is the fallback, never the first choice.
+  # `npm ci` installs exactly the lockfile. Older lockfiles lacked some foreign-platform
+  # optional packages (this registry answers 404 for a few, npm/cli#7961 family) and `npm ci`
+  # refused them as out of sync; `npm install` of the same locked versions stays as the fallback.
   if ! npm ci --no-audit --no-fund; then
     echo "setup: npm ci refused the lockfile (foreign-platform optional packages missing); using npm install" >&2
     npm install --no-audit --no-fund
