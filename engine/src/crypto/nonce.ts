@@ -4,8 +4,8 @@
  * Why: `randomBytes(12)` per sealed value crosses into OpenSSL's RNG for 12 bytes each time; a
  * create seals three values (the name, and the namespace journal's "queued" and "landed"
  * lines), and those calls were 7 % of the mount's JS thread while creating 10,000 files. One
- * call now fills 512 nonces, for names, at-rest blobs and chunk blocks alike (a 4 MiB chunk
- * takes 64). They are as random as before (the same generator, fetched ahead),
+ * call now fills 512 nonces, for names, at-rest blobs and chunk blocks alike (an 8 MiB chunk
+ * takes 128). They are as random as before (the same generator, fetched ahead),
  * each is handed out once, and a nonce is public anyway: holding a few in memory reveals
  * nothing. (Node's own `randomUUID` batches the same way.) Each thread has its own batch.
  */

@@ -41,7 +41,7 @@ export const dataPathConfigSchema = z.object({
   diskCacheBytes: bytes(GiB, "diskCacheBytes").default(5 * GiB),
   /**
    * Longest single range GET when coalescing adjacent missing blocks of one chunk. 8 MiB covers
-   * a whole default chunk (4 MiB) in one request; larger requests only delay the first byte.
+   * a whole default chunk (8 MiB) in one request; larger requests only delay the first byte.
    */
   maxGetBytes: bytes(64 * KiB, "maxGetBytes").default(8 * MiB),
   /** Parallel range GETs for demand reads. Object stores scale with parallelism, not request size. */
@@ -54,14 +54,14 @@ export const dataPathConfigSchema = z.object({
   fetchWorkers: count(0, 64, "fetchWorkers").default(Math.min(4, availableParallelism())),
   /**
    * Parallel range GETs for prefetch: a separate pool, so a demand read never queues behind
-   * prefetch. 16 × 4 MiB chunks keep 64 MiB on the wire: with the store's disk cold, 8 × 4 MiB
+   * prefetch. 16 × 8 MiB chunks keep 128 MiB on the wire: with the store's disk cold, 8 × 4 MiB
    * capped even curl at ~210 MiB/s on our bench store, 16 × 8 MiB reached ~290, and a warmed
    * mount read 183–191 MiB/s against 163–174 with 8 (docs/benchmarks.md, session 12).
    */
   prefetchConcurrency: count(1, 256, "prefetchConcurrency").default(16),
   /**
-   * First read-ahead window once a handle reads sequentially (two reads in a row). 4 MiB (one
-   * chunk, fetched as parallel 1 MiB GETs) puts a link's bandwidth × RTT in flight from the
+   * First read-ahead window once a handle reads sequentially (two reads in a row). 4 MiB (half a
+   * default chunk, fetched as parallel 1 MiB GETs) puts a link's bandwidth × RTT in flight from the
    * second read on (300 MiB/s × 50 ms ≈ 15 MiB after two doublings); a random reader that
    * happens to hit the previous read's end costs at most this much extra egress.
    */
@@ -92,7 +92,7 @@ export const dataPathConfigSchema = z.object({
   /** Predicted files larger than this are prefetched only up to this many bytes. */
   sequenceMaxFileBytes: bytes(0, "sequenceMaxFileBytes").default(64 * MiB),
   /** Size of a chunk sealed from dirty data (the unit of upload and of garbage collection). */
-  chunkBytes: bytes(64 * KiB, "chunkBytes").default(4 * MiB),
+  chunkBytes: bytes(64 * KiB, "chunkBytes").default(8 * MiB),
   /** A log segment is sealed for upload when it holds this much, or after `flushDelayMs`. */
   segmentBytes: bytes(64 * KiB, "segmentBytes").default(16 * MiB),
   /** Idle time before a partially filled segment is uploaded anyway (bounds staleness for others). */

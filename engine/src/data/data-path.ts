@@ -68,8 +68,9 @@ export class DataPath {
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
     const access = deps.workerAccess;
     // A GET never spans two chunk objects, and chunks hold at most `chunkBytes`: GET buffers sized
-    // for that (4 MiB + tags), not for maxGetBytes (8 MiB), zero a third less fresh memory each.
-    // (Chunks of a writer with a larger chunkBytes get a buffer per GET: correct, slower.)
+    // for that (a chunk + tags), never larger than maxGetBytes; with 4 MiB chunks that zeroes a
+    // third less fresh memory per buffer. (Chunks of a writer with a larger chunkBytes get a
+    // buffer per GET: correct, slower.)
     const pooledGetBytes = Math.min(config.maxGetBytes, config.chunkBytes);
     const source =
       access && config.fetchWorkers > 0 && !access.storeUrl.startsWith("memory:")

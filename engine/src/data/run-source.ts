@@ -65,8 +65,8 @@ export interface RunSource {
 }
 
 /**
- * Idle GET buffers kept for reuse: the request pools (16 demand + 8 prefetch) plus the runs the
- * disk cache is still writing (its pending-write bound, 64 MiB, is 16 runs of 4 MiB). Split
+ * Idle GET buffers kept for reuse: the request pools (16 demand + 16 prefetch) plus some of the
+ * runs the disk cache is still writing (its pending-write bound, 16 GETs' worth). Split
  * between the fetch workers when there are several (`share`).
  */
 export const POOLED_BUFFERS = 40;

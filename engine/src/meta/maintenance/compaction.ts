@@ -19,7 +19,7 @@
  * When is a file "heavily fragmented" (see `FragmentationPolicy`): more than 16 extents per
  * 64 MiB of file, or at least 8 extents of which more than half are tiny (< 256 KiB) — the
  * shapes random small overwrites and appends in small pieces leave behind. Each extent costs a
- * lookup per read and often its own GET; a full chunk is one GET for 4 MiB.
+ * lookup per read and often its own GET; a full chunk is one GET for 8 MiB.
  */
 import { type ChunkCodec, newChunkId } from "../../crypto/chunk.js";
 import { CompressedChunkRangeError } from "../../crypto/errors.js";
