@@ -22,10 +22,10 @@
  * random read fetches at most 64 KiB + 34 extra bytes; larger blocks cost latency on random
  * reads, smaller ones cost overhead and per-block calls (see docs/format.md, bench/crypto.mjs).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { ioAddon } from "../platform/io-addon.js";
 import { CompressedChunkRangeError, IntegrityError, UnknownKeyGenerationError } from "./errors.js";
+import { type GcmKey, gcmOpenInto, gcmSealInto } from "./gcm.js";
 import type { Keyring } from "./keyring.js";
 import { writeRandomNonce } from "./nonce.js";
 
@@ -114,9 +114,7 @@ export class ChunkCodec {
   /** Seals `body` block by block into `out` (exactly its sealed size) under the newest key. */
   #sealBlocks(chunkId: string, body: Buffer, flags: number, out: Buffer): Buffer {
     const keyId = this.#keyring.currentKeyId;
-    const native = ioAddon()?.gcmSealInto;
-    const rawKey = native ? this.#keyring.subkey("chunkData", keyId) : undefined;
-    const keyObject = native ? undefined : this.#keyring.subkeyObject("chunkData", keyId);
+    const key: GcmKey = { keyring: this.#keyring, purpose: "chunkData", keyId };
     const blocks = Math.max(1, Math.ceil(body.length / this.blockSize));
     let pos = 0;
     for (let i = 0; i < blocks; i++) {
@@ -128,17 +126,9 @@ export class ChunkCodec {
       writeRandomNonce(header, 6);
       const aad = blockAad(chunkId, i, header);
       pos += BLOCK_HEADER_BYTES;
-      if (native && rawKey) {
-        const tag = out.subarray(pos + plain.length, pos + plain.length + BLOCK_TAG_BYTES);
-        native(rawKey, header.subarray(6, 18), aad, plain, out.subarray(pos, pos + plain.length), tag);
-        pos += plain.length + BLOCK_TAG_BYTES;
-        continue;
-      }
-      const cipher = createCipheriv("aes-256-gcm", keyObject!, header.subarray(6, 18));
-      cipher.setAAD(aad);
-      pos += cipher.update(plain).copy(out, pos);
-      pos += cipher.final().copy(out, pos);
-      pos += cipher.getAuthTag().copy(out, pos);
+      const tag = out.subarray(pos + plain.length, pos + plain.length + BLOCK_TAG_BYTES);
+      gcmSealInto(key, header.subarray(6, 18), aad, plain, out.subarray(pos, pos + plain.length), tag);
+      pos += plain.length + BLOCK_TAG_BYTES;
     }
     return out;
   }
@@ -195,18 +185,7 @@ export class ChunkCodec {
     if (b.compressed) throw new CompressedChunkRangeError(`chunk ${chunkId} is compressed: read it whole with open()`);
     const n = sealed.length - BLOCK_OVERHEAD;
     if (out.length < n) throw new RangeError(`block ${index} of ${chunkId} needs ${n} bytes, out holds ${out.length}`);
-    const key = this.#keyring.subkey("chunkData", b.keyId);
-    const aad = blockAad(chunkId, index, b.header);
-    const ciphertext = sealed.subarray(BLOCK_HEADER_BYTES, sealed.length - BLOCK_TAG_BYTES);
-    const tag = sealed.subarray(sealed.length - BLOCK_TAG_BYTES);
-    const io = ioAddon();
-    if (io) {
-      if (!io.gcmOpenInto(key, b.header.subarray(6), aad, ciphertext, tag, out)) {
-        throw new IntegrityError(`chunk ${chunkId}: block ${index} failed authentication`);
-      }
-      return n;
-    }
-    this.#decrypt(chunkId, index, b, aad, sealed).copy(out);
+    this.#decrypt(chunkId, index, b, blockAad(chunkId, index, b.header), sealed, out);
     return n;
   }
 
@@ -231,7 +210,8 @@ export class ChunkCodec {
       }
       keyId = b.keyId;
       compressed = b.compressed;
-      parts.push(this.#decrypt(chunkId, index, b, blockAadFrom(prefix, index, b.header), block));
+      const plain = Buffer.allocUnsafe(block.length - BLOCK_OVERHEAD);
+      parts.push(this.#decrypt(chunkId, index, b, blockAadFrom(prefix, index, b.header), block, plain));
       sawFinal = b.final;
     }
     if (expectFinal && !sawFinal) throw new IntegrityError(`chunk ${chunkId} is truncated: its final block is missing`);
@@ -257,22 +237,19 @@ export class ChunkCodec {
     return { header, keyId, final, compressed: (flags & FLAG_COMPRESSED) !== 0 };
   }
 
-  #decrypt(chunkId: string, index: number, b: CheckedBlock, aad: Buffer, block: Buffer): Buffer {
-    const decipher = createDecipheriv(
-      "aes-256-gcm",
-      this.#keyring.subkeyObject("chunkData", b.keyId),
+  /** Verifies block `index` and decrypts it into `out`; returns the plaintext (a view of `out`). */
+  #decrypt(chunkId: string, index: number, b: CheckedBlock, aad: Buffer, block: Buffer, out: Buffer): Buffer {
+    const plain = out.subarray(0, block.length - BLOCK_OVERHEAD);
+    const opened = gcmOpenInto(
+      { keyring: this.#keyring, purpose: "chunkData", keyId: b.keyId },
       b.header.subarray(6),
+      aad,
+      block.subarray(BLOCK_HEADER_BYTES, block.length - BLOCK_TAG_BYTES),
+      block.subarray(block.length - BLOCK_TAG_BYTES),
+      plain,
     );
-    decipher.setAAD(aad);
-    decipher.setAuthTag(block.subarray(block.length - BLOCK_TAG_BYTES));
-    try {
-      const plain = decipher.update(block.subarray(BLOCK_HEADER_BYTES, block.length - BLOCK_TAG_BYTES));
-      // GCM's final() yields no bytes; keeping it would force a concat per block.
-      decipher.final();
-      return plain;
-    } catch (cause) {
-      throw new IntegrityError(`chunk ${chunkId}: block ${index} failed authentication`, { cause });
-    }
+    if (!opened) throw new IntegrityError(`chunk ${chunkId}: block ${index} failed authentication`);
+    return plain;
   }
 }
 
