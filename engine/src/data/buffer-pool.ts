@@ -45,10 +45,6 @@ export class BufferPool {
     if (bytes > this.bufferBytes) return this.allocate(bytes);
     const reused = this.free.pop();
     if (reused) return reused;
-    if (this.perAllocation === 1) {
-      this.allocated++;
-      return this.allocate(this.bufferBytes);
-    }
     const n = this.perAllocation;
     const block = this.allocate(n * this.bufferBytes);
     const slice = (i: number) => block.subarray(i * this.bufferBytes, (i + 1) * this.bufferBytes);
