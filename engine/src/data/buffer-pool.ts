@@ -15,33 +15,53 @@
  */
 import { allocAligned, DIRECT_ALIGN } from "./direct-io.js";
 
+export interface BufferPoolOptions {
+  /** Idle buffers kept (default 8). */
+  maxFree?: number;
+  /** Back buffers with SharedArrayBuffers (a fetch worker lends GET bodies to the main thread). */
+  shared?: boolean;
+  /**
+   * Buffers cut from one allocation. Huge pages are 2 MiB: a 4.01 MiB GET buffer of its own
+   * touches three of them (6 MiB zeroed by the kernel), side by side with others ~4.01. Fresh
+   * memory is what costs on small VMs (session 13: half of a fetch worker's CPU on a fresh
+   * mount was page faults, two thirds of them in GET buffers). `bufferBytes` must then be a
+   * multiple of DIRECT_ALIGN, so every slice stays aligned for O_DIRECT.
+   */
+  perAllocation?: number;
+  /**
+   * Drop the idle buffers once none has been in use for this long. One engine serves many
+   * mounts: a mount that stopped reading or writing should not sit on a pool of chunk-sized
+   * buffers (40 GET buffers of 8 MiB chunks are 320 MiB). Unset: kept.
+   */
+  trimAfterIdleMs?: number;
+}
+
 export class BufferPool {
   private readonly free: Buffer[] = [];
   /** Buffers handed out and not yet returned (for tests and stats). */
   inUse = 0;
   allocated = 0;
+  private readonly maxFree: number;
+  private readonly shared: boolean;
+  private readonly perAllocation: number;
+  private trimTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly bufferBytes: number,
-    private readonly maxFree = 8,
-    /** Back buffers with SharedArrayBuffers (a fetch worker lends GET bodies to the main thread). */
-    private readonly shared = false,
-    /**
-     * Buffers cut from one allocation. Huge pages are 2 MiB: a 4.01 MiB GET buffer of its own
-     * touches three of them (6 MiB zeroed by the kernel), side by side with others ~4.01. Fresh
-     * memory is what costs on small VMs (session 13: half of a fetch worker's CPU on a fresh
-     * mount was page faults, two thirds of them in GET buffers). `bufferBytes` must then be a
-     * multiple of DIRECT_ALIGN, so every slice stays aligned for O_DIRECT.
-     */
-    private readonly perAllocation = 1,
+    private readonly options: BufferPoolOptions = {},
   ) {
-    if (perAllocation > 1 && bufferBytes % DIRECT_ALIGN !== 0)
+    this.maxFree = options.maxFree ?? 8;
+    this.shared = options.shared ?? false;
+    this.perAllocation = options.perAllocation ?? 1;
+    if (this.perAllocation > 1 && bufferBytes % DIRECT_ALIGN !== 0)
       throw new Error(`BufferPool: ${bufferBytes} bytes per buffer is not a multiple of ${DIRECT_ALIGN}`);
   }
 
   /** A buffer of at least `bytes` (its content is garbage). Return it with `release`. */
   acquire(bytes: number): Buffer {
     this.inUse++;
+    clearTimeout(this.trimTimer);
+    this.trimTimer = undefined;
     if (bytes > this.bufferBytes) return this.allocate(bytes);
     const reused = this.free.pop();
     if (reused) return reused;
@@ -61,6 +81,14 @@ export class BufferPool {
   release(buf: Buffer): void {
     this.inUse--;
     if (buf.length === this.bufferBytes && this.free.length < this.maxFree) this.free.push(buf);
+    const idleMs = this.options.trimAfterIdleMs;
+    if (this.inUse === 0 && idleMs !== undefined && !this.trimTimer) {
+      this.trimTimer = setTimeout(() => {
+        this.trimTimer = undefined;
+        this.trim();
+      }, idleMs);
+      this.trimTimer.unref();
+    }
   }
 
   get idle(): number {

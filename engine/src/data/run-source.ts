@@ -74,6 +74,9 @@ export const POOLED_BUFFERS = 40;
 /** GET buffers cut from one allocation (buffer-pool.ts): 4 × 4.01 MiB share their huge pages. */
 const BUFFERS_PER_ALLOCATION = 4;
 
+/** An idle mount gives its GET buffers back after this long without a GET or cache read. */
+const GET_BUFFERS_IDLE_MS = 30_000;
+
 /** Fetches and opens runs on the calling thread. */
 export class LocalRunSource implements RunSource {
   readonly buffers: BufferPool;
@@ -87,12 +90,12 @@ export class LocalRunSource implements RunSource {
   ) {
     const largestGet = codec.sealedRange(0, Math.max(codec.blockSize, maxGetBytes)).length;
     // Room for a cache file's aligned range around a run too (O_DIRECT reads, direct-io.ts).
-    this.buffers = new BufferPool(
-      directCapacity(largestGet),
-      options.pooledBuffers ?? POOLED_BUFFERS,
-      options.shared ?? false,
-      BUFFERS_PER_ALLOCATION,
-    );
+    this.buffers = new BufferPool(directCapacity(largestGet), {
+      maxFree: options.pooledBuffers ?? POOLED_BUFFERS,
+      shared: options.shared ?? false,
+      perAllocation: BUFFERS_PER_ALLOCATION,
+      trimAfterIdleMs: GET_BUFFERS_IDLE_MS,
+    });
   }
 
   async fetch({ chunkId, first, count }: RunRequest, onBlock: OnBlock, targets?: Buffer[]): Promise<FetchedRun> {

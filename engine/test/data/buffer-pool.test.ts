@@ -12,7 +12,7 @@ import { BLOCK, MemoryMeta, makeCodec, pattern, putFile, TestStore, tempDir } fr
 
 describe("BufferPool", () => {
   it("reuses released buffers, keeps at most maxFree idle, gives one-offs for oversize requests", () => {
-    const pool = new BufferPool(1024, 2);
+    const pool = new BufferPool(1024, { maxFree: 2 });
     const a = pool.acquire(100);
     const b = pool.acquire(1024);
     const c = pool.acquire(10);
@@ -30,7 +30,7 @@ describe("BufferPool", () => {
   it("cuts buffers from one allocation when asked: contiguous, aligned slices, handed out in order", async () => {
     const { DIRECT_ALIGN, readFileRange } = await import("../../src/data/direct-io.js");
     const size = 3 * DIRECT_ALIGN;
-    const pool = new BufferPool(size, 8, false, 4);
+    const pool = new BufferPool(size, { perAllocation: 4 });
     const a = pool.acquire(size);
     const b = pool.acquire(10);
     expect(pool.allocated).toBe(4);
@@ -40,7 +40,7 @@ describe("BufferPool", () => {
     expect(pool.acquire(1).byteOffset).toBe(a.byteOffset + 2 * size);
     pool.release(a);
     expect(pool.acquire(size)).toBe(a);
-    expect(() => new BufferPool(1000, 8, false, 2)).toThrow(/multiple of 4096/);
+    expect(() => new BufferPool(1000, { perAllocation: 2 })).toThrow(/multiple of 4096/);
     // a direct read needing more room than its slice never spills into the neighbour
     const dir = tempDir("slices");
     try {
@@ -53,6 +53,21 @@ describe("BufferPool", () => {
     } finally {
       dir.cleanup();
     }
+  });
+
+  it("trimAfterIdleMs: idle buffers go once none has been in use that long; a GET in between keeps them", async () => {
+    const pool = new BufferPool(1024, { trimAfterIdleMs: 30 });
+    const a = pool.acquire(1024);
+    pool.release(a);
+    await new Promise((r) => setTimeout(r, 15));
+    expect(pool.acquire(1)).toBe(a); // in use again before the idle time: the timer is off
+    await new Promise((r) => setTimeout(r, 60));
+    expect(pool.idle).toBe(0); // still in use: nothing to trim, nothing trimmed
+    pool.release(a);
+    expect(pool.idle).toBe(1);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(pool.idle).toBe(0);
+    expect(pool.acquire(1)).not.toBe(a);
   });
 
   it("upload buffers are reused while uploads run and dropped once they have been idle a while", async () => {

@@ -35,35 +35,19 @@ export interface UploadCounters {
 export class UploadBuffers {
   private readonly plain: BufferPool;
   private readonly sealed: BufferPool;
-  private trimTimer: NodeJS.Timeout | undefined;
 
-  constructor(
-    codec: BlockCodec,
-    chunkBytes: number,
-    slots: number,
-    private readonly idleMs = 10_000,
-  ) {
-    this.plain = new BufferPool(chunkBytes, slots);
-    this.sealed = new BufferPool(codec.sealedSize(chunkBytes), slots);
+  constructor(codec: BlockCodec, chunkBytes: number, slots: number, idleMs = 10_000) {
+    this.plain = new BufferPool(chunkBytes, { maxFree: slots, trimAfterIdleMs: idleMs });
+    this.sealed = new BufferPool(codec.sealedSize(chunkBytes), { maxFree: slots, trimAfterIdleMs: idleMs });
   }
 
   take(plainBytes: number, sealedBytes: number): { plain: Buffer; sealed: Buffer } {
-    clearTimeout(this.trimTimer);
-    this.trimTimer = undefined;
     return { plain: this.plain.acquire(plainBytes), sealed: this.sealed.acquire(sealedBytes) };
   }
 
   give(b: { plain: Buffer; sealed: Buffer }): void {
     this.plain.release(b.plain);
     this.sealed.release(b.sealed);
-    if (this.plain.inUse === 0 && !this.trimTimer) {
-      this.trimTimer = setTimeout(() => {
-        this.trimTimer = undefined;
-        this.plain.trim();
-        this.sealed.trim();
-      }, this.idleMs);
-      this.trimTimer.unref();
-    }
   }
 
   /** Buffers held now, idle or in use (stats, tests). */
