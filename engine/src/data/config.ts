@@ -97,8 +97,13 @@ export const dataPathConfigSchema = z.object({
   segmentBytes: bytes(64 * KiB, "segmentBytes").default(16 * MiB),
   /** Idle time before a partially filled segment is uploaded anyway (bounds staleness for others). */
   flushDelayMs: count(0, 3_600_000, "flushDelayMs").default(1000),
-  /** Parallel chunk uploads. */
-  uploadConcurrency: count(1, 256, "uploadConcurrency").default(8),
+  /**
+   * Parallel chunk uploads. Unset: as many chunks as fill UPLOAD_BYTES_IN_FLIGHT (4 of 8 MiB, 8
+   * of 4 MiB): each slot holds two chunk buffers, and with 8 MiB chunks 4 uploads let `dd` +
+   * fsync finish sooner than 8 in 4 of 5 alternated runs, with the same rate into the store
+   * (docs/benchmarks.md, session 14).
+   */
+  uploadConcurrency: count(1, 256, "uploadConcurrency").optional(),
   /**
    * Bytes in the write-back log not yet committed. When reached (the store or the metadata
    * service has been unreachable), writes wait up to `backlogFullWaitMs` and then fail.
@@ -112,6 +117,14 @@ export const dataPathConfigSchema = z.object({
 });
 
 export type DataPathConfig = z.infer<typeof dataPathConfigSchema>;
+
+/** Chunk bytes being uploaded at once when `uploadConcurrency` is not set. */
+export const UPLOAD_BYTES_IN_FLIGHT = 32 * MiB;
+
+/** The upload slots a write-back uses: `uploadConcurrency`, else 32 MiB worth of chunks (≥ 2). */
+export function uploadSlots(c: Pick<DataPathConfig, "uploadConcurrency" | "chunkBytes">): number {
+  return c.uploadConcurrency ?? Math.max(2, Math.floor(UPLOAD_BYTES_IN_FLIGHT / c.chunkBytes));
+}
 
 /** Parse user input (CLI flags, config file) into a full config with defaults. */
 export function parseDataPathConfig(input: unknown): DataPathConfig {

@@ -30,7 +30,7 @@
 import { mkdirSync } from "node:fs";
 import { ephemeralWriteBackLogKeys, type WriteBackLogKeys } from "../../crypto/writeback-log-key.js";
 import type { ObjectStore } from "../../object/types.js";
-import type { DataPathConfig } from "../config.js";
+import { type DataPathConfig, uploadSlots } from "../config.js";
 import { WriteBackClosedError, WriteBackFullError } from "../errors.js";
 import type { BlockCodec, CommitSink, Extent } from "../types.js";
 import { commitSteps } from "./commit.js";
@@ -110,7 +110,8 @@ export class WriteBack {
     private readonly deps: WriteBackDeps,
     private readonly knobs: WriteBackKnobs,
   ) {
-    this.uploadPool = new SlotPool(knobs.uploadConcurrency, () => this.stopped);
+    const slots = uploadSlots(knobs);
+    this.uploadPool = new SlotPool(slots, () => this.stopped);
     this.logKeys = deps.logKeys ?? ephemeralWriteBackLogKeys();
     this.upload = {
       store: deps.store,
@@ -118,7 +119,7 @@ export class WriteBack {
       newChunkId: deps.newChunkId,
       chunkBytes: knobs.chunkBytes,
       pool: this.uploadPool,
-      buffers: new UploadBuffers(deps.codec, knobs.chunkBytes, knobs.uploadConcurrency),
+      buffers: new UploadBuffers(deps.codec, knobs.chunkBytes, slots),
       retry: (fn) => this.retry(fn),
       counters: this.counters,
     };
