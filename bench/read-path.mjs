@@ -34,6 +34,7 @@ import {
   PlainSlab,
   Prefetcher,
   parseDataPathConfig,
+  pooledGetBytes,
   RequestScheduler,
 } from "../engine/dist/data/index.js";
 import { S3ObjectStore } from "../engine/dist/object/s3.js";
@@ -171,10 +172,10 @@ async function main() {
             storeUrl: `s3://bench/?endpoint=${encodeURIComponent(`http://127.0.0.1:${proxy.port}`)}&pathStyle=true${o.sdkGets ? "&leanGets=false" : ""}${o.sdkSigned ? "&directGets=false" : ""}`,
             keyring,
             blockSize: codec.blockSize,
-            maxGetBytes: Math.min(config.maxGetBytes, config.chunkBytes), // as data-path.ts sizes GET buffers
+            maxGetBytes: pooledGetBytes(config), // as the mount sizes GET buffers
             workers: o.workers,
           })
-        : new LocalRunSource(wan, codec, Math.min(config.maxGetBytes, config.chunkBytes));
+        : new LocalRunSource(wan, codec, pooledGetBytes(config));
     const fetcher = new BlockFetcher(runSource, codec, memory, disk, scheduler, config.maxGetBytes, slab);
     const reader = new DataReader(source, fetcher, codec.blockSize);
     const prefetcher = new Prefetcher(reader, config);

@@ -13,7 +13,7 @@
  *
  *   node bench/store-cost.mjs [--rounds 3] [--delay-ms 25] [--cases curl-ranges,engine-objects,...]
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -22,7 +22,7 @@ import { allocAligned } from "../engine/dist/data/direct-io.js";
 import { openObjectStore } from "../engine/dist/object/url.js";
 import { cleanupAll, cpuSecondsOf, tempDir, trapSignals } from "./lib/procs.mjs";
 import { startProxyProcess } from "./lib/proxy-process.mjs";
-import { S3_KEY, S3_SECRET, s3Client, startS3rver } from "./wan/s3.mjs";
+import { curlGetConfig, runCurlParallel, S3_KEY, S3_SECRET, s3Client, startS3rver } from "./wan/s3.mjs";
 
 const MiB = 1024 * 1024;
 const OBJECTS = 128;
@@ -70,20 +70,15 @@ try {
 
   const curlConf = path.join(dir, "curl.conf");
   const curl = (gets) => async () => {
-    const auth = [
-      `user = "${S3_KEY}:${S3_SECRET}"`,
-      'aws-sigv4 = "aws:amz:us-east-1:s3"',
-      'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"',
-      'output = "/dev/null"',
-    ];
-    const conf = gets.map(({ key, offset }) =>
-      [`url = "${endpoint}/plain/${key}"`, `header = "Range: bytes=${offset}-${offset + SIZE - 1}"`, ...auth].join(
-        "\n",
+    await writeFile(
+      curlConf,
+      curlGetConfig(
+        endpoint,
+        "plain",
+        gets.map((g) => ({ ...g, length: SIZE })),
       ),
     );
-    await writeFile(curlConf, conf.join("\nnext\n"));
-    const r = spawnSync("curl", ["-sS", "--fail", "--parallel", "--parallel-max", String(PARALLEL), "-K", curlConf]);
-    if (r.status !== 0) throw new Error(`curl: ${r.stderr}`);
+    runCurlParallel(curlConf, PARALLEL);
   };
 
   process.env.AWS_ACCESS_KEY_ID = S3_KEY;

@@ -12,7 +12,6 @@
  *   raw-client.mjs put    ENDPOINT BUCKET KEY SIZE [--parallel 8] [--range 8MiB]   multipart
  *   raw-client.mjs putobjects ENDPOINT BUCKET PREFIX SIZE [--parallel 8] [--range 4MiB]   one PUT per piece
  */
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,7 +25,7 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { S3_KEY, S3_SECRET, s3Client } from "./s3.mjs";
+import { curlGetConfig, runCurlParallel, s3Client } from "./s3.mjs";
 
 const MiB = 1024 * 1024;
 
@@ -87,36 +86,19 @@ async function seqcurl(_client, [bucket, key, size], opt) {
   const total = Number(opt.bytes ?? objectSize);
   const range = Math.min(Number(opt.range ?? 8 * MiB), objectSize);
   const span = objectSize - (objectSize % range);
+  const gets = [];
+  for (let done = 0; done < total; done += range)
+    gets.push({ key, offset: done % span, length: Math.min(range, total - done) });
   const dir = await mkdtemp(path.join(tmpdir(), "raw-curl-"));
-  const auth = [
-    `user = "${S3_KEY}:${S3_SECRET}"`,
-    'aws-sigv4 = "aws:amz:us-east-1:s3"',
-    'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"', // s3rver insists on it
-    'output = "/dev/null"',
-  ];
-  const blocks = [];
-  for (let done = 0; done < total; done += range) {
-    const off = done % span;
-    const len = Math.min(range, total - done);
-    blocks.push(
-      [`url = "${opt.endpoint}/${bucket}/${key}"`, `header = "Range: bytes=${off}-${off + len - 1}"`, ...auth].join(
-        "\n",
-      ),
-    );
-  }
   const config = path.join(dir, "curl.conf");
-  await writeFile(config, blocks.join("\nnext\n"));
+  await writeFile(config, curlGetConfig(opt.endpoint, bucket, gets));
   const start = performance.now();
-  const r = spawnSync(
-    "curl",
-    ["-sS", "--fail", "--parallel", "--parallel-max", String(opt.parallel ?? 16), "-K", config],
-    {
-      encoding: "utf8",
-    },
-  );
+  try {
+    runCurlParallel(config, opt.parallel ?? 16);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   const s = (performance.now() - start) / 1000;
-  await rm(dir, { recursive: true, force: true });
-  if (r.status !== 0) throw new Error(`curl failed: ${r.stderr}`);
   return { seconds: s, mibps: total / MiB / s, client: "curl" };
 }
 

@@ -2,6 +2,7 @@
  * The object store of the WAN benchmark: an s3rver on loopback (flags per ENVIRONMENT.md)
  * and AWS SDK helpers to seed it directly (unproxied — seeding is setup, not measured).
  */
+import { spawnSync } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { open, stat, truncate } from "node:fs/promises";
 import http from "node:http";
@@ -121,4 +122,34 @@ export async function objectSize(client, bucket, key) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A curl config (`curl -K`) for ranged GETs against s3rver, SigV4-signed by curl itself, bodies
+ * to /dev/null: `gets` are { key, offset, length }, one request each, in order.
+ */
+export function curlGetConfig(endpoint, bucket, gets) {
+  const auth = [
+    `user = "${S3_KEY}:${S3_SECRET}"`,
+    'aws-sigv4 = "aws:amz:us-east-1:s3"',
+    'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"', // s3rver insists on it
+    'output = "/dev/null"',
+  ];
+  return gets
+    .map(({ key, offset, length }) =>
+      [
+        `url = "${endpoint}/${bucket}/${key}"`,
+        `header = "Range: bytes=${offset}-${offset + length - 1}"`,
+        ...auth,
+      ].join("\n"),
+    )
+    .join("\nnext\n");
+}
+
+/** Runs a curl config with `parallel` transfers at once; throws with curl's stderr on failure. */
+export function runCurlParallel(configFile, parallel) {
+  const r = spawnSync("curl", ["-sS", "--fail", "--parallel", "--parallel-max", String(parallel), "-K", configFile], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`curl failed: ${r.stderr}`);
 }

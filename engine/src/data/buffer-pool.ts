@@ -44,15 +44,17 @@ export class BufferPool {
   private readonly maxFree: number;
   private readonly shared: boolean;
   private readonly perAllocation: number;
+  private readonly trimAfterIdleMs: number | undefined;
   private trimTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly bufferBytes: number,
-    private readonly options: BufferPoolOptions = {},
+    options: BufferPoolOptions = {},
   ) {
     this.maxFree = options.maxFree ?? 8;
     this.shared = options.shared ?? false;
     this.perAllocation = options.perAllocation ?? 1;
+    this.trimAfterIdleMs = options.trimAfterIdleMs;
     if (this.perAllocation > 1 && bufferBytes % DIRECT_ALIGN !== 0)
       throw new Error(`BufferPool: ${bufferBytes} bytes per buffer is not a multiple of ${DIRECT_ALIGN}`);
   }
@@ -60,8 +62,10 @@ export class BufferPool {
   /** A buffer of at least `bytes` (its content is garbage). Return it with `release`. */
   acquire(bytes: number): Buffer {
     this.inUse++;
-    clearTimeout(this.trimTimer);
-    this.trimTimer = undefined;
+    if (this.trimTimer) {
+      clearTimeout(this.trimTimer);
+      this.trimTimer = undefined;
+    }
     if (bytes > this.bufferBytes) return this.allocate(bytes);
     const reused = this.free.pop();
     if (reused) return reused;
@@ -81,12 +85,11 @@ export class BufferPool {
   release(buf: Buffer): void {
     this.inUse--;
     if (buf.length === this.bufferBytes && this.free.length < this.maxFree) this.free.push(buf);
-    const idleMs = this.options.trimAfterIdleMs;
-    if (this.inUse === 0 && idleMs !== undefined && !this.trimTimer) {
+    if (this.inUse === 0 && this.trimAfterIdleMs !== undefined && !this.trimTimer) {
       this.trimTimer = setTimeout(() => {
         this.trimTimer = undefined;
         this.trim();
-      }, idleMs);
+      }, this.trimAfterIdleMs);
       this.trimTimer.unref();
     }
   }

@@ -10,7 +10,7 @@ import { DiskBlockCache } from "./block-cache/disk.js";
 import { MemoryBlockCache } from "./block-cache/memory.js";
 import { PlainSlab } from "./block-cache/plain-slab.js";
 import { BlockFetcher } from "./block-fetcher.js";
-import type { DataPathConfig } from "./config.js";
+import { type DataPathConfig, pooledGetBytes } from "./config.js";
 import { directIoStats } from "./direct-io.js";
 import { FetchPool } from "./fetch-pool/pool.js";
 import { Prefetcher, type SequenceHint } from "./prefetch/prefetcher.js";
@@ -67,20 +67,16 @@ export class DataPath {
       : undefined;
     const scheduler = new RequestScheduler({ demand: config.demandConcurrency, prefetch: config.prefetchConcurrency });
     const access = deps.workerAccess;
-    // A GET never spans two chunk objects, and chunks hold at most `chunkBytes`: GET buffers sized
-    // for that (a chunk + tags), never larger than maxGetBytes; with 4 MiB chunks that zeroes a
-    // third less fresh memory per buffer. (Chunks of a writer with a larger chunkBytes get a
-    // buffer per GET: correct, slower.)
-    const pooledGetBytes = Math.min(config.maxGetBytes, config.chunkBytes);
+    const getBufferBytes = pooledGetBytes(config);
     const source =
       access && config.fetchWorkers > 0 && !access.storeUrl.startsWith("memory:")
         ? await FetchPool.open({
             ...access,
             blockSize: deps.codec.blockSize,
-            maxGetBytes: pooledGetBytes,
+            maxGetBytes: getBufferBytes,
             workers: config.fetchWorkers,
           })
-        : new LocalRunSource(deps.store, deps.codec, pooledGetBytes);
+        : new LocalRunSource(deps.store, deps.codec, getBufferBytes);
     const fetcher = new BlockFetcher(source, deps.codec, memory, disk, scheduler, config.maxGetBytes, slab);
     const reader = new DataReader(deps.extents, fetcher, deps.codec.blockSize);
     const prefetcher = new Prefetcher(reader, config, deps.sequenceHint);
