@@ -74,8 +74,12 @@ export class AzureObjectStore implements ObjectStore {
     if (agent) this.fanout = new PreconnectFanout(this.description, (o) => this.warmHere(o));
   }
 
-  /** Opens a connection ahead of a GET, here and in the other clients of this store (see s3.ts). */
+  /**
+   * Opens a connection ahead of a GET, here and in the other clients of this store (see s3.ts).
+   * One at most: `connections` is for the S3 backend's lean pool; node's agent has no such call.
+   */
   preconnect(options?: PreconnectOptions): Promise<void> {
+    if (options?.here) return this.agent ? this.warmHere(options) : Promise.resolve();
     return this.fanout?.preconnect(options) ?? Promise.resolve();
   }
 

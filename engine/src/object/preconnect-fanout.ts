@@ -23,8 +23,11 @@ export class PreconnectFanout {
   ) {
     this.channel = new BroadcastChannel(`filespaces.object.preconnect:${identity}`);
     this.channel.onmessage = (event) => {
-      const probeKey = (event as MessageEvent).data?.probeKey;
-      void here(typeof probeKey === "string" ? { probeKey } : {});
+      const { probeKey, connections } = (event as MessageEvent).data ?? {};
+      void here({
+        ...(typeof probeKey === "string" ? { probeKey } : {}),
+        ...(typeof connections === "number" ? { connections } : {}),
+      });
     };
     // Listening must not keep a process (or a worker) alive.
     this.channel.unref();
@@ -33,7 +36,7 @@ export class PreconnectFanout {
   /** Warms this client (the promise) and every sibling (other instances get the message, not the sender). */
   preconnect(options: PreconnectOptions = {}): Promise<void> {
     if (this.closed) return Promise.resolve(); // a closed channel throws on postMessage
-    this.channel.postMessage({ probeKey: options.probeKey });
+    this.channel.postMessage({ probeKey: options.probeKey, connections: options.connections });
     return this.here(options);
   }
 

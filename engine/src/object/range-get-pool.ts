@@ -14,7 +14,8 @@
  *
  * `preconnect()` opens a connection ahead of need with warm-agent.ts's bounds: nothing sent on
  * it, at most one, at most one connect per `minIntervalMs`, closed unused after `maxIdleMs`, and
- * nothing when an idle connection is already there.
+ * nothing when an idle connection is already there. `ensureConnections(n)` is the stream's
+ * version: up to n open or opening, for the parallel GETs about to come (types.ts, `connections`).
  */
 import { RangeConnection } from "./range-get-connection.js";
 import { abortError } from "./range-get-errors.js";
@@ -117,6 +118,21 @@ export class RangeGetPool {
     this.idle.push(conn);
     conn.socket.unref();
     return ready(conn);
+  }
+
+  /**
+   * Opens connections until `n` (at most `maxSockets`) are open or opening, for the parallel GETs
+   * a caller is about to send (PreconnectOptions.connections). Nothing is sent on them; they
+   * wait as idle connections do (behind the established ones, closed after `idleTimeoutMs`).
+   */
+  ensureConnections(n: number): void {
+    const target = Math.min(n, this.maxSockets);
+    while (!this.closed && this.all.size < target) {
+      const conn = this.open();
+      this.idle.unshift(conn); // connected ones first: a request should not wait for this one
+      this.startIdleTimer(conn);
+      conn.socket.unref();
+    }
   }
 
   close(): void {

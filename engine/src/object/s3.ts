@@ -207,10 +207,11 @@ export class S3ObjectStore implements ObjectStore {
    * `warm.maxIdleMs`. Resolves when this client's connection is ready (or its probe answered).
    */
   preconnect(options?: PreconnectOptions): Promise<void> {
-    return this.fanout.preconnect(options);
+    return options?.here ? this.warmHere(options) : this.fanout.preconnect(options);
   }
 
   private async warmHere(options: PreconnectOptions): Promise<void> {
+    if (options.connections !== undefined && this.lean) this.lean.pool.ensureConnections(options.connections);
     const ready = this.lean ? this.lean.pool.preconnect() : this.agent.preconnect();
     if (options.probeKey === undefined) return ready;
     await this.get(options.probeKey, { range: { offset: 0, length: 1 } }).catch(() => undefined);

@@ -84,6 +84,28 @@ describe("S3 preconnect (s3rver behind a counting relay)", () => {
     expect(relay.conns.length).toBe(2);
   });
 
+  it("connections: n opens up to n in this client (here) or in each client of the store; parallel GETs then use them", async () => {
+    const st = await open();
+    const sibling = new S3ObjectStore(s3ConfigFromUrl(relayUrl(), { s3: s3.credentials }));
+    try {
+      await st.preconnect({ connections: 4, here: true });
+      await waitFor(() => relay.conns.length === 4); // the GET's connection and three more
+      await sleep(50);
+      expect(relay.conns.length).toBe(4); // not the sibling
+      expect(relay.conns.slice(1).every((c) => c.open && c.sentBytes === 0)).toBe(true);
+      const before = st.leanStats!.connects;
+      expect((await Promise.all(Array.from({ length: 4 }, () => rget(st)))).every((b) => b === "hello")).toBe(true);
+      expect(st.leanStats!.connects).toBe(before); // all four found one waiting
+      expect(relay.conns.length).toBe(4);
+      await st.preconnect({ connections: 3 }); // fanned out: the sibling opens three, this one none
+      await waitFor(() => relay.conns.length === 7);
+      await sleep(50);
+      expect(relay.conns.length).toBe(7);
+    } finally {
+      await sibling.close();
+    }
+  });
+
   it("a warm connection nobody uses is closed after maxIdleMs, and calls are rate-limited", async () => {
     const st = await open({ maxIdleMs: 200, minIntervalMs: 10_000 });
     await relay.cut();

@@ -210,6 +210,32 @@ describe("lean range GETs (local raw HTTP servers)", () => {
     expect(p.warmStats).toMatchObject({ opened: 1, used: 1, wasted: 0 });
   });
 
+  it("ensureConnections opens up to n with nothing sent; n parallel requests then open none; the extras idle out", async () => {
+    const requests: number[] = [];
+    const srv = await serve((s, _req, i) => {
+      requests.push(srv.conns.indexOf(s));
+      setTimeout(() => s.write(ok(pattern(100))), 20 * (i + 1));
+    });
+    const p = pool(srv.port, { idleTimeoutMs: 300, maxSockets: 6 });
+    p.ensureConnections(4);
+    p.ensureConnections(3); // already open or opening: nothing more
+    await new Promise<void>((r) => {
+      const check = () => (srv.conns.length === 4 ? r() : setTimeout(check, 5));
+      check();
+    });
+    expect(p.connects).toBe(4);
+    expect(requests).toEqual([]);
+    const all = await Promise.all(Array.from({ length: 4 }, () => readInto(p)));
+    expect(all.every((r) => r.bytes.length === 100)).toBe(true);
+    expect(p.connects).toBe(4); // every request found a connection waiting
+    expect(new Set(requests).size).toBe(4);
+    p.ensureConnections(50); // bounded by maxSockets
+    expect(p.connects).toBe(6);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(srv.conns.filter((c) => !c.destroyed && !c.readableEnded).length).toBe(0);
+    expect(p.idleClosed).toBe(6);
+  });
+
   it("bounds the connections per origin; more requests wait for a free one", async () => {
     const srv = await serve((s) => setTimeout(() => s.write(ok(pattern(100))), 30));
     const p = pool(srv.port, { maxSockets: 2 });
