@@ -60,6 +60,11 @@ export interface RunSource {
    * to open fails alone). Rejects when the file cannot be read whole (gone, torn).
    */
   openCached(chunkId: string, read: CachedRead, onBlock: OnBlock, targets?: Buffer[]): Promise<void>;
+  /**
+   * A stream is about to keep `gets` GETs in flight: open store connections for them now, so
+   * none of those GETs waits for a connect (ObjectStore.preconnect `connections`). Advice only.
+   */
+  warmConnections(gets: number): void;
   bufferStats(): BufferStats;
   close(): Promise<void>;
 }
@@ -171,6 +176,10 @@ export class LocalRunSource implements RunSource {
   private open(chunkId: string, sealed: Buffer, index: number, target: Buffer | undefined): Buffer {
     if (!target) return this.codec.openRange(chunkId, sealed, index);
     return target.subarray(0, this.codec.openBlockInto(chunkId, sealed, index, target));
+  }
+
+  warmConnections(gets: number): void {
+    void this.store.preconnect?.({ connections: gets, here: true });
   }
 
   bufferStats(): BufferStats {

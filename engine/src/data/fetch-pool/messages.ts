@@ -39,7 +39,8 @@ export interface WireBlock {
 export type ToWorker =
   | ({ t: "fetch"; id: number; targets?: Uint8Array[] } & RunRequest)
   | { t: "openCached"; id: number; chunkId: string; read: CachedRead; targets?: Uint8Array[] }
-  | { t: "release"; id: number };
+  | { t: "release"; id: number }
+  | { t: "warm"; connections: number };
 
 export type FromWorker =
   | { t: "ready" }

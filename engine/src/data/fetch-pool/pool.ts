@@ -39,6 +39,9 @@ export interface FetchPoolOptions {
   script?: URL;
 }
 
+/** How long a worker's warmed share counts as still open (below the pools' 15 s idle close). */
+const WARM_AGAIN_MS = 5_000;
+
 interface Outstanding {
   onBlock: OnBlock;
   targets?: Buffer[];
@@ -60,6 +63,7 @@ export class FetchPool implements RunSource {
   private readonly setup: WorkerSetup;
   private nextId = 1;
   private closed = false;
+  private warmed = { share: 0, at: Number.NEGATIVE_INFINITY };
 
   private constructor(private readonly options: FetchPoolOptions) {
     const { keyring } = options;
@@ -107,14 +111,31 @@ export class FetchPool implements RunSource {
     targets?: Buffer[],
   ): Promise<FetchedRun | undefined> {
     if (this.closed) throw new Error("fetch pool is closed");
+    // The run counts for its worker from the moment it is picked: a burst of runs sent in one
+    // turn (a prefetch refill) would otherwise all see the same counts and go to one worker.
     const slot = this.pick();
-    await slot.ready;
     const id = this.nextId++;
-    return new Promise<FetchedRun | undefined>((resolve, reject) => {
+    const done = new Promise<FetchedRun | undefined>((resolve, reject) => {
       slot.runs.set(id, { onBlock, targets, resolve, reject });
-      if (slot.runs.size === 1) slot.worker.ref(); // a run in flight keeps the process alive
-      slot.worker.postMessage(message(id));
     });
+    done.catch(() => {}); // a worker that fails to start rejects it; `ready` reports that below
+    if (slot.runs.size === 1) slot.worker.ref(); // a run in flight keeps the process alive
+    await slot.ready;
+    slot.worker.postMessage(message(id));
+    return done;
+  }
+
+  /**
+   * Runs spread over the workers (the least busy first), so each gets its share of the stream's
+   * GETs and one spare. A stream asks again as its window grows; a worker is told only when its
+   * share grew or a while has passed (its connections idle out after 15 s).
+   */
+  warmConnections(gets: number): void {
+    const share = Math.ceil(gets / this.slots.length) + 1;
+    const now = performance.now();
+    if (share <= this.warmed.share && now - this.warmed.at < WARM_AGAIN_MS) return;
+    this.warmed = { share, at: now };
+    for (const s of this.slots) if (!s.dead) s.worker.postMessage({ t: "warm", connections: share } satisfies ToWorker);
   }
 
   bufferStats(): BufferStats {

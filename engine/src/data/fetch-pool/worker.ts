@@ -67,6 +67,10 @@ async function main(): Promise<void> {
       lent.delete(m.id);
       return;
     }
+    if (m.t === "warm") {
+      source.warmConnections(m.connections);
+      return;
+    }
     const { id } = m;
     const targets = m.targets?.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength));
     const onBlock = (index: number, plain: Buffer | undefined, error?: unknown) => {
