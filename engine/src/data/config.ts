@@ -84,11 +84,13 @@ export const dataPathConfigSchema = z.object({
   sequenceDepth: count(0, 64, "sequenceDepth").default(16),
   /**
    * Bytes of predicted files kept requested ahead of the one being read (at least one file).
-   * Bytes, not files, decide how full the pipe is: 4 frames of 8 MiB kept 8 GETs in flight, and
-   * the store needs 16 to deliver what it can (prefetchConcurrency); 64 MiB is 8 such frames,
-   * or one 64 MiB file, and bounds what a wrong guess costs in egress.
+   * Bytes, not files, decide how full the pipe is: the store needs 16 GETs in flight to deliver
+   * what it can (prefetchConcurrency), and with 8 MiB chunks a frame of 8 MiB is one GET — 64 MiB
+   * kept only 8 in flight (WAN frames, five alternated pairs: 258 against 241 MiB/s on average,
+   * docs/benchmarks.md session 15). 128 MiB = a sequential stream's window; it also bounds what
+   * a wrong guess costs in egress.
    */
-  sequenceAheadBytes: bytes(0, "sequenceAheadBytes").default(64 * MiB),
+  sequenceAheadBytes: bytes(0, "sequenceAheadBytes").default(128 * MiB),
   /** Predicted files larger than this are prefetched only up to this many bytes. */
   sequenceMaxFileBytes: bytes(0, "sequenceMaxFileBytes").default(64 * MiB),
   /** Size of a chunk sealed from dirty data (the unit of upload and of garbage collection). */

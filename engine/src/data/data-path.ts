@@ -79,7 +79,7 @@ export class DataPath {
         : new LocalRunSource(deps.store, deps.codec, getBufferBytes);
     const fetcher = new BlockFetcher(source, deps.codec, memory, disk, scheduler, config.maxGetBytes, slab);
     const reader = new DataReader(deps.extents, fetcher, deps.codec.blockSize);
-    const prefetcher = new Prefetcher(reader, config, deps.sequenceHint);
+    const prefetcher = new Prefetcher(reader, config, deps.sequenceHint, (gets) => source.warmConnections(gets));
     const writeBack = await WriteBack.open(
       {
         dir: deps.logDir,

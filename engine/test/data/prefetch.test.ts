@@ -18,6 +18,7 @@ const knobs = {
   prefetchMaxWindowBytes: 32 * BLOCK,
   prefetchMaxBytesInFlight: 256 * BLOCK,
   maxGetBytes: 8 * BLOCK,
+  prefetchConcurrency: 8,
   sequenceDepth: 3,
   sequenceAheadBytes: 64 << 20,
   sequenceMaxFileBytes: 1 << 20,
@@ -195,6 +196,35 @@ describe("Prefetcher", () => {
       const gets = t.store.gets.filter((g) => g.key === chunkObjectKey(e.chunkId));
       expect(gets).toEqual([{ key: chunkObjectKey(e.chunkId), offset: whole.offset, length: whole.length }]);
     }
+  });
+
+  it("once the window is full, refills a piece at a time: what is requested ahead never sags to half a window", async () => {
+    const t = setup(5);
+    const size = 256 * BLOCK;
+    await putFile(t.store, t.codec, t.meta, 1, pattern(size, 6));
+    const piece = knobs.maxGetBytes; // a full window (32 blocks) is cut into 8-block pieces
+    const aheadAfter: number[] = [];
+    for (let pos = 0; pos < 160 * BLOCK; pos += BLOCK) {
+      t.prefetcher.onRead(4, 1, pos, BLOCK, size);
+      if (pos >= 8 * BLOCK) aheadAfter.push(t.prefetcher.aheadOf(4)!); // the window is full from here
+    }
+    expect(Math.min(...aheadAfter)).toBeGreaterThan(knobs.prefetchMaxWindowBytes - piece);
+    expect(Math.max(...aheadAfter)).toBeLessThanOrEqual(knobs.prefetchMaxWindowBytes);
+    await waitFor(() => t.prefetcher.stats.bytesInFlight === 0);
+  });
+
+  it("asks for store connections as a stream's window grows, one per GET it will keep in flight", async () => {
+    const t = setup(5);
+    const asked: number[] = [];
+    const p = new Prefetcher(t.reader, { ...knobs, prefetchConcurrency: 3 }, undefined, (gets) => asked.push(gets));
+    const size = 256 * BLOCK;
+    await putFile(t.store, t.codec, t.meta, 1, pattern(size, 7));
+    p.onRead(1, 1, 100 * BLOCK, BLOCK, size); // one random read: no stream, nothing asked
+    expect(asked).toEqual([]);
+    for (let pos = 0; pos < 8 * BLOCK; pos += BLOCK) p.onRead(2, 1, pos, BLOCK, size);
+    // windows 4, 8, 16, 32 blocks = 1, 1, 2, 4 GETs of 8 blocks; capped at prefetchConcurrency
+    expect(asked).toEqual([2, 3]);
+    await waitFor(() => p.stats.bytesInFlight === 0);
   });
 
   it("caps bytes in flight", async () => {

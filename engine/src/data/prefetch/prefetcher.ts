@@ -6,8 +6,10 @@
  *    its second such read on, the range [end of read, end + window) is fetched ahead, split
  *    into pieces fetched in parallel. The window starts at
  *    `prefetchInitialWindowBytes` and doubles with each sequential read up to
- *    `prefetchMaxWindowBytes`; a random read resets it. Refill happens when less than half a
- *    window remains ahead of the reader, so requests stay in flight continuously.
+ *    `prefetchMaxWindowBytes`; a random read resets it. The window is topped up a piece at a
+ *    time (as soon as a piece's worth has been read), so requests stay in flight continuously
+ *    rather than in waves. As the window grows, the store connections its GETs will need are
+ *    opened ahead (`warmConnections`): a GET that must open one waits an extra round trip.
  * 2. Sequence/directory prediction. The data layer sees inode ids, not names: the VFS gives a
  *    `SequenceHint` that maps a file to the next ones (frame_0001.exr → frame_0002.exr ..., or
  *    directory order). When a handle first reads a file at offset 0, the next files are
@@ -36,6 +38,7 @@ type PrefetchKnobs = Pick<
   | "prefetchMaxWindowBytes"
   | "prefetchMaxBytesInFlight"
   | "maxGetBytes"
+  | "prefetchConcurrency"
   | "sequenceDepth"
   | "sequenceAheadBytes"
   | "sequenceMaxFileBytes"
@@ -70,6 +73,8 @@ export class Prefetcher {
     private readonly reader: DataReader,
     private readonly knobs: PrefetchKnobs,
     private readonly hint?: SequenceHint,
+    /** Open store connections for this many parallel GETs (RunSource.warmConnections). */
+    private readonly warmConnections: (gets: number) => void = () => {},
   ) {}
 
   /**
@@ -117,11 +122,16 @@ export class Prefetcher {
     if (h.sequentialReads === 0) return;
     const end = h.nextOffset;
     const target = Math.min(fileSize, end + h.window);
-    if (h.aheadUntil - end < h.window / 2 && h.aheadUntil < target) {
-      // a quarter window per piece, so a window is several requests in parallel
-      h.aheadUntil = this.issue(ino, Math.max(h.aheadUntil, end), target, Math.ceil(h.window / 4), fileSize);
+    // a quarter window per piece, so a window is several requests in parallel
+    const pieceBytes = Math.ceil(h.window / 4);
+    const piece = pieceSize(Math.min(this.knobs.maxGetBytes, pieceBytes));
+    // Topped up a piece at a time: as soon as a piece's worth has been read, ask for the next.
+    if (h.aheadUntil - end <= h.window - piece && h.aheadUntil < target) {
+      h.aheadUntil = this.issue(ino, Math.max(h.aheadUntil, end), target, pieceBytes, fileSize);
     }
-    h.window = Math.min(this.knobs.prefetchMaxWindowBytes, h.window * 2);
+    const grown = Math.min(this.knobs.prefetchMaxWindowBytes, h.window * 2);
+    if (grown > h.window) this.warmFor(grown);
+    h.window = grown;
   }
 
   closeHandle(handle: number): void {
@@ -131,6 +141,12 @@ export class Prefetcher {
   /** Current window of a handle (for tests and `filespace stats`). */
   windowOf(handle: number): number | undefined {
     return this.handles.get(handle)?.window;
+  }
+
+  /** Bytes requested ahead of where a handle's reads have reached (for tests). */
+  aheadOf(handle: number): number | undefined {
+    const h = this.handles.get(handle);
+    return h && Math.max(0, h.aheadUntil - h.nextOffset);
   }
 
   /**
@@ -165,6 +181,12 @@ export class Prefetcher {
     return pos;
   }
 
+  /** Connections for the GETs `bytes` ahead will keep in flight (one per maximal GET). */
+  private warmFor(bytes: number): void {
+    const gets = Math.min(this.knobs.prefetchConcurrency, Math.ceil(bytes / this.knobs.maxGetBytes));
+    if (gets > 1) this.warmConnections(gets);
+  }
+
   private predictSequence(h: HandleState, ino: number, firstRead: number, fileSize: number): void {
     if (!this.hint || this.knobs.sequenceDepth === 0) return;
     // Ask for as many names as this file's size says fit the budget: the hint looks each one up,
@@ -183,6 +205,7 @@ export class Prefetcher {
         if (from < rest) h.aheadUntil = this.issue(ino, from, rest, rest - from, fileSize);
         // The next files, in order, while they fit in `sequenceAheadBytes` (the first always):
         // those already requested count too, so each new file read moves the horizon by one.
+        this.warmFor(this.knobs.sequenceAheadBytes + rest - from);
         let ahead = 0;
         for (const f of files) {
           const n = Math.min(f.size, this.knobs.sequenceMaxFileBytes);
