@@ -178,6 +178,19 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
     this.attrs.patch(dir, { mtime: now, ctime: now });
   }
 
+  /**
+   * A create queued here landed in `dir`: the service stamped the directory's mtime and ctime
+   * with the create's time `t` (the child's ctime), on its own clock. Show those times now, not
+   * at the next refresh: otherwise a directory nobody touched since would change its times
+   * later, under whoever stats it twice — tar reports "file changed as we read it" and exits 1.
+   * Not while a change of the directory itself is queued (its own landing brings its times).
+   */
+  private landedIn(dir: number, t: number): void {
+    const cached = this.attrs.any(dir);
+    if (!cached || this.pending.queuedFor(dir) > 0 || t <= cached.ctime) return;
+    this.attrs.patch(dir, { mtime: t, ctime: t });
+  }
+
   /** A reserved number when `name` can be created without asking the service first. */
   protected localIno(parent: number, name: string): number | undefined {
     if (!this.pool || this.inodes.isVirtual(parent) || this.pending.full()) return undefined;
@@ -234,6 +247,7 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
         this.logLanded(vino);
         // Changes queued behind it (tar's chmod/utimes) are newer than the service's answer.
         if (this.pending.queuedFor(vino) <= 1) this.attrs.put(vino, res.attr);
+        this.landedIn(parent, res.attr.ctime);
         if (made.kind === "dir") this.dirs.landed(vino);
         onLanded?.(res.attr, res.handle);
       },

@@ -408,6 +408,18 @@ describe("FilespaceVfs over a 20 ms link", () => {
     expect(file.attr.mtimeMs).toBe(1_234_000_000_000);
   }, 60_000);
 
+  it("a directory's times after its creates land are the service's: no later change when they are refreshed", async () => {
+    const a = await mount(w, "a");
+    expect(await code(a.vfs.lookup(ctx, ROOT_INO, "made"))).toBe("ENOENT");
+    const d = await a.vfs.mkdir(ctx, ROOT_INO, "made", 0o755);
+    for (let i = 0; i < 20; i++) await writeFile(a.vfs, d.attr.ino, `f${i}`, "x");
+    await a.vfs.drainNamespace();
+    const here = await a.vfs.getattr(ctx, d.attr.ino);
+    const b = await mount(w, "b");
+    const there = (await b.vfs.lookup(ctx, ROOT_INO, "made")).attr;
+    expect([here.ctimeMs, here.mtimeMs]).toEqual([there.ctimeMs, there.mtimeMs]);
+  }, 30_000);
+
   it("rsync's times stick: a symlink's lutimes behind its queued create, a directory's utimes after queued creates in it", async () => {
     const a = await mount(w, "a");
     expect(await list(a.vfs, ROOT_INO)).toEqual([]);
