@@ -87,8 +87,17 @@ describe("real tools on a real mount", () => {
     expect((await sh("readlink untar/tree/link && ls -d untar/tree/empty-dir", m.mnt)).trim()).toBe(
       "a0/b0/f001.bin\nuntar/tree/empty-dir",
     );
-    // and back out: tar of the mounted copy lists the same 3,000+ files
-    const listed = await sh("tar cf - -C copy . | tar tf - | grep -c '\\.bin$'", m.mnt, 300_000);
+    // and back out: tar of the mounted copy lists the same 3,000+ files. Known defect, kept out
+    // of this check on purpose: a directory's ctime can still move after this mount's creates
+    // in it have landed (this mount's clock vs the service's; docs/mount.md "Local creates"),
+    // which tar reports as "file changed as we read it" (exit 1) on a loaded machine. The
+    // listing must be complete either way; wan-namespace.test.ts covers the times.
+    const listed = await sh(
+      // exit 1 is tar's "some files differ" (that warning); a failed read is 2 and still fails
+      "{ tar --warning=no-file-changed -cf - -C copy . || [ $? -eq 1 ]; } | tar tf - | grep -c '\\.bin$'",
+      m.mnt,
+      300_000,
+    );
     expect(Number(listed.trim())).toBe(3001);
   }, 600_000);
 
