@@ -46,7 +46,7 @@ describe("fetch workers open a stream's connections ahead (s3rver behind a count
     for (const [i, id] of chunks.entries()) await direct.put(chunkObjectKey(id), codec.seal(id, pattern(4 * BLOCK, i)));
     await direct.close();
 
-    const storeUrl = s3.url("warm/").replace(/127\.0\.0\.1%3A\d+/, `127.0.0.1%3A${relay.port}`);
+    const storeUrl = s3.url("warm/", relay.port);
     pool = await FetchPool.open({ storeUrl, keyring, blockSize: BLOCK, maxGetBytes: 4 << 20, workers: 2 });
     await sleep(100);
     const before = relay.conns.length; // a fresh client may have warmed one already

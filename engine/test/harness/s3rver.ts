@@ -10,8 +10,8 @@ export interface S3rverHandle {
   bucket: string;
   /** s3rver's fixed credentials. */
   credentials: { accessKeyId: string; secretAccessKey: string };
-  /** An s3:// store URL for `prefix` in the bucket. */
-  url(prefix?: string): string;
+  /** An s3:// store URL for `prefix` in the bucket; `viaPort`: reached through that port on 127.0.0.1 (a relay in front). */
+  url(prefix?: string, viaPort?: number): string;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -42,8 +42,8 @@ export async function startS3rver(bucket = "filespaces-test"): Promise<S3rverHan
     endpoint,
     bucket,
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-    url: (prefix = "") =>
-      `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1&pathStyle=true`,
+    url: (prefix = "", viaPort = port) =>
+      `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(`http://127.0.0.1:${viaPort}`)}&region=us-east-1&pathStyle=true`,
     process: proc,
     stop: async () => {
       await proc.stop();

@@ -25,7 +25,7 @@ beforeAll(async () => {
   writeFileSync(passFile, "preconnect-test-passphrase\n");
   fs = {
     dir,
-    storeUrl: s3.url("fs/").replace(/127\.0\.0\.1%3A\d+/, `127.0.0.1%3A${relay.port}`),
+    storeUrl: s3.url("fs/", relay.port),
     storeDir: "",
     passFile,
     env: {

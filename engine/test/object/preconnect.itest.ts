@@ -34,7 +34,7 @@ afterEach(async () => {
 
 /** The store URL of `prefix`, through the relay. */
 function relayUrl(prefix = "preconnect/"): URL {
-  return new URL(s3.url(prefix).replace(/127\.0\.0\.1%3A\d+/, `127.0.0.1%3A${relay.port}`));
+  return new URL(s3.url(prefix, relay.port));
 }
 
 /** Writes "k" = "hello" directly (not through the relay). */

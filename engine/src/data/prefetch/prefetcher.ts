@@ -123,11 +123,10 @@ export class Prefetcher {
     const end = h.nextOffset;
     const target = Math.min(fileSize, end + h.window);
     // a quarter window per piece, so a window is several requests in parallel
-    const pieceBytes = Math.ceil(h.window / 4);
-    const piece = pieceSize(Math.min(this.knobs.maxGetBytes, pieceBytes));
+    const piece = pieceSize(Math.min(this.knobs.maxGetBytes, Math.ceil(h.window / 4)));
     // Topped up a piece at a time: as soon as a piece's worth has been read, ask for the next.
     if (h.aheadUntil - end <= h.window - piece && h.aheadUntil < target) {
-      h.aheadUntil = this.issue(ino, Math.max(h.aheadUntil, end), target, pieceBytes, fileSize);
+      h.aheadUntil = this.issue(ino, Math.max(h.aheadUntil, end), target, piece, fileSize);
     }
     const grown = Math.min(this.knobs.prefetchMaxWindowBytes, h.window * 2);
     if (grown > h.window) this.warmFor(grown);
