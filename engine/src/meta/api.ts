@@ -260,6 +260,13 @@ export interface Ownership {
  */
 export interface ChosenIno {
   ino?: Ino;
+  /**
+   * When the client made the inode (ms since the epoch, its clock): a create queued on a client
+   * lands later, and the inode and its directory keep the time the client showed. Taken when not
+   * ahead of the service's clock by more than a small skew (else the service's time); a
+   * directory's times never move back.
+   */
+  time?: number;
 }
 
 export interface MknodRequest extends Mutation, Ownership, ChosenIno {

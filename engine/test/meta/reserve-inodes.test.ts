@@ -150,6 +150,40 @@ describe.each([
     expect(again).toEqual(file);
   });
 
+  it("keeps a client's creation time (a queued create lands later); its directory's times never move back", async () => {
+    const now = s.fx.clock.now;
+    const { first } = await s.api.reserveInodes(s.ctx, { requestId: "r", count: 8 });
+    const d = await s.api.mkdir(s.ctx, {
+      requestId: "d",
+      parent: ROOT_INO,
+      name: sealName(ROOT_INO, "d"),
+      ...own,
+      ino: first,
+      time: now - 60_000,
+    });
+    expect([d.attr.mtime, d.attr.ctime, d.attr.atime]).toEqual([now - 60_000, now - 60_000, now - 60_000]);
+    expect((await s.c.getattr(ROOT_INO)).mtime).toBe(now - 60_000);
+    const scope = first;
+    const at = (i: number, time: number, kind: "create" | "symlink" | "mknod") => {
+      const base = { requestId: randomUUID(), parent: first, name: sealName(scope, `e${i}`), ino: first + i, time };
+      if (kind === "symlink") return s.api.symlink(s.ctx, { ...base, target: Buffer.from("t"), uid: 0, gid: 0 });
+      if (kind === "mknod") return s.api.mknod(s.ctx, { ...base, ...own, type: "fifo" });
+      return s.api.create(s.ctx, { ...base, ...own, exclusive: true });
+    };
+    expect((await at(1, now - 30_000, "create")).attr.ctime).toBe(now - 30_000);
+    expect((await s.c.getattr(first)).mtime).toBe(now - 30_000);
+    // Landing after a later one: the child keeps its time, the directory does not step back.
+    expect((await at(2, now - 45_000, "symlink")).attr.mtime).toBe(now - 45_000);
+    expect(await s.c.getattr(first)).toMatchObject({ mtime: now - 30_000, ctime: now - 30_000 });
+    // Implausible times get the service's clock: ahead by more than a few seconds, or weeks old.
+    expect((await at(3, now + 60_000, "mknod")).attr.ctime).toBe(now);
+    expect((await at(4, now - 30 * 24 * 3600_000, "create")).attr.ctime).toBe(now);
+    expect(await s.c.getattr(first)).toMatchObject({ mtime: now, ctime: now });
+    // A fraction cannot cross the wire (int64); in process zod names the field.
+    if (s.api === s.fx.service) expect(await messageOf(at(5, now + 0.5, "create"))).toContain("time");
+    expect(await codeOf(at(6, -1, "create"))).toBe("EINVAL");
+  });
+
   it("refuses numbers never handed out, numbers in use, and the root", async () => {
     const { first, count } = await s.api.reserveInodes(s.ctx, { requestId: "r", count: 4 });
     const create = (ino: number, name: string) =>

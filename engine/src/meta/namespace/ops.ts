@@ -20,15 +20,26 @@ export const b64 = (s: string) => Buffer.from(s, "base64");
 /** Sealed names are kept as latin1 strings: far smaller on the heap than one Buffer per entry. */
 export const sealedOf = (s: string) => b64(s).toString("latin1");
 
-export function setEntry(txn: Txn, dir: number, key: string, ent: Dirent | undefined, nlinkDelta = 0): void {
+/**
+ * Adds or removes an entry of `dir`; its mtime and ctime become the record's time. `notBack`: a
+ * time the client chose (a create that waited in its queue) does not move them back.
+ */
+export function setEntry(
+  txn: Txn,
+  dir: number,
+  key: string,
+  ent: Dirent | undefined,
+  nlinkDelta = 0,
+  notBack = false,
+): void {
   const d = txn.get(dir);
   const entries = d.entries ?? EMPTY_ENTRIES;
   txn.put(dir, {
     ...d,
     entries: ent ? entries.set(key, ent) : entries.delete(key),
     nlink: d.nlink + nlinkDelta,
-    mtime: txn.t,
-    ctime: txn.t,
+    mtime: notBack ? Math.max(d.mtime, txn.t) : txn.t,
+    ctime: notBack ? Math.max(d.ctime, txn.t) : txn.t,
   });
 }
 
@@ -61,7 +72,7 @@ export function make(txn: Txn, r: Rec<"make">): Attr {
     ...(target ? { target } : {}),
   };
   txn.put(r.ino, node);
-  setEntry(txn, r.parent, key, { ino: r.ino, sealed: sealedOf(r.sealed) }, isDir ? 1 : 0);
+  setEntry(txn, r.parent, key, { ino: r.ino, sealed: sealedOf(r.sealed) }, isDir ? 1 : 0, true);
   txn.charge(r.parent, 0, 1);
   return attrOf(r.ino, node);
 }

@@ -34,7 +34,10 @@ const mutation = { requestId };
 const read = { snapshot: snapshotName.optional() };
 const ownership = { mode: z.number().int().min(0).max(0o7777), uid: u32, gid: u32 };
 /** A client-chosen inode number for a new inode (from reserveInodes); the root is never new. */
-const chosen = { ino: ino.min(2, "a number from reserveInodes (the root, 1, is never new)").optional() };
+const chosen = {
+  ino: ino.min(2, "a number from reserveInodes (the root, 1, is never new)").optional(),
+  time: z.number().int("time: expected whole milliseconds").min(0, "time: expected ms since the epoch").optional(),
+};
 
 export const schemas = {
   hello: z.object({

@@ -13,6 +13,17 @@ export type { MetaServiceOptions } from "./core.js";
 
 const b64 = (b: Buffer) => b.toString("base64");
 
+/** How far ahead of the service's clock a client's creation time may be (clocks disagree a little). */
+const CLIENT_AHEAD_MS = 5_000;
+/** How old a client's creation time may be: a create queued through a long outage, not a backdated one. */
+const CLIENT_BEHIND_MS = 7 * 24 * 3600_000;
+
+/** The time a new inode gets: the client's (see `ChosenIno.time`) when plausible, else the service's. */
+export function madeAt(clientTime: number | undefined, now: number): number {
+  if (clientTime === undefined || clientTime > now + CLIENT_AHEAD_MS || clientTime < now - CLIENT_BEHIND_MS) return now;
+  return clientTime;
+}
+
 export class MetaService extends ServiceReads implements A.MetaApi {
   // ---- namespace mutations -----------------------------------------------------------------
 
@@ -45,9 +56,9 @@ export class MetaService extends ServiceReads implements A.MetaApi {
     const sessionId = r.open ? this.session(caller) : undefined;
     const handle = r.open ? this.newId() : undefined;
     const ino = this.#newIno(r.ino);
-    const res = await this.mutate<A.CreateResponse>(caller, r.requestId, (t) => ({
+    const res = await this.mutate<A.CreateResponse>(caller, r.requestId, (now) => ({
       op: "create",
-      t,
+      t: madeAt(r.time, now),
       parent,
       token: b64(r.name.token),
       sealed: b64(r.name.sealed),
@@ -66,18 +77,18 @@ export class MetaService extends ServiceReads implements A.MetaApi {
     requestId: string,
     parent: number,
     name: A.SealedName,
-    chosen: number | undefined,
+    chosen: { ino?: number; time?: number },
     fields: Partial<NsRecord> & object,
   ) {
     const real = caller.in(this.ns.live, parent);
-    const ino = this.#newIno(chosen);
+    const ino = this.#newIno(chosen.ino);
     return this.mutate<{ attr: A.Attr }>(
       caller,
       requestId,
-      (t) =>
+      (now) =>
         ({
           op: "make",
-          t,
+          t: madeAt(chosen.time, now),
           parent: real,
           token: b64(name.token),
           sealed: b64(name.sealed),
@@ -96,21 +107,21 @@ export class MetaService extends ServiceReads implements A.MetaApi {
     const caller = this.caller(ctx, "rw");
     const r = parse(schemas.mknod, req, "mknod");
     const fields = { type: r.type, mode: r.mode, uid: r.uid, gid: r.gid, rdev: r.rdev ?? 0 };
-    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r.ino, fields));
+    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r, fields));
   }
 
   async mkdir(ctx: A.CallContext, req: A.MkdirRequest): Promise<A.EntryResponse> {
     const caller = this.caller(ctx, "rw");
     const r = parse(schemas.mkdir, req, "mkdir");
     const fields = { type: "dir" as const, mode: r.mode, uid: r.uid, gid: r.gid };
-    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r.ino, fields));
+    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r, fields));
   }
 
   async symlink(ctx: A.CallContext, req: A.SymlinkRequest): Promise<A.EntryResponse> {
     const caller = this.caller(ctx, "rw");
     const r = parse(schemas.symlink, req, "symlink");
     const fields = { type: "symlink" as const, mode: 0o777, uid: r.uid, gid: r.gid, target: b64(r.target) };
-    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r.ino, fields));
+    return this.entry(caller, await this.#make(caller, r.requestId, r.parent, r.name, r, fields));
   }
 
   async link(ctx: A.CallContext, req: A.LinkRequest): Promise<A.EntryResponse> {
