@@ -190,20 +190,45 @@ export abstract class FilespaceVfsBase {
    * service generation yet (the kernel marks an inode bad when the generation changes).
    */
   protected entry(a: MetaAttr, vino: number, ttlS = this.ttl): Entry {
-    this.learn(vino, a, ttlS * 1000);
+    const known = this.learn(vino, a, ttlS * 1000);
     // A directory's name → inode binding may live as long as a listing: path walks (a frame
     // sequence in frames/) then do not pay a LOOKUP of every directory each second.
     const entryTimeout = a.type === "dir" ? Math.max(ttlS, this.listingTtl) : ttlS;
-    return { attr: this.kattr(a, vino), entryTimeout, attrTimeout: ttlS, generation: 0 };
+    return { attr: this.kattr(known, vino), entryTimeout, attrTimeout: ttlS, generation: 0 };
   }
 
-  /** Caches attributes from the service; a file whose content changed loses its cached extents. */
-  protected learn(vino: number, a: MetaAttr, ttlMs?: number): void {
-    if (this.pending.pending(vino)) return; // local knowledge is newer until the queued change lands
+  /**
+   * Caches attributes from the service; a file whose content changed loses its cached extents.
+   * Returns what this mount shows (local knowledge where it is newer).
+   */
+  protected learn(vino: number, a: MetaAttr, ttlMs?: number): MetaAttr {
+    // Local knowledge is newer until the queued change lands.
+    if (this.pending.pending(vino)) return this.attrs.any(vino) ?? a;
     const before = this.attrs.any(vino);
     if (before && a.type === "file" && (before.mtime !== a.mtime || before.size !== a.size))
       this.extents.invalidate(vino);
-    this.attrs.put(vino, a, ttlMs);
+    const known = before ? this.withQueuedTimes(vino, a, before) : a;
+    this.attrs.put(vino, known, ttlMs);
+    return known;
+  }
+
+  /**
+   * A directory with creates of this mount still queued in it: the service has not seen the
+   * latest yet, so its times, entry count (size) and link count are behind the ones shown here. Keep the later
+   * ones — a directory must not step back and then forward again while its creates land (tar:
+   * "file changed as we read it").
+   */
+  protected withQueuedTimes(vino: number, a: MetaAttr, before: MetaAttr): MetaAttr {
+    if (a.type !== "dir" || !this.pending.childrenQueued(vino)) return a;
+    const ahead = before.mtime > a.mtime || before.ctime > a.ctime || before.nlink > a.nlink || before.size > a.size;
+    if (!ahead) return a;
+    return {
+      ...a,
+      mtime: Math.max(a.mtime, before.mtime),
+      ctime: Math.max(a.ctime, before.ctime),
+      nlink: Math.max(a.nlink, before.nlink),
+      size: Math.max(a.size, before.size),
+    };
   }
 
   /** Service attributes of `vino`, cached for the TTL; stale ones serve while the service is down. */
@@ -217,8 +242,7 @@ export abstract class FilespaceVfsBase {
       const res = await this.session.call((ctx) => this.api.getattr(ctx, { inos: [loc.ino], ...this.readOpt(loc) }));
       const item = res.items[0];
       if (!item?.attr) throw new MetaError("ENOENT", item?.error ?? "no such inode");
-      this.learn(vino, item.attr);
-      return item.attr;
+      return this.learn(vino, item.attr);
     } catch (err) {
       const stale = this.attrs.any(vino);
       if (stale && !(err instanceof MetaError && err.code !== "UNAVAILABLE")) return stale;

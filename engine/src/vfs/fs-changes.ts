@@ -103,7 +103,7 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
           throw err;
         });
       this.dirs.remove(parent, name);
-      this.touchDir(parent);
+      this.changedAtService(parent, -1, 0);
       this.attrs.drop(res.ino);
     });
   }
@@ -124,7 +124,7 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
         });
       this.dirs.remove(parent, name);
       for (const t of target) this.dirs.invalidate(t);
-      this.touchDir(parent);
+      this.changedAtService(parent, -1, -1);
     });
   }
 
@@ -171,8 +171,8 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
         this.dirs.remove(parent, name);
         this.dirs.add(newParent, newName, source[0] as number);
       }
-      this.touchDir(parent);
-      this.touchDir(newParent);
+      this.changedAtService(parent, 0, 0);
+      if (newParent !== parent) this.changedAtService(newParent, 0, 0);
       for (const s of source) this.remember(s, newParent, newName);
       if (res.replaced !== undefined) this.attrs.drop(res.replaced);
     });

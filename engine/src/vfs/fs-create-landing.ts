@@ -17,11 +17,15 @@ import type { NameCodec } from "./fs-names.js";
 import type { MetaSession } from "./fs-session.js";
 import { ROOT_INO } from "./types.js";
 
-/** What a create sends, minus parent and name (filled per attempt: a conflict changes them). */
+/**
+ * What a create sends, minus parent and name (filled per attempt: a conflict changes them).
+ * `time`: when this mount made the inode — sent along, so the service gives the inode and its
+ * directory the times this mount already showed (no second change when the create lands).
+ */
 export type Made =
   | { kind: "file"; req: Omit<CreateRequest, "requestId" | "parent" | "name"> }
-  | { kind: "dir"; mode: number; uid: number; gid: number }
-  | { kind: "symlink"; target: Buffer; uid: number; gid: number }
+  | { kind: "dir"; mode: number; uid: number; gid: number; time?: number }
+  | { kind: "symlink"; target: Buffer; uid: number; gid: number; time?: number }
   | {
       kind: "node";
       type: Exclude<MetaFileType, "dir" | "symlink">;
@@ -29,7 +33,18 @@ export type Made =
       mode: number;
       uid: number;
       gid: number;
+      time?: number;
     };
+
+/** When the inode was made, if stamped (a create journaled before a restart keeps its time). */
+export function madeTime(made: Made): number | undefined {
+  return made.kind === "file" ? made.req.time : made.time;
+}
+
+/** `made` stamped with its creation time. */
+export function stamped(made: Made, time: number): Made {
+  return made.kind === "file" ? { ...made, req: { ...made.req, time } } : { ...made, time };
+}
 
 /** The request fields of a `Made` (without its tag). */
 export function fields<T extends { kind: string }>(made: T): Omit<T, "kind"> {

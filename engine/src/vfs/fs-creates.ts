@@ -28,9 +28,9 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsLocalCreates {
     if (Buffer.byteLength(name) > 255) throw fsError("ENAMETOOLONG", name.slice(0, 32));
   }
 
-  /** Local bookkeeping after a name was bound (here or at the service). */
-  protected made(parent: number, name: string, attr: MetaAttr, vino = attr.ino): Entry {
-    this.touchDir(parent);
+  /** Local bookkeeping after the service bound a name (`created`: a new inode, not an existing file opened). */
+  protected made(parent: number, name: string, attr: MetaAttr, vino = attr.ino, created = true): Entry {
+    if (created) this.grewDir(parent, attr.ctime, attr.type === "dir");
     this.dirs.add(parent, name, vino);
     this.remember(vino, parent, name);
     return this.entry(attr, vino);
@@ -135,7 +135,7 @@ export abstract class FilespaceVfsCreates extends FilespaceVfsLocalCreates {
       const vino = res.attr.ino;
       if (!res.created && flags & O_TRUNC) await this.data.truncate(vino, 0);
       if (!res.created) this.extents.invalidate(vino);
-      const entry = this.made(parent, name, res.attr);
+      const entry = this.made(parent, name, res.attr, res.attr.ino, res.created);
       return { entry, open: { fh: this.newFh(handle(vino, res.handle)) } };
     });
   }

@@ -15,7 +15,7 @@
 import type { Attr as MetaAttr, FileType as MetaFileType, SetattrRequest } from "../meta/api.js";
 import { MetaError } from "../meta/errors.js";
 import type { FilespaceVfsOptions } from "./fs-base.js";
-import { CreateLander, type Landed, type Made } from "./fs-create-landing.js";
+import { CreateLander, type Landed, type Made, madeTime, stamped } from "./fs-create-landing.js";
 import { InodePool } from "./fs-inode-pool.js";
 import { FilespaceVfsListing } from "./fs-listing.js";
 import { transient } from "./fs-pending.js";
@@ -172,18 +172,47 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
     };
   }
 
-  /** The directory changed here: its mtime moves on (kept local; the service has its own). */
-  protected touchDir(dir: number): void {
+  /**
+   * A name was made in `dir` at `t` — by this mount (the create carries `t` to the service) or by
+   * the service for a create it answered (`t` is its time): the directory's times, size (its
+   * entry count) and link count move as they do at the service, so a later refresh shows nothing
+   * new (tar compares a directory's ctime and size before and after reading it).
+   */
+  protected grewDir(dir: number, t: number, subdir: boolean): void {
+    const a = this.attrs.any(dir);
+    if (!a) return;
+    this.attrs.patch(dir, {
+      mtime: Math.max(a.mtime, t),
+      ctime: Math.max(a.ctime, t),
+      size: a.size + 1,
+      nlink: a.nlink + (subdir ? 1 : 0),
+    });
+  }
+
+  /**
+   * The service removed or moved names of `dir` (at its time, not this mount's): the cached
+   * attributes are dropped, the next stat brings them. While creates in it are still queued,
+   * what is shown here is newer than the service's: moved on here instead (entry count and link
+   * count by the deltas given).
+   */
+  protected changedAtService(dir: number, entries: number, links: number): void {
+    const a = this.attrs.any(dir);
+    if (!a) return;
+    if (!this.pending.childrenQueued(dir)) {
+      this.attrs.drop(dir);
+      return;
+    }
     const now = Date.now();
-    this.attrs.patch(dir, { mtime: now, ctime: now });
+    this.attrs.patch(dir, { mtime: now, ctime: now, size: Math.max(0, a.size + entries), nlink: a.nlink + links });
   }
 
   /**
    * A create queued here landed in `dir`: the service stamped the directory's mtime and ctime
-   * with the create's time `t` (the child's ctime), on its own clock. Show those times now, not
-   * at the next refresh: otherwise a directory nobody touched since would change its times
-   * later, under whoever stats it twice — tar reports "file changed as we read it" and exits 1.
-   * Not while a change of the directory itself is queued (its own landing brings its times).
+   * with the create's time `t` (the child's ctime) — the time this mount sent, unless the service
+   * found it implausible and took its own. Show a later one now, not at the next refresh:
+   * otherwise a directory nobody touched since would change its times later, under whoever
+   * stats it twice — tar reports "file changed as we read it" and exits 1. Not while a change of
+   * the directory itself is queued (its own landing brings its times).
    */
   private landedIn(dir: number, t: number): void {
     const cached = this.attrs.any(dir);
@@ -204,10 +233,12 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
     parent: number,
     name: string,
     vino: number,
-    made: Made,
+    unstamped: Made,
     onLanded?: (attr: MetaAttr, handle?: string) => void,
   ): Entry {
-    const now = Date.now();
+    // The service gets this time too (a replay after a restart keeps the one it was made with).
+    const now = madeTime(unstamped) ?? Date.now();
+    const made = stamped(unstamped, now);
     const type: MetaFileType = made.kind === "file" ? "file" : made.kind === "node" ? made.type : made.kind;
     const attr: MetaAttr = {
       ino: vino,
@@ -245,14 +276,18 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
           throw err;
         }
         this.logLanded(vino);
-        // Changes queued behind it (tar's chmod/utimes) are newer than the service's answer.
-        if (this.pending.queuedFor(vino) <= 1) this.attrs.put(vino, res.attr);
+        // Changes queued behind it (tar's chmod/utimes) are newer than the service's answer, and
+        // so are a directory's times while creates in it are still queued.
+        const shown = this.attrs.any(vino);
+        if (this.pending.queuedFor(vino) <= 1)
+          this.attrs.put(vino, shown ? this.withQueuedTimes(vino, res.attr, shown) : res.attr);
         this.landedIn(parent, res.attr.ctime);
         if (made.kind === "dir") this.dirs.landed(vino);
         onLanded?.(res.attr, res.handle);
       },
     });
-    this.touchDir(parent);
+    // A replay's directory shows its time when it lands (landedIn), not an old one now.
+    if (madeTime(unstamped) === undefined) this.grewDir(parent, now, made.kind === "dir");
     this.dirs.add(parent, name, vino);
     this.remember(vino, parent, name);
     return { attr: this.kattr(attr, vino), entryTimeout: this.ttl, attrTimeout: this.ttl, generation: 0 };

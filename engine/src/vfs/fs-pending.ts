@@ -172,6 +172,11 @@ export class PendingQueue {
       throw new QueuedChangeFailedError(`inode ${vino} was never created: ${failed.message}`, { cause: failed });
   }
 
+  /** Are creates of names in `dir` still queued? */
+  childrenQueued(dir: number): boolean {
+    return this.byParent.has(dir);
+  }
+
   /** Waits until every queued create of a name in `dir` has landed (or failed). */
   async settleChildren(dir: number): Promise<void> {
     const set = this.byParent.get(dir);

@@ -420,6 +420,47 @@ describe("FilespaceVfs over a 20 ms link", () => {
     expect([here.ctimeMs, here.mtimeMs]).toEqual([there.ctimeMs, there.mtimeMs]);
   }, 30_000);
 
+  it("a directory keeps the times, size and link count this mount showed while its creates land, and after", async () => {
+    const a = await mount(w, "a");
+    expect(await code(a.vfs.lookup(ctx, ROOT_INO, "landing"))).toBe("ENOENT");
+    const d = await a.vfs.mkdir(ctx, ROOT_INO, "landing", 0o755);
+    await writeFile(a.vfs, d.attr.ino, "first", "x");
+    await a.vfs.drainNamespace();
+    // The service takes its time answering the next create: it stays queued past the attr TTL (1 s).
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const create = w.service.create.bind(w.service);
+    w.service.create = async (c, r) => {
+      await gate;
+      return create(c, r);
+    };
+    const seen = (x: { mtimeMs: number; ctimeMs: number; size: number; nlink: number }) => [
+      x.mtimeMs,
+      x.ctimeMs,
+      x.size,
+      x.nlink,
+    ];
+    try {
+      await new Promise((r) => setTimeout(r, 20));
+      await writeFile(a.vfs, d.attr.ino, "second", "y");
+      await a.vfs.mkdir(ctx, d.attr.ino, "sub", 0o755);
+      const shown = seen(await a.vfs.getattr(ctx, d.attr.ino));
+      expect(shown.slice(2)).toEqual([3, 3]); // three entries, one of them a directory
+      await new Promise((r) => setTimeout(r, 1100));
+      // Refreshed from the service, which has not seen "second" yet: no step back.
+      expect(seen(await a.vfs.getattr(ctx, d.attr.ino))).toEqual(shown);
+      release();
+      await a.vfs.drainNamespace();
+      expect(seen(await a.vfs.getattr(ctx, d.attr.ino))).toEqual(shown);
+      // ...and the service has the same: the creates carried this mount's time.
+      const b = await mount(w, "b");
+      expect(seen((await b.vfs.lookup(ctx, ROOT_INO, "landing")).attr)).toEqual(shown);
+    } finally {
+      release();
+      w.service.create = create;
+    }
+  }, 30_000);
+
   it("rsync's times stick: a symlink's lutimes behind its queued create, a directory's utimes after queued creates in it", async () => {
     const a = await mount(w, "a");
     expect(await list(a.vfs, ROOT_INO)).toEqual([]);
