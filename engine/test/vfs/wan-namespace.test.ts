@@ -461,6 +461,34 @@ describe("FilespaceVfs over a 20 ms link", () => {
     }
   }, 30_000);
 
+  it("unlink, rmdir and rename leave a directory showing the service's times, size and link count", async () => {
+    const a = await mount(w, "a");
+    expect(await code(a.vfs.lookup(ctx, ROOT_INO, "shrink"))).toBe("ENOENT");
+    const d = await a.vfs.mkdir(ctx, ROOT_INO, "shrink", 0o755);
+    const e = await a.vfs.mkdir(ctx, ROOT_INO, "other", 0o755);
+    for (const n of ["x", "y", "z"]) await writeFile(a.vfs, d.attr.ino, n, n);
+    await a.vfs.mkdir(ctx, d.attr.ino, "sub", 0o755);
+    await a.vfs.drainNamespace();
+    await a.vfs.unlink(ctx, d.attr.ino, "x");
+    await a.vfs.rmdir(ctx, d.attr.ino, "sub");
+    await a.vfs.rename(ctx, d.attr.ino, "y", e.attr.ino, "y", 0);
+    const b = await mount(w, "b");
+    for (const [dir, name] of [
+      [d, "shrink"],
+      [e, "other"],
+    ] as const) {
+      const here = await a.vfs.getattr(ctx, dir.attr.ino);
+      const there = (await b.vfs.lookup(ctx, ROOT_INO, name)).attr;
+      expect([here.mtimeMs, here.ctimeMs, here.size, here.nlink]).toEqual([
+        there.mtimeMs,
+        there.ctimeMs,
+        there.size,
+        there.nlink,
+      ]);
+    }
+    expect((await a.vfs.getattr(ctx, d.attr.ino)).size).toBe(1);
+  }, 30_000);
+
   it("rsync's times stick: a symlink's lutimes behind its queued create, a directory's utimes after queued creates in it", async () => {
     const a = await mount(w, "a");
     expect(await list(a.vfs, ROOT_INO)).toEqual([]);
