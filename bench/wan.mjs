@@ -8,6 +8,12 @@
  *                      [--rate-mibps N] [--timeout S] [--out FILE.json] [--svg FILE.svg]
  *                      [--workloads seq_cold,ttfb,rand_cold,frames,...]   (a subset; default all)
  *                      [--isolate-store]   (store side and clients on separate CPUs; see isolateStore)
+ *                      [--variants "a=;b=-o prefetchMaxWindowBytes=256MiB"] [--rounds 5]
+ *   --variants: filespace mounted with each set of mount flags, as columns filespace:a,
+ *   filespace:b (one prepared filespace). --rounds: every filespace session that many times,
+ *   variants interleaved round by round (machines drift: A A A B B B would measure the drift);
+ *   each cell is the median, with every round's value in the JSON (`rounds`). Settles A/B
+ *   questions that a single run on a noisy machine cannot.
  *   node bench/wan.mjs --report FILE.json     re-print tables, rewrite .svg/.md from a run
  *
  * Topology: s3rver ← delay proxy ← (raw client | s3fs | rclone | filespace mount);
@@ -44,6 +50,8 @@ function parseArgs(argv) {
     timeoutS: undefined,
     workloads: undefined,
     isolateStore: false,
+    variants: undefined,
+    rounds: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -61,13 +69,54 @@ function parseArgs(argv) {
     else if (a === "--svg") o.svg = val();
     else if (a === "--workloads") o.workloads = val().split(",");
     else if (a === "--isolate-store") o.isolateStore = true;
+    else if (a === "--variants") o.variants = parseVariants(val());
+    else if (a === "--rounds") o.rounds = Number(val());
     else throw new Error(`unknown flag ${a} (see the header of bench/wan.mjs)`);
   }
   for (const s of o.systems)
     if (!ALL.includes(s)) throw new Error(`--systems: expected some of ${ALL.join(",")}, got ${s}`);
   if (!(o.delayMs >= 0)) throw new Error("--delay-ms: expected a number ≥ 0");
+  if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) throw new Error("--rounds: expected a whole number ≥ 1");
+  if ((o.variants || o.rounds > 1) && o.systems.some((x) => x !== "raw" && x !== "filespace"))
+    throw new Error("--variants and --rounds repeat filespace mounts: --systems may hold only raw and filespace");
   if (o.rateMiBps !== undefined && !(o.rateMiBps > 0)) throw new Error("--rate-mibps: expected a positive number");
   return o;
+}
+
+/** `"a=;b=-o k=v -o k2=v2"` → [{ name: "a", args: [] }, { name: "b", args: ["-o", "k=v", ...] }]. */
+function parseVariants(text) {
+  const variants = text.split(";").map((part) => {
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? "" : part.slice(0, eq).trim();
+    if (!/^[A-Za-z0-9_.-]+$/.test(name))
+      throw new Error(`--variants: expected NAME=MOUNT FLAGS, got ${JSON.stringify(part)}`);
+    return {
+      name,
+      args: part
+        .slice(eq + 1)
+        .split(" ")
+        .filter(Boolean),
+    };
+  });
+  if (new Set(variants.map((v) => v.name)).size !== variants.length) throw new Error("--variants: names must differ");
+  return variants;
+}
+
+/** Per workload, the median round (by value) with every round's value; errors if a round failed. */
+function medianOfRounds(rounds) {
+  const out = {};
+  for (const id of Object.keys(rounds[0] ?? {})) {
+    const rs = rounds.map((r) => r[id]).filter(Boolean);
+    if (rs.length === 0) continue;
+    const ok = rs.filter((r) => r.value !== undefined && !r.error);
+    if (ok.length < rs.length) {
+      out[id] = rs.find((r) => r.error) ?? rs[0];
+      continue;
+    }
+    const sorted = [...ok].sort((a, b) => a.value - b.value);
+    out[id] = { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: ok.map((r) => r.value) };
+  }
+  return out;
 }
 
 const log = (line) => process.stderr.write(`[wan ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -172,6 +221,33 @@ async function runSystem(ctx, sys, s, results) {
 }
 
 /**
+ * --variants / --rounds: one prepared filespace, mounted with each variant's flags in turn, every
+ * round; returns the column names (raw first when it ran).
+ */
+async function runRounds(ctx, s, results, opts) {
+  const sys = filespaceSystem(ctx);
+  const unavailable = await sys.available();
+  if (unavailable) throw new Error(`filespace: ${unavailable}`);
+  log("filespace: preparing");
+  await sys.prepare(ctx.src, s);
+  const variants = opts.variants ?? [{ name: "", args: undefined }];
+  const column = (v) => (v.name ? `filespace:${v.name}` : "filespace");
+  const perRound = new Map(variants.map((v) => [v.name, []]));
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const v of variants) {
+      log(`round ${round}/${opts.rounds}: ${column(v)} ${v.args?.join(" ") ?? ""}`);
+      const one = Object.fromEntries(Object.keys(results).map((id) => [id, {}]));
+      const named = { ...sys, name: column(v), mount: () => sys.mount.call(sys, v.args) };
+      await runSystem(ctx, named, s, one);
+      perRound.get(v.name).push(Object.fromEntries(Object.entries(one).map(([id, r]) => [id, r[column(v)]])));
+    }
+  }
+  for (const v of variants)
+    for (const [id, r] of Object.entries(medianOfRounds(perRound.get(v.name)))) if (r) results[id][column(v)] = r;
+  return [...(opts.systems.includes("raw") ? ["raw"] : []), ...variants.map(column)];
+}
+
+/**
  * --isolate-store: the store side (s3rver, the delay proxies, `meta serve`) runs on the first half
  * of the CPUs; this harness and everything it measures (mounts, readers, the raw client) on the
  * rest. For a real user the store and the WAN are remote and take no CPU time from the client;
@@ -262,8 +338,25 @@ async function main() {
     await seedPlainBucket(ctx.directClient, s3.dir, "plain", ctx.src, s);
   }
   if (opts.systems.includes("raw")) await rawRuns(ctx, s, results);
+  const run = {
+    mode: opts.quick ? "quick" : "full",
+    sizes: s,
+    rttMs: ctx.rttMs,
+    delayMs: opts.delayMs,
+    rateMiBps: opts.rateMiBps,
+    storeCpus: opts.cpus,
+    stamp: new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19),
+    systems: opts.systems,
+    ...(opts.rounds > 1 ? { rounds: opts.rounds } : {}),
+    results,
+  };
+  Object.defineProperty(run, "s3rverLog", { value: () => s3.output(), enumerable: false });
 
   const makers = { filespace: filespaceSystem, s3fs: s3fsSystem, rclone: rcloneSystem };
+  if (opts.variants || opts.rounds > 1) {
+    run.systems = await runRounds(ctx, s, results, opts);
+    return finish(run, opts);
+  }
   for (const name of opts.systems.filter((x) => x !== "raw")) {
     const sys = makers[name](ctx);
     const unavailable = await sys.available();
@@ -285,25 +378,17 @@ async function main() {
     await runSystem(ctx, sys, s, results);
   }
 
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-  const mode = opts.quick ? "quick" : "full";
+  return finish(run, opts);
+}
+
+/** Writes the JSON of a run, the store's GC log when asked, and the report. */
+async function finish(run, opts) {
   const outDir = path.join(repoRoot, "bench/out");
   await mkdir(outDir, { recursive: true });
-  const run = {
-    mode,
-    sizes: s,
-    rttMs: ctx.rttMs,
-    delayMs: opts.delayMs,
-    rateMiBps: opts.rateMiBps,
-    storeCpus: opts.cpus,
-    stamp,
-    systems: opts.systems,
-    results,
-  };
-  const jsonFile = opts.out ?? path.join(outDir, `wan-${mode}-${stamp}.json`);
+  const jsonFile = opts.out ?? path.join(outDir, `wan-${run.mode}-${run.stamp}.json`);
   // with FILESPACE_BENCH_S3RVER_NODE_ARGS=--trace-gc: what the store's GC did, next to the results
   if (process.env.FILESPACE_BENCH_S3RVER_NODE_ARGS)
-    await writeFile(jsonFile.replace(/\.json$/, ".s3rver.log"), s3.output());
+    await writeFile(jsonFile.replace(/\.json$/, ".s3rver.log"), run.s3rverLog?.());
   await writeFile(jsonFile, `${JSON.stringify(run, null, 2)}\n`);
   await writeReport(run, jsonFile, opts.svg);
 }

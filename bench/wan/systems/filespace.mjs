@@ -11,7 +11,8 @@
  *
  * The mount command is being built concurrently: available() checks `mount --help` and the
  * harness prints "not available yet" rows when it is missing. Extra mount flags can be given
- * with FILESPACE_BENCH_MOUNT_ARGS (space-separated), `filespace init` flags with
+ * with FILESPACE_BENCH_MOUNT_ARGS (space-separated; `--variants` of bench/wan.mjs sets them per
+ * variant instead), `filespace init` flags with
  * FILESPACE_BENCH_INIT_ARGS (e.g. `--chunk-size 8MiB`); Node flags for the measured (WAN) mount
  * process with FILESPACE_BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
@@ -39,7 +40,7 @@ export function filespaceSystem(ctx) {
   const nodeArgs = (process.env.FILESPACE_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const initArgs = (process.env.FILESPACE_BENCH_INIT_ARGS ?? "").split(" ").filter(Boolean);
 
-  async function mountWith(store, meta, label) {
+  async function mountWith(store, meta, label, mountArgs = extra) {
     const n = ++mountSeq;
     const dir = path.join(ctx.work, `filespace-mnt-${n}`);
     const cacheDir = path.join(ctx.work, `filespace-cache-${n}`);
@@ -58,7 +59,7 @@ export function filespaceSystem(ctx) {
         meta,
         "--cache-dir",
         cacheDir,
-        ...extra,
+        ...mountArgs,
       ],
       { env, ready: () => true, graceMs: 10_000 },
     );
@@ -155,8 +156,9 @@ export function filespaceSystem(ctx) {
         await m.stop();
       }
     },
-    mount() {
-      return mountWith(storeUrl(ctx.proxiedS3), this.proxiedMeta, "wan");
+    /** The measured mount; `mountArgs` replace FILESPACE_BENCH_MOUNT_ARGS (bench --variants). */
+    mount(mountArgs = extra) {
+      return mountWith(storeUrl(ctx.proxiedS3), this.proxiedMeta, "wan", mountArgs);
     },
     /** Durable in the store = unmount returned (it waits for every upload to commit). */
     async waitInStore(mount, _key, _size, timeoutMs) {
