@@ -213,10 +213,10 @@ export abstract class FilespaceVfsBase {
   }
 
   /**
-   * A directory with creates of this mount still queued in it: the service has not seen the
-   * latest yet, so its times, entry count (size) and link count are behind the ones shown here. Keep the later
-   * ones — a directory must not step back and then forward again while its creates land (tar:
-   * "file changed as we read it").
+   * A directory with creates of this mount still queued in it: the service has not seen them
+   * yet, so its times, entry count (size) and link count are behind the ones shown here. Keep
+   * the later ones — a directory must not step back and then forward again while its creates
+   * land (tar: "file changed as we read it").
    */
   protected withQueuedTimes(vino: number, a: MetaAttr, before: MetaAttr): MetaAttr {
     if (a.type !== "dir" || !this.pending.childrenQueued(vino)) return a;
