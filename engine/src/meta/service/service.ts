@@ -19,7 +19,7 @@ const CLIENT_AHEAD_MS = 5_000;
 const CLIENT_BEHIND_MS = 7 * 24 * 3600_000;
 
 /** The time a new inode gets: the client's (see `ChosenIno.time`) when plausible, else the service's. */
-export function madeAt(clientTime: number | undefined, now: number): number {
+function madeAt(clientTime: number | undefined, now: number): number {
   if (clientTime === undefined || clientTime > now + CLIENT_AHEAD_MS || clientTime < now - CLIENT_BEHIND_MS) return now;
   return clientTime;
 }
