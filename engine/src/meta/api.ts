@@ -333,6 +333,11 @@ export interface UnlinkResponse {
   /** Links left; 0 with `stillOpen` means the inode lives on until its last handle is released. */
   nlink: number;
   stillOpen: boolean;
+  /**
+   * The directory's attributes after the change (its times are the service's): the client shows
+   * them without asking again. Absent from services older than this field.
+   */
+  dir?: Attr;
 }
 
 export interface RenameRequest extends Mutation {
@@ -349,6 +354,10 @@ export interface RenameRequest extends Mutation {
 export interface RenameResponse {
   /** Inode that was replaced (and unlinked) by the rename, if any. */
   replaced?: Ino;
+  /** The source directory's attributes after the change (see UnlinkResponse.dir). */
+  dir?: Attr;
+  /** The target directory's, when it is another one. */
+  newDir?: Attr;
 }
 
 export interface SetattrRequest extends Mutation {

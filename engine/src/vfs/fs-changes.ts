@@ -103,7 +103,7 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
           throw err;
         });
       this.dirs.remove(parent, name);
-      this.changedAtService(parent, -1, 0);
+      this.changedAtService(parent, -1, 0, res.dir);
       this.attrs.drop(res.ino);
     });
   }
@@ -171,8 +171,8 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
         this.dirs.remove(parent, name);
         this.dirs.add(newParent, newName, source[0] as number);
       }
-      this.changedAtService(parent, 0, 0);
-      if (newParent !== parent) this.changedAtService(newParent, 0, 0);
+      this.changedAtService(parent, 0, 0, res.dir);
+      if (newParent !== parent) this.changedAtService(newParent, 0, 0, res.newDir);
       for (const s of source) this.remember(s, newParent, newName);
       if (res.replaced !== undefined) this.attrs.drop(res.replaced);
     });

@@ -190,12 +190,17 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
   }
 
   /**
-   * The service removed or moved names of `dir` (at its time, not this mount's): the cached
-   * attributes are dropped, the next stat brings them. While creates in it are still queued,
-   * what is shown here is newer than the service's: moved on here instead (entry count and link
-   * count by the deltas given).
+   * The service removed or moved names of `dir` (at its time, not this mount's). When it sent the
+   * directory's new attributes (`after`), they are learnt (merged with creates still queued in
+   * it); else the cached ones are dropped and the next stat brings them — or, while creates in
+   * it are still queued (what is shown here is newer than the service's), moved on here (entry
+   * count and link count by the deltas given).
    */
-  protected changedAtService(dir: number, entries: number, links: number): void {
+  protected changedAtService(dir: number, entries: number, links: number, after?: MetaAttr): void {
+    if (after) {
+      this.learn(dir, after);
+      return;
+    }
     const a = this.attrs.any(dir);
     if (!a) return;
     if (!this.pending.childrenQueued(dir)) {

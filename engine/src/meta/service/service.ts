@@ -5,6 +5,7 @@
 import * as A from "../api.js";
 import { MetaError } from "../errors.js";
 import type { NsRecord } from "../namespace/records.js";
+import * as V from "../namespace/views.js";
 import type { Caller } from "./context.js";
 import { ServiceReads } from "./reads.js";
 import { parse, schemas } from "./schemas.js";
@@ -151,7 +152,7 @@ export class MetaService extends ServiceReads implements A.MetaApi {
       token: b64(r.name),
       dir: false,
     }));
-    return { ...res, ino: caller.out(res.ino) };
+    return { ...res, ino: caller.out(res.ino), ...this.#dirAttr(caller, parent, "dir") };
   }
 
   async rmdir(ctx: A.CallContext, req: A.UnlinkRequest): Promise<A.Empty> {
@@ -166,7 +167,7 @@ export class MetaService extends ServiceReads implements A.MetaApi {
     const r = parse(schemas.rename, req, "rename");
     const parent = caller.in(this.ns.live, r.parent);
     const newParent = caller.in(this.ns.live, r.newParent);
-    return this.mutate(caller, r.requestId, (t) => ({
+    const res = await this.mutate<A.RenameResponse>(caller, r.requestId, (t) => ({
       op: "rename",
       t,
       parent,
@@ -177,6 +178,21 @@ export class MetaService extends ServiceReads implements A.MetaApi {
       noReplace: r.noReplace ?? false,
       exchange: r.exchange ?? false,
     }));
+    const moved = newParent === parent ? {} : this.#dirAttr(caller, newParent, "newDir");
+    return { ...res, ...this.#dirAttr(caller, parent, "dir"), ...moved };
+  }
+
+  /**
+   * A changed directory's attributes as of now (newer changes by others included), so the
+   * client need not ask; nothing when it is gone meanwhile.
+   */
+  #dirAttr<K extends string>(caller: Caller, dir: number, key: K): Partial<Record<K, A.Attr>> {
+    try {
+      return { [key]: caller.attr(V.attr(this.ns.live, dir)) } as Record<K, A.Attr>;
+    } catch (err) {
+      if (err instanceof MetaError) return {};
+      throw err;
+    }
   }
 
   async setattr(ctx: A.CallContext, req: A.SetattrRequest): Promise<A.EntryResponse> {
