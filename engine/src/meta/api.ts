@@ -340,6 +340,11 @@ export interface UnlinkResponse {
   dir?: Attr;
 }
 
+export interface RmdirResponse {
+  /** The parent directory's attributes after the change (see UnlinkResponse.dir). */
+  dir?: Attr;
+}
+
 export interface RenameRequest extends Mutation {
   parent: Ino;
   /** Lookup token of the source name. */
@@ -507,7 +512,7 @@ export interface MetaApi {
   symlink(ctx: CallContext, req: SymlinkRequest): Promise<EntryResponse>;
   link(ctx: CallContext, req: LinkRequest): Promise<EntryResponse>;
   unlink(ctx: CallContext, req: UnlinkRequest): Promise<UnlinkResponse>;
-  rmdir(ctx: CallContext, req: UnlinkRequest): Promise<Empty>;
+  rmdir(ctx: CallContext, req: UnlinkRequest): Promise<RmdirResponse>;
   rename(ctx: CallContext, req: RenameRequest): Promise<RenameResponse>;
   setattr(ctx: CallContext, req: SetattrRequest): Promise<EntryResponse>;
 

@@ -116,7 +116,7 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
       for (const t of target) await this.pending.settleChildren(t);
       this.forgetName(parent, name);
       const token = this.names.token(await this.scopeOf(parent), name);
-      await this.session
+      const res = await this.session
         .call((c) => this.api.rmdir(c, { requestId: rid(), parent: loc.ino, name: token }))
         .catch((err) => {
           this.dirs.invalidate(parent);
@@ -124,7 +124,7 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
         });
       this.dirs.remove(parent, name);
       for (const t of target) this.dirs.invalidate(t);
-      this.changedAtService(parent, -1, -1);
+      this.changedAtService(parent, -1, -1, res.dir);
     });
   }
 

@@ -242,9 +242,11 @@ export function describeMetaConformance(name: string, factory: () => Promise<Met
         expect(await codeOf(c.rmdir(ROOT_INO, "d"))).toBe("ENOTEMPTY");
         expect(await codeOf(c.rmdir(d.ino, "f"))).toBe("ENOTDIR");
         await c.unlink(d.ino, "f");
-        await c.rmdir(ROOT_INO, "d");
+        const removed = await c.rmdir(ROOT_INO, "d");
         expect(await codeOf(c.getattr(d.ino))).toBe("ENOENT");
         expect((await c.getattr(ROOT_INO)).nlink).toBe(2);
+        // The parent after the change comes along (the client need not ask again).
+        expect(removed.dir).toEqual(await c.getattr(ROOT_INO));
       });
     });
 

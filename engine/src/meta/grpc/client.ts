@@ -274,7 +274,7 @@ export class MetaClient implements api.MetaApi {
   unlink(ctx: api.CallContext, req: api.UnlinkRequest): Promise<api.UnlinkResponse> {
     return this.#call("unlink", ctx, req);
   }
-  rmdir(ctx: api.CallContext, req: api.UnlinkRequest): Promise<api.Empty> {
+  rmdir(ctx: api.CallContext, req: api.UnlinkRequest): Promise<api.RmdirResponse> {
     return this.#call("rmdir", ctx, req);
   }
   rename(ctx: api.CallContext, req: api.RenameRequest): Promise<api.RenameResponse> {

@@ -155,11 +155,12 @@ export class MetaService extends ServiceReads implements A.MetaApi {
     return { ...res, ino: caller.out(res.ino), ...this.#dirAttr(caller, parent, "dir") };
   }
 
-  async rmdir(ctx: A.CallContext, req: A.UnlinkRequest): Promise<A.Empty> {
+  async rmdir(ctx: A.CallContext, req: A.UnlinkRequest): Promise<A.RmdirResponse> {
     const caller = this.caller(ctx, "rw");
     const r = parse(schemas.unlink, req, "rmdir");
     const parent = caller.in(this.ns.live, r.parent);
-    return this.mutate(caller, r.requestId, (t) => ({ op: "unlink", t, parent, token: b64(r.name), dir: true }));
+    await this.mutate(caller, r.requestId, (t) => ({ op: "unlink", t, parent, token: b64(r.name), dir: true }));
+    return this.#dirAttr(caller, parent, "dir");
   }
 
   async rename(ctx: A.CallContext, req: A.RenameRequest): Promise<A.RenameResponse> {
