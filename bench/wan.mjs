@@ -237,7 +237,7 @@ async function runRounds(ctx, s, results, opts) {
     for (const v of variants) {
       log(`round ${round}/${opts.rounds}: ${column(v)} ${v.args?.join(" ") ?? ""}`);
       const one = Object.fromEntries(Object.keys(results).map((id) => [id, {}]));
-      const named = { ...sys, name: column(v), mount: () => sys.mount.call(sys, v.args) };
+      const named = { ...sys, name: column(v), mount: () => sys.mount(v.args) };
       await runSystem(ctx, named, s, one);
       perRound.get(v.name).push(Object.fromEntries(Object.entries(one).map(([id, r]) => [id, r[column(v)]])));
     }
@@ -350,12 +350,11 @@ async function main() {
     ...(opts.rounds > 1 ? { rounds: opts.rounds } : {}),
     results,
   };
-  Object.defineProperty(run, "s3rverLog", { value: () => s3.output(), enumerable: false });
 
   const makers = { filespace: filespaceSystem, s3fs: s3fsSystem, rclone: rcloneSystem };
   if (opts.variants || opts.rounds > 1) {
     run.systems = await runRounds(ctx, s, results, opts);
-    return finish(run, opts);
+    return finish(run, opts, s3);
   }
   for (const name of opts.systems.filter((x) => x !== "raw")) {
     const sys = makers[name](ctx);
@@ -378,17 +377,17 @@ async function main() {
     await runSystem(ctx, sys, s, results);
   }
 
-  return finish(run, opts);
+  return finish(run, opts, s3);
 }
 
 /** Writes the JSON of a run, the store's GC log when asked, and the report. */
-async function finish(run, opts) {
+async function finish(run, opts, s3) {
   const outDir = path.join(repoRoot, "bench/out");
   await mkdir(outDir, { recursive: true });
   const jsonFile = opts.out ?? path.join(outDir, `wan-${run.mode}-${run.stamp}.json`);
   // with FILESPACE_BENCH_S3RVER_NODE_ARGS=--trace-gc: what the store's GC did, next to the results
   if (process.env.FILESPACE_BENCH_S3RVER_NODE_ARGS)
-    await writeFile(jsonFile.replace(/\.json$/, ".s3rver.log"), run.s3rverLog?.());
+    await writeFile(jsonFile.replace(/\.json$/, ".s3rver.log"), s3.output());
   await writeFile(jsonFile, `${JSON.stringify(run, null, 2)}\n`);
   await writeReport(run, jsonFile, opts.svg);
 }

@@ -5,6 +5,7 @@
  * and a change right behind a queued create is queued with it (fs-local-creates.ts).
  */
 import { randomUUID as rid } from "node:crypto";
+import type { Attr as MetaAttr } from "../meta/api.js";
 import { fsError } from "./errors.js";
 import type { FilespaceVfsOptions } from "./fs-base.js";
 import { FilespaceVfsCreates } from "./fs-creates.js";
@@ -103,7 +104,7 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
           throw err;
         });
       this.dirs.remove(parent, name);
-      this.changedAtService(parent, -1, 0, res.dir);
+      this.changedAtService(parent, res.dir);
       this.attrs.drop(res.ino);
     });
   }
@@ -124,7 +125,7 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
         });
       this.dirs.remove(parent, name);
       for (const t of target) this.dirs.invalidate(t);
-      this.changedAtService(parent, -1, -1, res.dir);
+      this.changedAtService(parent, res.dir);
     });
   }
 
@@ -171,8 +172,8 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
         this.dirs.remove(parent, name);
         this.dirs.add(newParent, newName, source[0] as number);
       }
-      this.changedAtService(parent, 0, 0, res.dir);
-      if (newParent !== parent) this.changedAtService(newParent, 0, 0, res.newDir);
+      this.changedAtService(parent, res.dir);
+      if (newParent !== parent) this.changedAtService(newParent, res.newDir);
       for (const s of source) this.remember(s, newParent, newName);
       if (res.replaced !== undefined) this.attrs.drop(res.replaced);
     });
@@ -218,6 +219,16 @@ export abstract class FilespaceVfsChanges extends FilespaceVfsCreates {
       this.learn(ino, res.attr);
       return this.kattr(res.attr, ino);
     });
+  }
+
+  /**
+   * The service removed or moved names of `dir`, on its clock: its answer carries the
+   * directory's new attributes (learnt, merged with creates still queued in it); without them
+   * (the directory is gone meanwhile) the cached ones are dropped.
+   */
+  private changedAtService(dir: number, after: MetaAttr | undefined): void {
+    if (after) this.learn(dir, after);
+    else this.attrs.drop(dir);
   }
 
   /** Explicit times land after the file's pending writes, or a later commit would overwrite them. */

@@ -190,28 +190,6 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
   }
 
   /**
-   * The service removed or moved names of `dir` (at its time, not this mount's). When it sent the
-   * directory's new attributes (`after`), they are learnt (merged with creates still queued in
-   * it); else the cached ones are dropped and the next stat brings them — or, while creates in
-   * it are still queued (what is shown here is newer than the service's), moved on here (entry
-   * count and link count by the deltas given).
-   */
-  protected changedAtService(dir: number, entries: number, links: number, after?: MetaAttr): void {
-    if (after) {
-      this.learn(dir, after);
-      return;
-    }
-    const a = this.attrs.any(dir);
-    if (!a) return;
-    if (!this.pending.childrenQueued(dir)) {
-      this.attrs.drop(dir);
-      return;
-    }
-    const now = Date.now();
-    this.attrs.patch(dir, { mtime: now, ctime: now, size: Math.max(0, a.size + entries), nlink: a.nlink + links });
-  }
-
-  /**
    * A create queued here landed in `dir`: the service stamped the directory's mtime and ctime
    * with the create's time `t` (the child's ctime) — the time this mount sent, unless the service
    * found it implausible and took its own. Show a later one now, not at the next refresh:
@@ -242,7 +220,8 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
     onLanded?: (attr: MetaAttr, handle?: string) => void,
   ): Entry {
     // The service gets this time too (a replay after a restart keeps the one it was made with).
-    const now = madeTime(unstamped) ?? Date.now();
+    const replayed = madeTime(unstamped);
+    const now = replayed ?? Date.now();
     const made = stamped(unstamped, now);
     const type: MetaFileType = made.kind === "file" ? "file" : made.kind === "node" ? made.type : made.kind;
     const attr: MetaAttr = {
@@ -292,7 +271,7 @@ export abstract class FilespaceVfsLocalCreates extends FilespaceVfsListing {
       },
     });
     // A replay's directory shows its time when it lands (landedIn), not an old one now.
-    if (madeTime(unstamped) === undefined) this.grewDir(parent, now, made.kind === "dir");
+    if (replayed === undefined) this.grewDir(parent, now, made.kind === "dir");
     this.dirs.add(parent, name, vino);
     this.remember(vino, parent, name);
     return { attr: this.kattr(attr, vino), entryTimeout: this.ttl, attrTimeout: this.ttl, generation: 0 };

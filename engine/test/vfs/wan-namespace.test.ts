@@ -477,13 +477,13 @@ describe("FilespaceVfs over a 20 ms link", () => {
     const shown = [await a.vfs.getattr(ctx, d.attr.ino), await a.vfs.getattr(ctx, e.attr.ino)];
     expect(total(w)).toBe(before);
     const b = await mount(w, "b");
-    for (const [i, [dir, name]] of [
-      [d, "shrink"],
-      [e, "other"],
-    ].entries()) {
-      const here = await a.vfs.getattr(ctx, (dir as typeof d).attr.ino);
+    for (const [dir, name, i] of [
+      [d, "shrink", 0],
+      [e, "other", 1],
+    ] as const) {
+      const here = await a.vfs.getattr(ctx, dir.attr.ino);
       expect(here).toEqual(shown[i]);
-      const there = (await b.vfs.lookup(ctx, ROOT_INO, name as string)).attr;
+      const there = (await b.vfs.lookup(ctx, ROOT_INO, name)).attr;
       expect([here.mtimeMs, here.ctimeMs, here.size, here.nlink]).toEqual([
         there.mtimeMs,
         there.ctimeMs,
